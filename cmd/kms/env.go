@@ -1,0 +1,18 @@
+package main
+
+// Every environment variable the binary reads, in one place. Each flag of
+// `kms server` falls back to the variable named beside it.
+const (
+	envDataDir         = "KMS_DATA_DIR"               // --data-dir
+	envListen          = "KMS_LISTEN"                 // --listen
+	envAccountID       = "KMS_ACCOUNT_ID"             // --account-id
+	envRegions         = "KMS_REGIONS"                // --regions (comma-separated)
+	envTLSCert         = "KMS_TLS_CERT"               // --tls-cert
+	envTLSKey          = "KMS_TLS_KEY"                // --tls-key
+	envInsecureHTTP    = "KMS_INSECURE_HTTP"          // --insecure-http ("true")
+	envSealKeyFile     = "KMS_SEAL_KEY_FILE"          // --seal-key-file
+	envSealPassphrase  = "KMS_SEAL_PASSPHRASE"        // passphrase seal; no flag, so it stays out of ps
+	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // first start only
+	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // first start only
+	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
+)

@@ -1,0 +1,123 @@
+// Command kms is an AWS KMS-compatible key management server.
+//
+//	kms server [flags]   run the server (see kms server -h)
+//	kms version          print the version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/openkms/kms/internal/server"
+)
+
+const version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "server":
+		return runServer(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "kms", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "kms: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  kms server [flags]   run the KMS server (kms server -h lists the flags)
+  kms version          print the version
+`)
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kms server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var regions, level string
+	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (store, seal, credentials)")
+	fs.StringVar(&cfg.Listen, "listen", env(envListen, server.DefaultListen), "address to listen on")
+	fs.StringVar(&cfg.AccountID, "account-id", env(envAccountID, "111122223333"), "account created on first start")
+	fs.StringVar(&regions, "regions", env(envRegions, ""), "comma-separated regions to serve (default: any)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", env(envTLSCert, ""), "TLS certificate file (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", env(envTLSKey, ""), "TLS private key file (PEM)")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", env(envInsecureHTTP, "") == "true", "allow plain HTTP on a non-loopback address")
+	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kms server: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(stderr, "kms server: bad --log-level %q\n", level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	for _, r := range strings.Split(regions, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Regions = append(cfg.Regions, r)
+		}
+	}
+	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	cfg.RootAccessKeyID = os.Getenv(envRootAccessKeyID)
+	cfg.RootSecretAccessKey = os.Getenv(envRootSecretKey)
+	cfg.Logger = log
+
+	srv, err := server.Open(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 1
+	}
+	defer srv.Close()
+	ln, err := srv.Listen()
+	if err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 1
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "kms %s listening on %s://%s (data dir %s)\n", version, scheme, ln.Addr(), cfg.DataDir)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

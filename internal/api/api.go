@@ -1,0 +1,221 @@
+// Package api speaks the AWS KMS wire protocol (JSON 1.1 over HTTP POST,
+// operation named by X-Amz-Target): an explicit route table, body limits,
+// authentication of every request, decoding, model validation and error
+// rendering. It holds no business rules; those are in package service.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/service"
+	"github.com/openkms/kms/internal/sigv4"
+)
+
+// MaxBodyBytes caps a request body. AWS accepts at least 512 KiB (an
+// attestation document may be 256 KiB before base64).
+const MaxBodyBytes = 1 << 20
+
+const targetPrefix = "TrentService."
+
+// handlerFunc runs one operation on a raw JSON body.
+type handlerFunc func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (any, error)
+
+// routes is the table of implemented operations, by X-Amz-Target suffix.
+var routes = map[string]handlerFunc{
+	"CreateKey":                       op((*service.Service).CreateKey),
+	"DescribeKey":                     op((*service.Service).DescribeKey),
+	"ListKeys":                        op((*service.Service).ListKeys),
+	"UpdateKeyDescription":            op((*service.Service).UpdateKeyDescription),
+	"EnableKey":                       op((*service.Service).EnableKey),
+	"DisableKey":                      op((*service.Service).DisableKey),
+	"ScheduleKeyDeletion":             op((*service.Service).ScheduleKeyDeletion),
+	"CancelKeyDeletion":               op((*service.Service).CancelKeyDeletion),
+	"Encrypt":                         op((*service.Service).Encrypt),
+	"Decrypt":                         op((*service.Service).Decrypt),
+	"ReEncrypt":                       op((*service.Service).ReEncrypt),
+	"GenerateDataKey":                 op((*service.Service).GenerateDataKey),
+	"GenerateDataKeyWithoutPlaintext": op((*service.Service).GenerateDataKeyWithoutPlaintext),
+	"GenerateRandom":                  op((*service.Service).GenerateRandom),
+	"CreateAlias":                     op((*service.Service).CreateAlias),
+	"UpdateAlias":                     op((*service.Service).UpdateAlias),
+	"DeleteAlias":                     op((*service.Service).DeleteAlias),
+	"ListAliases":                     op((*service.Service).ListAliases),
+	"TagResource":                     op((*service.Service).TagResource),
+	"UntagResource":                   op((*service.Service).UntagResource),
+	"ListResourceTags":                op((*service.Service).ListResourceTags),
+}
+
+// pending lists the KMS operations that exist in AWS but are not built yet;
+// they answer UnsupportedOperationException rather than UnknownOperation.
+var pending = []string{
+	"ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "DeleteCustomKeyStore",
+	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DisableKeyRotation",
+	"DisconnectCustomKeyStore", "EnableKeyRotation", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+	"GenerateMac", "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport",
+	"GetPublicKey", "ImportKeyMaterial", "ListGrants", "ListKeyPolicies", "ListKeyRotations",
+	"ListRetirableGrants", "PutKeyPolicy", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
+	"Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+}
+
+// input is what every request shape implements.
+type input[T any] interface {
+	*T
+	Validate() error
+}
+
+// op adapts a service method to a handlerFunc: decode, validate, run.
+// Operations without output return a nil *Out and get an empty body.
+func op[In any, Out any, P input[In]](f func(*service.Service, context.Context, *service.Caller, P) (*Out, error)) handlerFunc {
+	return func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (any, error) {
+		in := P(new(In))
+		if err := decode(body, in); err != nil {
+			return nil, err
+		}
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		out, err := f(s, ctx, c, in)
+		if err != nil || out == nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+func decode(body []byte, v any) error {
+	if len(body) == 0 {
+		return nil // an empty body means {}
+	}
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return kms.Errorf(kms.ErrSerialization, "Unexpected value for member %s: expected %s.", te.Field, te.Type)
+	}
+	var be base64Error
+	if errors.As(err, &be) {
+		return kms.Errorf(kms.ErrSerialization, "A blob member is not valid base64.")
+	}
+	return kms.Errorf(kms.ErrSerialization, "The request body is not a valid JSON object.")
+}
+
+// base64Error matches the error encoding/json returns for bad blob members.
+type base64Error interface{ CorruptInputError() }
+
+// Handler serves the KMS API.
+type Handler struct {
+	Service  *service.Service
+	Verifier *sigv4.Verifier
+	Log      *slog.Logger
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+		return
+	}
+	reqID := kms.NewUUID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Only POST / is served."), "")
+		return
+	}
+	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	run, known := routes[name]
+	if !ok || !known && !isPending(name) {
+		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Unknown operation %q.", r.Header.Get("X-Amz-Target")), "")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.writeError(w, r, reqID, kms.Errorf(kms.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes), name)
+		return
+	}
+	auth, err := h.Verifier.Verify(r, body)
+	if err != nil {
+		h.writeError(w, r, reqID, err, name)
+		return
+	}
+	if !known {
+		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not supported by this server yet.", name), name)
+		return
+	}
+	c := &service.Caller{
+		Principal: auth.Principal,
+		Region:    auth.Region,
+		RequestID: reqID,
+		SourceIP:  sourceIP(r),
+		UserAgent: r.UserAgent(),
+	}
+	out, err := run(r.Context(), h.Service, c, body)
+	if err != nil {
+		h.writeError(w, r, reqID, err, name)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if out == nil {
+		w.Header().Set("Content-Length", "0")
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.writeError(w, r, reqID, kms.Internal(err), name)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+func isPending(name string) bool {
+	for _, p := range pending {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error, op string) {
+	var ke *kms.Error
+	if !errors.As(err, &ke) {
+		ke = kms.Internal(err)
+	}
+	if ke.Status() >= 500 {
+		// The cause may name internals but never secrets: no layer wraps key
+		// material, plaintext or credentials into an error.
+		h.Log.Error("request failed", "op", op, "request_id", reqID, "err", err)
+	} else {
+		h.Log.Debug("request rejected", "op", op, "request_id", reqID, "code", ke.Code)
+	}
+	b, _ := json.Marshal(errorBody{Type: ke.Code, Message: ke.Message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("x-amzn-ErrorType", ke.Code)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(ke.Status())
+	w.Write(b)
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

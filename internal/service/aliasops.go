@@ -1,0 +1,188 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/store"
+)
+
+const maxAliasesPerKey = 50
+
+// checkAliasName applies the alias rules beyond the model pattern (spec §3.4).
+func checkAliasName(name string) error {
+	if !strings.HasPrefix(name, "alias/") {
+		return validationf(`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
+	if strings.HasPrefix(name, "alias/aws/") || name == "alias/aws" {
+		return kms.Errorf(kms.ErrInvalidAliasName, "Alias %s is reserved: alias/aws/ names belong to AWS managed keys.", name)
+	}
+	if name == "alias/" {
+		return kms.Errorf(kms.ErrInvalidAliasName, "Alias name must have a name after the alias/ prefix.")
+	}
+	return nil
+}
+
+// aliasTarget resolves and checks the key an alias is to point at.
+func (s *Service) aliasTarget(ctx context.Context, c *Caller, id, action string) (kms.Key, error) {
+	e, err := s.lookup(ctx, c, id, false)
+	if err != nil {
+		return kms.Key{}, err
+	}
+	k := e.key
+	s.cache.release(e)
+	if err := authorize(c, action, &k); err != nil {
+		return k, err
+	}
+	if k.Manager == kms.KeyManagerAWS {
+		return k, kms.Errorf(kms.ErrAccessDenied, "Aliases cannot point at AWS managed key %s.", k.ARN())
+	}
+	if err := notPendingDeletion(&k); err != nil {
+		return k, err
+	}
+	n, err := s.store.CountAliases(ctx, k.ID)
+	if err != nil {
+		return k, kms.Internal(err)
+	}
+	if n >= maxAliasesPerKey {
+		return k, kms.Errorf(kms.ErrLimitExceeded, "Key %s already has %d aliases.", k.ARN(), maxAliasesPerKey)
+	}
+	return k, nil
+}
+
+// CreateAlias names a key.
+func (s *Service) CreateAlias(ctx context.Context, c *Caller, in *AliasInput) (*struct{}, error) {
+	name := *in.AliasName
+	if err := checkAliasName(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.aliasTarget(ctx, c, *in.TargetKeyId, "CreateAlias")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	a := kms.Alias{Name: name, Account: c.Principal.Account, Region: c.Region, TargetKeyID: k.ID, CreationDate: now, LastUpdatedDate: now}
+	err = s.store.CreateAlias(ctx, a)
+	if errors.Is(err, store.ErrExists) {
+		return nil, kms.Errorf(kms.ErrAlreadyExists, "An alias with the name %s already exists", a.ARN())
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.cache.invalidateAliases()
+	return nil, nil
+}
+
+// UpdateAlias points an existing alias at another key of the same kind.
+func (s *Service) UpdateAlias(ctx context.Context, c *Caller, in *AliasInput) (*struct{}, error) {
+	name := *in.AliasName
+	if err := checkAliasName(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.getAlias(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.aliasTarget(ctx, c, *in.TargetKeyId, "UpdateAlias")
+	if err != nil {
+		return nil, err
+	}
+	if old, err := s.store.GetKey(ctx, a.TargetKeyID); err == nil {
+		if err := authorize(c, "UpdateAlias", &old); err != nil {
+			return nil, err
+		}
+		if old.Usage != k.Usage || old.Spec != k.Spec && (old.Spec == kms.KeySpecSymmetricDefault || k.Spec == kms.KeySpecSymmetricDefault) {
+			return nil, validationf("Alias %s cannot be changed from a key with usage %s and spec %s to a key with usage %s and spec %s.",
+				name, old.Usage, old.Spec, k.Usage, k.Spec)
+		}
+	}
+	a.TargetKeyID = k.ID
+	a.LastUpdatedDate = s.now().UTC().Truncate(time.Millisecond)
+	if err := s.store.UpdateAlias(ctx, a); err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.cache.invalidateAliases()
+	return nil, nil
+}
+
+func (s *Service) getAlias(ctx context.Context, c *Caller, name string) (kms.Alias, error) {
+	a, err := s.store.GetAlias(ctx, c.Principal.Account, c.Region, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, kms.Errorf(kms.ErrNotFound, "Alias %s is not found.", kms.AliasARN(c.Region, c.Principal.Account, name))
+	}
+	if err != nil {
+		return a, kms.Internal(err)
+	}
+	return a, nil
+}
+
+// DeleteAlias removes an alias; the key is unaffected.
+func (s *Service) DeleteAlias(ctx context.Context, c *Caller, in *DeleteAliasInput) (*struct{}, error) {
+	name := *in.AliasName
+	if err := checkAliasName(name); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.getAlias(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := s.store.GetKey(ctx, a.TargetKeyID); err == nil {
+		if err := authorize(c, "DeleteAlias", &k); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.DeleteAlias(ctx, a.Account, a.Region, a.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, kms.Internal(err)
+	}
+	s.cache.invalidateAliases()
+	return nil, nil
+}
+
+// ListAliases lists the aliases of the caller's account and region, by name.
+func (s *Service) ListAliases(ctx context.Context, c *Caller, in *ListAliasesInput) (*ListAliasesOutput, error) {
+	if err := authorizeAccount(c, "ListAliases"); err != nil {
+		return nil, err
+	}
+	f := store.AliasFilter{Account: c.Principal.Account, Region: c.Region}
+	if in.KeyId != nil {
+		e, err := s.lookup(ctx, c, *in.KeyId, false)
+		if err != nil {
+			return nil, err
+		}
+		f.KeyID = e.key.ID
+		s.cache.release(e)
+	}
+	after, err := s.parseMarker("ListAliases", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(in.Limit, 50, 100)
+	f.After, f.Limit = after, limit+1
+	as, err := s.store.ListAliases(ctx, f)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	out := &ListAliasesOutput{Aliases: make([]AliasListEntry, 0, min(len(as), limit))}
+	if len(as) > limit {
+		as = as[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker("ListAliases", as[limit-1].Name)
+	}
+	for i := range as {
+		a := &as[i]
+		out.Aliases = append(out.Aliases, AliasListEntry{
+			AliasName: a.Name, AliasArn: a.ARN(), TargetKeyId: a.TargetKeyID,
+			CreationDate: Timestamp(a.CreationDate), LastUpdatedDate: Timestamp(a.LastUpdatedDate),
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,177 @@
+package service
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/keys"
+)
+
+// keyEntry is a cached key: its metadata and the unsealed material versions
+// loaded so far. Entries are never changed in place except to add material;
+// a state change replaces the whole entry.
+type keyEntry struct {
+	key kms.Key
+
+	mu        sync.Mutex // guards materials
+	materials map[string]*keys.SymmetricKey
+
+	// refs counts users between acquire and release; material is zeroed only
+	// when the entry is evicted and no request still uses it.
+	refs    int
+	evicted bool
+	elem    *list.Element
+}
+
+func (e *keyEntry) material(id string) *keys.SymmetricKey {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.materials[id]
+}
+
+func (e *keyEntry) addMaterial(id string, k *keys.SymmetricKey) *keys.SymmetricKey {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.materials[id]; ok {
+		k.Zero()
+		return old
+	}
+	e.materials[id] = k
+	return k
+}
+
+func (e *keyEntry) zero() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.materials {
+		m.Zero()
+	}
+	clear(e.materials)
+}
+
+// keyCache is a bounded LRU of keyEntry by key id, plus alias resolutions.
+// It exists so that Encrypt, Decrypt and GenerateDataKey never touch the
+// database once a key is warm.
+type keyCache struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string]*keyEntry
+	lru     list.List // front = most recently used; values are key ids
+	aliases map[aliasRef]string
+	// gen increases on every invalidation, so a load that raced with a
+	// change is not cached (it may have read the old row).
+	gen uint64
+}
+
+type aliasRef struct{ account, region, name string }
+
+func newKeyCache(max int) *keyCache {
+	if max <= 0 {
+		max = 10000
+	}
+	return &keyCache{max: max, entries: make(map[string]*keyEntry), aliases: make(map[aliasRef]string)}
+}
+
+// acquire returns a cached entry and holds a reference to it; callers must
+// release it.
+func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok {
+		return nil, c.gen
+	}
+	c.lru.MoveToFront(e.elem)
+	e.refs++
+	return e, c.gen
+}
+
+// insert caches a freshly loaded key unless the cache changed since gen was
+// read; it returns an acquired entry either way.
+func (c *keyCache) insert(k kms.Key, gen uint64) *keyEntry {
+	e := &keyEntry{key: k, materials: make(map[string]*keys.SymmetricKey), refs: 1}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		e.evicted = true // used once, then dropped
+		return e
+	}
+	if old, ok := c.entries[k.ID]; ok {
+		c.removeLocked(old)
+	}
+	e.elem = c.lru.PushFront(k.ID)
+	c.entries[k.ID] = e
+	for len(c.entries) > c.max {
+		back := c.lru.Back()
+		c.removeLocked(c.entries[back.Value.(string)])
+	}
+	return e
+}
+
+func (c *keyCache) release(e *keyEntry) {
+	c.mu.Lock()
+	e.refs--
+	done := e.evicted && e.refs == 0
+	c.mu.Unlock()
+	if done {
+		e.zero()
+	}
+}
+
+func (c *keyCache) removeLocked(e *keyEntry) {
+	delete(c.entries, e.key.ID)
+	c.lru.Remove(e.elem)
+	e.evicted = true
+	if e.refs == 0 {
+		e.zero()
+	}
+}
+
+// invalidateKey drops a key after any change to it.
+func (c *keyCache) invalidateKey(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if e, ok := c.entries[id]; ok {
+		c.removeLocked(e)
+	}
+}
+
+func (c *keyCache) alias(r aliasRef) (string, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.aliases[r]
+	return id, c.gen, ok
+}
+
+func (c *keyCache) putAlias(r aliasRef, id string, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.aliases) >= c.max {
+		clear(c.aliases) // crude bound; alias churn is rare
+	}
+	c.aliases[r] = id
+}
+
+// invalidateAliases drops every alias resolution after an alias change.
+func (c *keyCache) invalidateAliases() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.aliases)
+}
+
+// purge zeroes and drops everything, at shutdown.
+func (c *keyCache) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, e := range c.entries {
+		c.removeLocked(e)
+	}
+	clear(c.aliases)
+}

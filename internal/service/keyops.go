@@ -1,0 +1,385 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/store"
+)
+
+const (
+	maxPolicyBytes = 32768
+	maxTagsPerKey  = 50
+	day            = 24 * time.Hour
+)
+
+// defaultPolicy is AWS's default key policy (spec §7.1), byte for byte.
+func defaultPolicy(account string) string {
+	return `{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:aws:iam::` + account + `:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}`
+}
+
+// checkPolicy applies the checks possible before the policy engine exists:
+// size and well-formed JSON object.
+func checkPolicy(p string) error {
+	if len(p) > maxPolicyBytes {
+		return kms.Errorf(kms.ErrLimitExceeded, "Policy exceeds the maximum size of %d bytes.", maxPolicyBytes)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(p), &doc); err != nil {
+		return kms.Errorf(kms.ErrMalformedPolicy, "The policy document is not a valid JSON object.")
+	}
+	return nil
+}
+
+// checkTags rejects reserved and duplicate tag keys.
+func checkTags(tags []kms.Tag) error {
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		if strings.HasPrefix(t.Key, "aws:") {
+			return kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
+		}
+		if seen[t.Key] {
+			return kms.Errorf(kms.ErrTag, "Duplicate tag keys: %s", t.Key)
+		}
+		seen[t.Key] = true
+	}
+	return nil
+}
+
+// CreateKey creates a customer managed key.
+func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) (*CreateKeyOutput, error) {
+	if err := authorizeAccount(c, "CreateKey"); err != nil {
+		return nil, err
+	}
+	spec := kms.KeySpecSymmetricDefault
+	switch {
+	case in.KeySpec != nil && in.CustomerMasterKeySpec != nil && *in.KeySpec != *in.CustomerMasterKeySpec:
+		return nil, validationf("You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+	case in.KeySpec != nil:
+		spec = kms.KeySpec(*in.KeySpec)
+	case in.CustomerMasterKeySpec != nil:
+		spec = kms.KeySpec(*in.CustomerMasterKeySpec)
+	}
+	usage := kms.KeyUsageEncryptDecrypt
+	if in.KeyUsage != nil {
+		usage = kms.KeyUsage(*in.KeyUsage)
+	} else if spec != kms.KeySpecSymmetricDefault {
+		return nil, validationf("You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+	}
+	if spec != kms.KeySpecSymmetricDefault {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeySpec %s is not supported by this server yet.", spec)
+	}
+	if usage != kms.KeyUsageEncryptDecrypt {
+		return nil, validationf("KeyUsage %s is not compatible with KeySpec %s.", usage, spec)
+	}
+	origin := kms.OriginAWSKMS
+	if in.Origin != nil {
+		origin = kms.Origin(*in.Origin)
+	}
+	switch {
+	case in.XksKeyId != nil && origin != "EXTERNAL_KEY_STORE":
+		return nil, validationf("XksKeyId must be specified only when Origin is EXTERNAL_KEY_STORE.")
+	case in.CustomKeyStoreId != nil || origin == "AWS_CLOUDHSM" || origin == "EXTERNAL_KEY_STORE":
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Custom key stores are not supported by this server.")
+	case origin != kms.OriginAWSKMS:
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Origin %s is not supported by this server yet.", origin)
+	case in.MultiRegion:
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Multi-Region keys are not supported by this server.")
+	}
+	policy := defaultPolicy(c.Principal.Account)
+	if in.Policy != nil {
+		if err := checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
+		policy = *in.Policy
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > maxTagsPerKey {
+		return nil, kms.Errorf(kms.ErrLimitExceeded, "A key can have at most %d tags.", maxTagsPerKey)
+	}
+	k := kms.Key{
+		ID:           kms.NewUUID(),
+		Account:      c.Principal.Account,
+		Region:       c.Region,
+		Spec:         spec,
+		Usage:        usage,
+		Origin:       origin,
+		Manager:      kms.KeyManagerCustomer,
+		State:        kms.KeyStateEnabled,
+		CreationDate: s.now().UTC().Truncate(time.Millisecond),
+		Policy:       policy,
+		Tags:         slices.Clone(in.Tags),
+	}
+	if in.Description != nil {
+		k.Description = *in.Description
+	}
+	m, err := s.newMaterial(k.ID)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	k.CurrentMaterialID = m.ID
+	if err := s.store.CreateKey(ctx, k, m); err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.log.Info("key created", "key", k.ARN(), "principal", c.Principal.ARN, "request_id", c.RequestID)
+	return &CreateKeyOutput{KeyMetadata: metadata(&k)}, nil
+}
+
+// DescribeKey returns a key's metadata.
+func (s *Service) DescribeKey(ctx context.Context, c *Caller, in *DescribeKeyInput) (*DescribeKeyOutput, error) {
+	e, err := s.lookup(ctx, c, *in.KeyId, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := authorize(c, "DescribeKey", &e.key); err != nil {
+		return nil, err
+	}
+	return &DescribeKeyOutput{KeyMetadata: metadata(&e.key)}, nil
+}
+
+// ListKeys lists the keys of the caller's account in the request's region.
+func (s *Service) ListKeys(ctx context.Context, c *Caller, in *ListInput) (*ListKeysOutput, error) {
+	if err := authorizeAccount(c, "ListKeys"); err != nil {
+		return nil, err
+	}
+	after, err := s.parseMarker("ListKeys", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(in.Limit, 100, 1000)
+	ks, err := s.store.ListKeys(ctx, store.KeyFilter{Account: c.Principal.Account, Region: c.Region, After: after, Limit: limit + 1})
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	out := &ListKeysOutput{Keys: make([]KeyListEntry, 0, min(len(ks), limit))}
+	if len(ks) > limit {
+		ks = ks[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker("ListKeys", ks[limit-1].ID)
+	}
+	for i := range ks {
+		out.Keys = append(out.Keys, KeyListEntry{KeyId: ks[i].ID, KeyArn: ks[i].ARN()})
+	}
+	return out, nil
+}
+
+// mutateKey runs f on a fresh copy of a key (key id or ARN only) under the
+// change lock, then stores the result and drops the cached copy.
+func (s *Service) mutateKey(ctx context.Context, c *Caller, id, action string, f func(k *kms.Key) error) (*kms.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookup(ctx, c, id, false)
+	if err != nil {
+		return nil, err
+	}
+	k := e.key
+	s.cache.release(e)
+	k.Tags = slices.Clone(k.Tags)
+	if err := authorize(c, action, &k); err != nil {
+		return nil, err
+	}
+	if err := f(&k); err != nil {
+		return nil, err
+	}
+	if err := s.store.UpdateKey(ctx, k); err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.cache.invalidateKey(k.ID)
+	return &k, nil
+}
+
+// notPendingDeletion is the state rule of UpdateKeyDescription, TagResource,
+// UntagResource and CreateAlias.
+func notPendingDeletion(k *kms.Key) error {
+	if k.State == kms.KeyStatePendingDeletion {
+		return stateError(k)
+	}
+	return nil
+}
+
+// UpdateKeyDescription replaces a key's description.
+func (s *Service) UpdateKeyDescription(ctx context.Context, c *Caller, in *UpdateKeyDescriptionInput) (*struct{}, error) {
+	_, err := s.mutateKey(ctx, c, *in.KeyId, "UpdateKeyDescription", func(k *kms.Key) error {
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.Description = *in.Description
+		return nil
+	})
+	return nil, err
+}
+
+// EnableKey makes a key usable.
+func (s *Service) EnableKey(ctx context.Context, c *Caller, in *KeyIDInput) (*struct{}, error) {
+	return nil, s.setEnabled(ctx, c, *in.KeyId, "EnableKey", kms.KeyStateEnabled)
+}
+
+// DisableKey stops cryptographic use of a key.
+func (s *Service) DisableKey(ctx context.Context, c *Caller, in *KeyIDInput) (*struct{}, error) {
+	return nil, s.setEnabled(ctx, c, *in.KeyId, "DisableKey", kms.KeyStateDisabled)
+}
+
+func (s *Service) setEnabled(ctx context.Context, c *Caller, id, action string, to kms.KeyState) error {
+	_, err := s.mutateKey(ctx, c, id, action, func(k *kms.Key) error {
+		if k.State != kms.KeyStateEnabled && k.State != kms.KeyStateDisabled {
+			return stateError(k)
+		}
+		k.State = to
+		return nil
+	})
+	return err
+}
+
+// ScheduleKeyDeletion starts a key's waiting period.
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Caller, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+	days := int32(30)
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+	}
+	k, err := s.mutateKey(ctx, c, *in.KeyId, "ScheduleKeyDeletion", func(k *kms.Key) error {
+		if k.State == kms.KeyStatePendingDeletion || k.State == kms.KeyStateUpdating {
+			return stateError(k)
+		}
+		k.State = kms.KeyStatePendingDeletion
+		k.DeletionDate = s.now().UTC().Truncate(time.Millisecond).Add(time.Duration(days) * day)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("key deletion scheduled", "key", k.ARN(), "deletion_date", k.DeletionDate, "request_id", c.RequestID)
+	return &ScheduleKeyDeletionOutput{KeyId: k.ARN(), DeletionDate: Timestamp(k.DeletionDate), KeyState: k.State, PendingWindowInDays: days}, nil
+}
+
+// CancelKeyDeletion ends a key's waiting period; the key comes back Disabled.
+func (s *Service) CancelKeyDeletion(ctx context.Context, c *Caller, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
+	k, err := s.mutateKey(ctx, c, *in.KeyId, "CancelKeyDeletion", func(k *kms.Key) error {
+		if k.State != kms.KeyStatePendingDeletion {
+			return kms.Errorf(kms.ErrInvalidState, "%s is not pending deletion.", k.ARN())
+		}
+		k.State = kms.KeyStateDisabled
+		k.DeletionDate = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CancelKeyDeletionOutput{KeyId: k.ARN()}, nil
+}
+
+// SweepDeletions deletes every key whose waiting period ended at or before
+// now, with its material, tags and aliases. The server calls it periodically.
+func (s *Service) SweepDeletions(ctx context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due, err := s.store.KeysPendingDeletion(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	for i := range due {
+		k := &due[i]
+		if err := s.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return i, err
+		}
+		s.cache.invalidateKey(k.ID)
+		s.log.Info("key deleted", "key", k.ARN(), "deletion_date", k.DeletionDate)
+	}
+	if len(due) > 0 {
+		s.cache.invalidateAliases()
+	}
+	return len(due), nil
+}
+
+// TagResource adds or overwrites tags on a key.
+func (s *Service) TagResource(ctx context.Context, c *Caller, in *TagResourceInput) (*struct{}, error) {
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	_, err := s.mutateKey(ctx, c, *in.KeyId, "TagResource", func(k *kms.Key) error {
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		for _, t := range in.Tags {
+			i := slices.IndexFunc(k.Tags, func(old kms.Tag) bool { return old.Key == t.Key })
+			if i >= 0 {
+				k.Tags[i].Value = t.Value
+			} else {
+				k.Tags = append(k.Tags, t)
+			}
+		}
+		if len(k.Tags) > maxTagsPerKey {
+			return kms.Errorf(kms.ErrLimitExceeded, "A key can have at most %d tags.", maxTagsPerKey)
+		}
+		return nil
+	})
+	return nil, err
+}
+
+// UntagResource removes tags from a key; absent tag keys are ignored.
+func (s *Service) UntagResource(ctx context.Context, c *Caller, in *UntagResourceInput) (*struct{}, error) {
+	for _, t := range in.TagKeys {
+		if strings.HasPrefix(t, "aws:") {
+			return nil, kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
+		}
+	}
+	_, err := s.mutateKey(ctx, c, *in.KeyId, "UntagResource", func(k *kms.Key) error {
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.Tags = slices.DeleteFunc(k.Tags, func(t kms.Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
+		return nil
+	})
+	return nil, err
+}
+
+// ListResourceTags lists a key's tags in the order they were added.
+func (s *Service) ListResourceTags(ctx context.Context, c *Caller, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := authorize(c, "ListResourceTags", &e.key); err != nil {
+		return nil, err
+	}
+	after, err := s.parseMarker("ListResourceTags", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	tags := e.key.Tags
+	if after != "" {
+		i := slices.IndexFunc(tags, func(t kms.Tag) bool { return t.Key == after })
+		tags = tags[i+1:] // a tag removed meanwhile restarts the listing
+	}
+	limit := pageLimit(in.Limit, 50, 50)
+	out := &ListResourceTagsOutput{Tags: slices.Clone(tags)}
+	if len(out.Tags) > limit {
+		out.Tags = out.Tags[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker("ListResourceTags", out.Tags[limit-1].Key)
+	}
+	if out.Tags == nil {
+		out.Tags = []kms.Tag{}
+	}
+	return out, nil
+}

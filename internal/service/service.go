@@ -1,0 +1,352 @@
+// Package service implements the KMS operations: one method per operation,
+// each taking the authenticated caller and the request shape. It is the only
+// place that orders the checks of a request: resolve the key, authorize,
+// check state and usage, then act (spec §1.7).
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/seal"
+	"github.com/openkms/kms/internal/store"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store  store.Store
+	Sealer *seal.Sealer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the number of keys kept unsealed in memory.
+	CacheSize int
+	Logger    *slog.Logger
+}
+
+// Service runs KMS operations against a store.
+type Service struct {
+	store     store.Store
+	sealer    *seal.Sealer
+	now       func() time.Time
+	log       *slog.Logger
+	cache     *keyCache
+	markerKey []byte
+
+	// mu serializes changes, so a read-modify-write of a key or alias
+	// never loses a concurrent update. Reads and crypto do not take it.
+	mu sync.Mutex
+}
+
+// Caller is who sent a request and where.
+type Caller struct {
+	Principal kms.Principal
+	Region    string
+	RequestID string
+	SourceIP  string
+	UserAgent string
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		store:     cfg.Store,
+		sealer:    cfg.Sealer,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		cache:     newKeyCache(cfg.CacheSize),
+		markerKey: cfg.Sealer.DeriveKey("pagination-marker"),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Close wipes every unsealed key held in memory.
+func (s *Service) Close() { s.cache.purge() }
+
+// --- key identifiers ---
+
+// lookup resolves a key identifier (spec §3.3) to an acquired cache entry;
+// callers must release it. allowAlias says whether the operation accepts
+// alias names and alias ARNs.
+func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias bool) (*keyEntry, error) {
+	switch {
+	case strings.HasPrefix(id, "arn:"):
+		a, err := parseARN(id)
+		if err != nil {
+			return nil, err
+		}
+		if a.region != c.Region {
+			return nil, kms.Errorf(kms.ErrNotFound, "Invalid arn %s", a.region)
+		}
+		if name, ok := strings.CutPrefix(a.resource, "alias/"); ok {
+			if !allowAlias {
+				return nil, kms.Errorf(kms.ErrInvalidArn, "Key Aliases are not supported for this operation.")
+			}
+			return s.lookupAlias(ctx, a.account, a.region, "alias/"+name)
+		}
+		keyID, _ := strings.CutPrefix(a.resource, "key/")
+		return s.lookupID(ctx, a.account, a.region, keyID)
+	case strings.HasPrefix(id, "alias/"):
+		if !allowAlias {
+			return nil, kms.Errorf(kms.ErrNotFound, "Invalid keyId '%s'", id)
+		}
+		return s.lookupAlias(ctx, c.Principal.Account, c.Region, id)
+	}
+	return s.lookupID(ctx, c.Principal.Account, c.Region, id)
+}
+
+func (s *Service) lookupID(ctx context.Context, account, region, id string) (*keyEntry, error) {
+	if !validKeyID(id) {
+		return nil, kms.Errorf(kms.ErrNotFound, "Invalid keyId '%s'", id)
+	}
+	e, err := s.acquire(ctx, id)
+	if err == nil && (e.key.Account != account || e.key.Region != region) {
+		s.cache.release(e)
+		err = errKeyNotFound
+	}
+	if errors.Is(err, errKeyNotFound) {
+		return nil, kms.Errorf(kms.ErrNotFound, "Key '%s' does not exist", kms.KeyARN(region, account, id))
+	}
+	return e, err
+}
+
+var errKeyNotFound = errors.New("key not found")
+
+func (s *Service) lookupAlias(ctx context.Context, account, region, name string) (*keyEntry, error) {
+	ref := aliasRef{account, region, name}
+	keyID, gen, ok := s.cache.alias(ref)
+	if !ok {
+		a, err := s.store.GetAlias(ctx, account, region, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, kms.Errorf(kms.ErrNotFound, "Alias %s is not found.", kms.AliasARN(region, account, name))
+		}
+		if err != nil {
+			return nil, kms.Internal(err)
+		}
+		keyID = a.TargetKeyID
+		s.cache.putAlias(ref, keyID, gen)
+	}
+	e, err := s.acquire(ctx, keyID)
+	if errors.Is(err, errKeyNotFound) {
+		return nil, kms.Errorf(kms.ErrNotFound, "Alias %s is not found.", kms.AliasARN(region, account, name))
+	}
+	return e, err
+}
+
+// acquire returns the cache entry of a key id, loading it on a miss.
+func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
+	e, gen := s.cache.acquire(id)
+	if e != nil {
+		return e, nil
+	}
+	k, err := s.store.GetKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errKeyNotFound
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return s.cache.insert(k, gen), nil
+}
+
+type arn struct{ region, account, resource string }
+
+func parseARN(s string) (arn, error) {
+	p := strings.SplitN(s, ":", 6)
+	if len(p) != 6 || p[1] != kms.Partition || p[2] != "kms" || p[3] == "" || p[4] == "" ||
+		!(strings.HasPrefix(p[5], "key/") || strings.HasPrefix(p[5], "alias/")) {
+		return arn{}, kms.Errorf(kms.ErrInvalidArn, "Invalid arn %s", s)
+	}
+	return arn{region: p[3], account: p[4], resource: p[5]}, nil
+}
+
+// validKeyID reports whether s is a lowercase UUID.
+func validKeyID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// --- authorization and state ---
+
+// authorize decides whether the caller may perform kms:action on key k.
+// For now an account may use its own keys and nothing else; key policies,
+// IAM policies and grants plug in here.
+func authorize(c *Caller, action string, k *kms.Key) error {
+	if c.Principal.Account == k.Account {
+		return nil
+	}
+	return kms.Errorf(kms.ErrAccessDenied,
+		"User: %s is not authorized to perform: kms:%s on resource: %s because no resource-based policy allows the kms:%s action",
+		c.Principal.ARN, action, k.ARN(), action)
+}
+
+// authorizeAccount checks actions that are not on a key (IAM-only).
+func authorizeAccount(c *Caller, action string) error { return nil }
+
+// usable checks that a key's state allows cryptographic use (spec §4.3).
+func usable(k *kms.Key) error {
+	switch k.State {
+	case kms.KeyStateEnabled, kms.KeyStateUpdating:
+		return nil
+	case kms.KeyStateDisabled:
+		return kms.Errorf(kms.ErrDisabled, "%s is disabled.", k.ARN())
+	}
+	return stateError(k)
+}
+
+func stateError(k *kms.Key) error {
+	var what string
+	switch k.State {
+	case kms.KeyStatePendingDeletion:
+		what = "pending deletion"
+	case kms.KeyStatePendingImport:
+		what = "pending import"
+	default:
+		what = strings.ToLower(string(k.State))
+	}
+	return kms.Errorf(kms.ErrInvalidState, "%s is %s.", k.ARN(), what)
+}
+
+// symmetricUse checks that a key can do a symmetric encryption operation
+// with the requested algorithm.
+func symmetricUse(k *kms.Key, op string, alg *string) error {
+	if k.Usage != kms.KeyUsageEncryptDecrypt {
+		return kms.Errorf(kms.ErrInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.ARN(), k.Usage, op)
+	}
+	if alg != nil && *alg != "SYMMETRIC_DEFAULT" || k.Spec != kms.KeySpecSymmetricDefault {
+		a := "SYMMETRIC_DEFAULT"
+		if alg != nil {
+			a = *alg
+		}
+		return kms.Errorf(kms.ErrInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", a, k.Spec)
+	}
+	return nil
+}
+
+var errDryRun = kms.Errorf(kms.ErrDryRunOperation, "The request would have succeeded, but the DryRun option is set.")
+
+func errRecipient() error {
+	return kms.Errorf(kms.ErrUnsupportedOperation, "Recipient is not supported by this server.")
+}
+
+// --- material ---
+
+// material returns the unsealed material version id of a cached key.
+func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.SymmetricKey, error) {
+	if m := e.material(id); m != nil {
+		return m, nil
+	}
+	sm, err := s.store.GetMaterial(ctx, e.key.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	b, err := s.sealer.Open(sm.Sealed, materialAAD(e.key.ID, id))
+	if err != nil {
+		return nil, kms.Internal(fmt.Errorf("unseal material of key %s: %w", e.key.ID, err))
+	}
+	m, err := keys.SymmetricKeyFromBytes(b)
+	clear(b)
+	if err != nil {
+		return nil, kms.Internal(fmt.Errorf("material of key %s: %w", e.key.ID, err))
+	}
+	return e.addMaterial(id, m), nil
+}
+
+// materialAAD binds sealed material to its key and version, so sealed
+// blobs cannot be swapped between rows.
+func materialAAD(keyID, materialID string) []byte {
+	return []byte("kms-material\x00" + keyID + "\x00" + materialID)
+}
+
+// newMaterial creates and seals a fresh symmetric key version.
+func (s *Service) newMaterial(keyID string) (*store.Material, error) {
+	k, err := keys.NewSymmetricKey()
+	if err != nil {
+		return nil, err
+	}
+	defer k.Zero()
+	mid, err := keys.NewMaterialID()
+	if err != nil {
+		return nil, err
+	}
+	b := k.Bytes()
+	defer clear(b)
+	sealed, err := s.sealer.Seal(b, materialAAD(keyID, mid.String()))
+	if err != nil {
+		return nil, err
+	}
+	return &store.Material{KeyID: keyID, ID: mid.String(), Sealed: sealed, Created: s.now().UTC()}, nil
+}
+
+// --- pagination markers ---
+
+// newMarker returns an opaque marker for op that resumes after last. The
+// MAC stops clients from forging markers or moving them between operations.
+func (s *Service) newMarker(op, last string) string {
+	payload := []byte(op + "\x00" + last)
+	m := hmac.New(sha256.New, s.markerKey)
+	m.Write(payload)
+	return base64.RawURLEncoding.EncodeToString(append(payload, m.Sum(nil)[:16]...))
+}
+
+func (s *Service) parseMarker(op string, marker *string) (string, error) {
+	if marker == nil {
+		return "", nil
+	}
+	bad := kms.Errorf(kms.ErrInvalidMarker, "Invalid marker: %s", *marker)
+	b, err := base64.RawURLEncoding.DecodeString(*marker)
+	if err != nil || len(b) < 16 {
+		return "", bad
+	}
+	payload, tag := b[:len(b)-16], b[len(b)-16:]
+	m := hmac.New(sha256.New, s.markerKey)
+	m.Write(payload)
+	if !hmac.Equal(tag, m.Sum(nil)[:16]) {
+		return "", bad
+	}
+	gotOp, last, ok := strings.Cut(string(payload), "\x00")
+	if !ok || gotOp != op {
+		return "", bad
+	}
+	return last, nil
+}
+
+func pageLimit(l *int32, def, max int) int {
+	if l == nil {
+		return def
+	}
+	return min(int(*l), max)
+}

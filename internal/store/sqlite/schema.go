@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1. Append only:
+// a shipped migration is never edited, so every database can be upgraded.
+//
+// The SQL sticks to types and syntax PostgreSQL shares (BLOB becomes BYTEA
+// there), so the later backend can start from the same schema. Times are Unix
+// milliseconds, UTC, in BIGINT columns (SQLite reads BIGINT as INTEGER; a
+// PostgreSQL INTEGER would be only 32 bits). NULL stands for the zero time.
+var migrations = [][]string{
+	{ // version 1
+		`CREATE TABLE accounts (
+			id      TEXT PRIMARY KEY,
+			created BIGINT NOT NULL
+		)`,
+		`CREATE TABLE access_keys (
+			id            TEXT PRIMARY KEY,
+			account       TEXT NOT NULL,
+			principal_arn TEXT NOT NULL,
+			sealed_secret BLOB NOT NULL,
+			active        INTEGER NOT NULL,
+			created       BIGINT NOT NULL
+		)`,
+		`CREATE TABLE keys (
+			id               TEXT PRIMARY KEY,
+			account          TEXT NOT NULL,
+			region           TEXT NOT NULL,
+			description      TEXT NOT NULL,
+			key_spec         TEXT NOT NULL,
+			key_usage        TEXT NOT NULL,
+			origin           TEXT NOT NULL,
+			manager          TEXT NOT NULL,
+			state            TEXT NOT NULL,
+			created          BIGINT NOT NULL,
+			deletion_date    BIGINT,
+			policy           TEXT NOT NULL,
+			current_material TEXT NOT NULL
+		)`,
+		`CREATE INDEX keys_by_account ON keys (account, region, id)`,
+		`CREATE INDEX keys_by_deletion ON keys (state, deletion_date)`,
+		// position keeps tags in the order the caller gave them.
+		`CREATE TABLE key_tags (
+			key_id    TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+			position  INTEGER NOT NULL,
+			tag_key   TEXT NOT NULL,
+			tag_value TEXT NOT NULL,
+			PRIMARY KEY (key_id, position)
+		)`,
+		// seq breaks ties between materials created in the same millisecond.
+		`CREATE TABLE materials (
+			key_id  TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+			id      TEXT NOT NULL,
+			seq     INTEGER NOT NULL,
+			sealed  BLOB NOT NULL,
+			created BIGINT NOT NULL,
+			PRIMARY KEY (key_id, id)
+		)`,
+		`CREATE TABLE aliases (
+			account TEXT NOT NULL,
+			region  TEXT NOT NULL,
+			name    TEXT NOT NULL,
+			key_id  TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+			created BIGINT NOT NULL,
+			updated BIGINT NOT NULL,
+			PRIMARY KEY (account, region, name)
+		)`,
+		`CREATE INDEX aliases_by_key ON aliases (key_id)`,
+	},
+}
+
+// migrate brings the schema up to the newest version in one transaction, so
+// two processes opening a new file at once cannot both apply a migration.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	if _, err := tx.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this binary supports (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		for _, stmt := range migrations[v] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration to version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

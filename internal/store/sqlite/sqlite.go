@@ -1,0 +1,588 @@
+// Package sqlite is the SQLite backend of [store.Store], built on the pure-Go
+// driver modernc.org/sqlite so the server builds with CGO_ENABLED=0.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL: every commit fsyncs
+// the write-ahead log before the method returns, so the server may
+// acknowledge a change as soon as the store does.
+//
+// # Connections
+//
+// Writes go through a pool of one connection, so they queue in Go rather than
+// fight over SQLite's lock, and each runs in a BEGIN IMMEDIATE transaction
+// (which also serializes against other processes, such as an admin command,
+// via busy_timeout). Reads use a separate small pool of read-only
+// connections; in WAL mode they never block the writer nor wait for it.
+//
+// # Portability
+//
+// The SQL avoids SQLite-only functions so that the PostgreSQL backend can
+// reuse it; conflicts are detected with ON CONFLICT DO NOTHING rather than
+// driver error codes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+const (
+	readers     = 4    // read connections; WAL lets them run in parallel
+	busyTimeout = 5000 // ms to wait for a lock held by another process
+)
+
+// Store is a [store.Store] kept in one SQLite file. Times are kept to the
+// millisecond; creation times are required (a zero one fails NOT NULL).
+type Store struct {
+	w *sql.DB // one connection: writes serialize here
+	r *sql.DB // read-only connections
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database file at path, creating it with mode 0600 if it
+// does not exist, and brings its schema up to date.
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// Create the file ourselves: SQLite would use 0644, and it gives the
+	// -wal and -shm files the same mode as the database.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+
+	// A file: URI with an escaped path, so '?' or '#' in a file name cannot
+	// be mistaken for parameters.
+	base := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + strings.Join([]string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout),
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(FULL)",
+		"_pragma=fullfsync(1)", // macOS: fsync alone does not reach the disk
+	}, "&")
+
+	ctx := context.Background()
+	w, err := sql.Open("sqlite", base+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// SQLite falls back silently when it cannot use WAL (some file systems).
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, want wal", path, mode)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	return &Store{w: w, r: r}, nil
+}
+
+// Close closes both pools. Closing the writer last lets SQLite checkpoint
+// the WAL into the main file.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// write runs fn in a write transaction and commits it.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// wrap adds the operation name to unexpected errors, leaving ErrNotFound and
+// ErrExists recognisable with errors.Is.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// millis encodes a time for storage; the zero time becomes NULL.
+func millis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromMillis decodes a stored time, in UTC.
+func fromMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
+
+// exec runs one statement and reports whether it touched any row.
+func exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// keyExists reports whether a key is stored, for checks that must hold
+// within a write transaction.
+func keyExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CreateAccount implements [store.Store].
+func (s *Store) CreateAccount(ctx context.Context, a store.Account) error {
+	return wrap("create account", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx,
+			`INSERT INTO accounts (id, created) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			a.ID, millis(a.Created))
+		if err == nil && !ok {
+			err = store.ErrExists
+		}
+		return err
+	}))
+}
+
+// GetAccount implements [store.Store].
+func (s *Store) GetAccount(ctx context.Context, id string) (store.Account, error) {
+	var created sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT created FROM accounts WHERE id = ?`, id).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Account{}, wrap("get account", store.ErrNotFound)
+	}
+	return store.Account{ID: id, Created: fromMillis(created)}, wrap("get account", err)
+}
+
+// PutAccessKey implements [store.Store].
+func (s *Store) PutAccessKey(ctx context.Context, k store.AccessKey) error {
+	return wrap("put access key", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `INSERT INTO access_keys
+			(id, account, principal_arn, sealed_secret, active, created)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.ID, k.Account, k.PrincipalARN, k.SealedSecret, boolInt(k.Active), millis(k.Created))
+		if err == nil && !ok {
+			err = store.ErrExists
+		}
+		return err
+	}))
+}
+
+// GetAccessKey implements [store.Store].
+func (s *Store) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
+	k := store.AccessKey{ID: id}
+	var active int
+	var created sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT account, principal_arn, sealed_secret, active, created
+		FROM access_keys WHERE id = ?`, id).
+		Scan(&k.Account, &k.PrincipalARN, &k.SealedSecret, &active, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AccessKey{}, wrap("get access key", store.ErrNotFound)
+	}
+	k.Active = active != 0
+	k.Created = fromMillis(created)
+	return k, wrap("get access key", err)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateKey implements [store.Store]. m.KeyID may be left empty; if set it
+// must equal k.ID.
+func (s *Store) CreateKey(ctx context.Context, k kms.Key, m *store.Material) error {
+	if m != nil && m.KeyID != "" && m.KeyID != k.ID {
+		return fmt.Errorf("sqlite: create key: material is for key %q, not %q", m.KeyID, k.ID)
+	}
+	return wrap("create key", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `INSERT INTO keys
+			(id, account, region, description, key_spec, key_usage, origin, manager,
+			 state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.ID, k.Account, k.Region, k.Description, string(k.Spec), string(k.Usage),
+			string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
+			millis(k.DeletionDate), k.Policy, k.CurrentMaterialID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrExists
+		}
+		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
+			return err
+		}
+		if m != nil {
+			return insertMaterial(ctx, tx, k.ID, *m)
+		}
+		return nil
+	}))
+}
+
+func insertTags(ctx context.Context, tx *sql.Tx, keyID string, tags []kms.Tag) error {
+	for i, t := range tags {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO key_tags
+			(key_id, position, tag_key, tag_value) VALUES (?, ?, ?, ?)`,
+			keyID, i, t.Key, t.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertMaterial(ctx context.Context, tx *sql.Tx, keyID string, m store.Material) error {
+	ok, err := exec(ctx, tx, `INSERT INTO materials (key_id, id, seq, sealed, created)
+		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?)
+		ON CONFLICT DO NOTHING`,
+		keyID, m.ID, keyID, m.Sealed, millis(m.Created))
+	if err == nil && !ok {
+		err = store.ErrExists
+	}
+	return err
+}
+
+// AddMaterial stores a further material version of an existing key, for
+// rotation and import. ErrNotFound if the key is absent, ErrExists if the
+// material id is taken for that key. It is not (yet) part of [store.Store].
+func (s *Store) AddMaterial(ctx context.Context, m store.Material) error {
+	return wrap("add material", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := keyExists(ctx, tx, m.KeyID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		return insertMaterial(ctx, tx, m.KeyID, m)
+	}))
+}
+
+// keyColumns and scanKeys go together: one row per key and tag, in key id
+// then tag position order.
+const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
+	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
+	k.current_material, t.tag_key, t.tag_value`
+
+// queryKeys returns the keys whose ids the subquery sub selects, with their
+// tags, ordered by id. Selecting ids in a subquery keeps LIMIT counting
+// keys, not key-tag rows.
+func (s *Store) queryKeys(ctx context.Context, sub string, args ...any) ([]kms.Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+`
+		FROM keys k LEFT JOIN key_tags t ON t.key_id = k.id
+		WHERE k.id IN (`+sub+`)
+		ORDER BY k.id, t.position`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []kms.Key
+	for rows.Next() {
+		var (
+			k                            kms.Key
+			spec, usage, origin, manager string
+			state                        string
+			created, deletion            sql.NullInt64
+			tagKey, tagValue             sql.NullString
+		)
+		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
+			&origin, &manager, &state, &created, &deletion, &k.Policy,
+			&k.CurrentMaterialID, &tagKey, &tagValue); err != nil {
+			return nil, err
+		}
+		if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
+			k.Spec = kms.KeySpec(spec)
+			k.Usage = kms.KeyUsage(usage)
+			k.Origin = kms.Origin(origin)
+			k.Manager = kms.KeyManager(manager)
+			k.State = kms.KeyState(state)
+			k.CreationDate = fromMillis(created)
+			k.DeletionDate = fromMillis(deletion)
+			keys = append(keys, k)
+		}
+		if tagKey.Valid {
+			last := &keys[len(keys)-1]
+			last.Tags = append(last.Tags, kms.Tag{Key: tagKey.String, Value: tagValue.String})
+		}
+	}
+	return keys, rows.Err()
+}
+
+// GetKey implements [store.Store].
+func (s *Store) GetKey(ctx context.Context, id string) (kms.Key, error) {
+	keys, err := s.queryKeys(ctx, `SELECT id FROM keys WHERE id = ?`, id)
+	if err != nil {
+		return kms.Key{}, wrap("get key", err)
+	}
+	if len(keys) == 0 {
+		return kms.Key{}, wrap("get key", store.ErrNotFound)
+	}
+	return keys[0], nil
+}
+
+// UpdateKey implements [store.Store]. The immutable fields of k (account,
+// region, spec, usage, origin, manager, creation date) are ignored.
+func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
+	return wrap("update key", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `UPDATE keys SET description = ?, state = ?,
+			deletion_date = ?, policy = ?, current_material = ? WHERE id = ?`,
+			k.Description, string(k.State), millis(k.DeletionDate), k.Policy,
+			k.CurrentMaterialID, k.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM key_tags WHERE key_id = ?`, k.ID); err != nil {
+			return err
+		}
+		return insertTags(ctx, tx, k.ID, k.Tags)
+	}))
+}
+
+// DeleteKey implements [store.Store]; ErrNotFound if the key is absent.
+// Dependents are deleted explicitly rather than left to ON DELETE CASCADE,
+// which works only while foreign keys are enabled.
+func (s *Store) DeleteKey(ctx context.Context, id string) error {
+	return wrap("delete key", s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM aliases WHERE key_id = ?`,
+			`DELETE FROM materials WHERE key_id = ?`,
+			`DELETE FROM key_tags WHERE key_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		ok, err := exec(ctx, tx, `DELETE FROM keys WHERE id = ?`, id)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
+
+// ListKeys implements [store.Store]. A Limit below 0 counts as no cap.
+func (s *Store) ListKeys(ctx context.Context, f store.KeyFilter) ([]kms.Key, error) {
+	sub := `SELECT id FROM keys WHERE account = ? AND region = ?`
+	args := []any{f.Account, f.Region}
+	if f.After != "" {
+		sub += ` AND id > ?`
+		args = append(args, f.After)
+	}
+	sub += ` ORDER BY id`
+	if f.Limit > 0 {
+		sub += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	keys, err := s.queryKeys(ctx, sub, args...)
+	return keys, wrap("list keys", err)
+}
+
+// KeysPendingDeletion implements [store.Store]; the keys come ordered by id.
+func (s *Store) KeysPendingDeletion(ctx context.Context, t time.Time) ([]kms.Key, error) {
+	keys, err := s.queryKeys(ctx, `SELECT id FROM keys
+		WHERE state = ? AND deletion_date IS NOT NULL AND deletion_date <= ?`,
+		string(kms.KeyStatePendingDeletion), t.UnixMilli())
+	return keys, wrap("keys pending deletion", err)
+}
+
+// GetMaterial implements [store.Store].
+func (s *Store) GetMaterial(ctx context.Context, keyID, materialID string) (store.Material, error) {
+	m := store.Material{KeyID: keyID, ID: materialID}
+	var created sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT sealed, created FROM materials
+		WHERE key_id = ? AND id = ?`, keyID, materialID).Scan(&m.Sealed, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Material{}, wrap("get material", store.ErrNotFound)
+	}
+	m.Created = fromMillis(created)
+	return m, wrap("get material", err)
+}
+
+// ListMaterials implements [store.Store]. An unknown key has no materials,
+// which is not an error.
+func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Material, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created FROM materials
+		WHERE key_id = ? ORDER BY created, seq`, keyID)
+	if err != nil {
+		return nil, wrap("list materials", err)
+	}
+	defer rows.Close()
+	var ms []store.Material
+	for rows.Next() {
+		m := store.Material{KeyID: keyID}
+		var created sql.NullInt64
+		if err := rows.Scan(&m.ID, &m.Sealed, &created); err != nil {
+			return nil, wrap("list materials", err)
+		}
+		m.Created = fromMillis(created)
+		ms = append(ms, m)
+	}
+	return ms, wrap("list materials", rows.Err())
+}
+
+// CreateAlias implements [store.Store]. ErrNotFound if the target key is
+// absent: an alias always names a stored key.
+func (s *Store) CreateAlias(ctx context.Context, a kms.Alias) error {
+	return wrap("create alias", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := keyExists(ctx, tx, a.TargetKeyID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		ok, err = exec(ctx, tx, `INSERT INTO aliases
+			(account, region, name, key_id, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			a.Account, a.Region, a.Name, a.TargetKeyID,
+			millis(a.CreationDate), millis(a.LastUpdatedDate))
+		if err == nil && !ok {
+			err = store.ErrExists
+		}
+		return err
+	}))
+}
+
+// GetAlias implements [store.Store].
+func (s *Store) GetAlias(ctx context.Context, account, region, name string) (kms.Alias, error) {
+	a := kms.Alias{Name: name, Account: account, Region: region}
+	var created, updated sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT key_id, created, updated FROM aliases
+		WHERE account = ? AND region = ? AND name = ?`, account, region, name).
+		Scan(&a.TargetKeyID, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kms.Alias{}, wrap("get alias", store.ErrNotFound)
+	}
+	a.CreationDate = fromMillis(created)
+	a.LastUpdatedDate = fromMillis(updated)
+	return a, wrap("get alias", err)
+}
+
+// UpdateAlias implements [store.Store]. ErrNotFound if the alias or the new
+// target key is absent.
+func (s *Store) UpdateAlias(ctx context.Context, a kms.Alias) error {
+	return wrap("update alias", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := keyExists(ctx, tx, a.TargetKeyID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		ok, err = exec(ctx, tx, `UPDATE aliases SET key_id = ?, updated = ?
+			WHERE account = ? AND region = ? AND name = ?`,
+			a.TargetKeyID, millis(a.LastUpdatedDate), a.Account, a.Region, a.Name)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
+
+// DeleteAlias implements [store.Store]; ErrNotFound if the alias is absent.
+func (s *Store) DeleteAlias(ctx context.Context, account, region, name string) error {
+	return wrap("delete alias", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `DELETE FROM aliases
+			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
+
+// ListAliases implements [store.Store]. A Limit below 0 counts as no cap.
+func (s *Store) ListAliases(ctx context.Context, f store.AliasFilter) ([]kms.Alias, error) {
+	q := `SELECT name, key_id, created, updated FROM aliases WHERE account = ? AND region = ?`
+	args := []any{f.Account, f.Region}
+	if f.KeyID != "" {
+		q += ` AND key_id = ?`
+		args = append(args, f.KeyID)
+	}
+	if f.After != "" {
+		q += ` AND name > ?`
+		args = append(args, f.After)
+	}
+	q += ` ORDER BY name`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("list aliases", err)
+	}
+	defer rows.Close()
+	var as []kms.Alias
+	for rows.Next() {
+		a := kms.Alias{Account: f.Account, Region: f.Region}
+		var created, updated sql.NullInt64
+		if err := rows.Scan(&a.Name, &a.TargetKeyID, &created, &updated); err != nil {
+			return nil, wrap("list aliases", err)
+		}
+		a.CreationDate = fromMillis(created)
+		a.LastUpdatedDate = fromMillis(updated)
+		as = append(as, a)
+	}
+	return as, wrap("list aliases", rows.Err())
+}
+
+// CountAliases implements [store.Store].
+func (s *Store) CountAliases(ctx context.Context, keyID string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM aliases WHERE key_id = ?`, keyID).Scan(&n)
+	return n, wrap("count aliases", err)
+}

@@ -1,0 +1,237 @@
+// Package kms holds the domain types shared by every layer of the server:
+// key metadata, aliases, tags, the authenticated principal and the one API
+// error type. It depends on the standard library only.
+//
+// # Layers
+//
+// A request flows api (wire protocol) -> sigv4 (who is calling) -> service
+// (one method per operation) -> keys (cryptography) and store (persistence,
+// with secrets sealed by seal). See README.md for the picture.
+package kms
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Partition is the ARN partition this server uses for every resource.
+const Partition = "aws"
+
+// KeyState is the lifecycle state of a KMS key (spec §4).
+type KeyState string
+
+// Key states.
+const (
+	KeyStateCreating        KeyState = "Creating"
+	KeyStateEnabled         KeyState = "Enabled"
+	KeyStateDisabled        KeyState = "Disabled"
+	KeyStatePendingDeletion KeyState = "PendingDeletion"
+	KeyStatePendingImport   KeyState = "PendingImport"
+	KeyStateUnavailable     KeyState = "Unavailable"
+	KeyStateUpdating        KeyState = "Updating"
+)
+
+// KeySpec says what kind of key material a key holds.
+type KeySpec string
+
+// Key specs. Only the symmetric one is implemented so far.
+const (
+	KeySpecSymmetricDefault KeySpec = "SYMMETRIC_DEFAULT"
+)
+
+// KeyUsage says which operations a key may be used for.
+type KeyUsage string
+
+// Key usages.
+const (
+	KeyUsageEncryptDecrypt    KeyUsage = "ENCRYPT_DECRYPT"
+	KeyUsageSignVerify        KeyUsage = "SIGN_VERIFY"
+	KeyUsageGenerateVerifyMAC KeyUsage = "GENERATE_VERIFY_MAC"
+	KeyUsageKeyAgreement      KeyUsage = "KEY_AGREEMENT"
+)
+
+// Origin says where a key's material came from.
+type Origin string
+
+// Key origins.
+const (
+	OriginAWSKMS   Origin = "AWS_KMS"
+	OriginExternal Origin = "EXTERNAL"
+)
+
+// KeyManager tells customer managed keys from AWS managed ones.
+type KeyManager string
+
+// Key managers.
+const (
+	KeyManagerCustomer KeyManager = "CUSTOMER"
+	KeyManagerAWS      KeyManager = "AWS"
+)
+
+// Key is the stored metadata of one KMS key. Key material lives apart from
+// it (store.Material), always sealed.
+type Key struct {
+	ID           string // bare key id (a lowercase UUID)
+	Account      string // owning account, 12 digits
+	Region       string
+	Description  string
+	Spec         KeySpec
+	Usage        KeyUsage
+	Origin       Origin
+	Manager      KeyManager
+	State        KeyState
+	CreationDate time.Time
+	// DeletionDate is set only while State is PendingDeletion.
+	DeletionDate time.Time
+	Policy       string
+	// CurrentMaterialID is the hex id of the material new ciphertexts use.
+	CurrentMaterialID string
+	Tags              []Tag
+}
+
+// ARN returns the key's ARN.
+func (k *Key) ARN() string { return KeyARN(k.Region, k.Account, k.ID) }
+
+// KeyARN builds a key ARN.
+func KeyARN(region, account, id string) string {
+	return "arn:" + Partition + ":kms:" + region + ":" + account + ":key/" + id
+}
+
+// AliasARN builds an alias ARN from a full alias name ("alias/...").
+func AliasARN(region, account, name string) string {
+	return "arn:" + Partition + ":kms:" + region + ":" + account + ":" + name
+}
+
+// Alias is a friendly name for a key, unique per account and region.
+type Alias struct {
+	Name            string // "alias/..."
+	Account         string
+	Region          string
+	TargetKeyID     string
+	CreationDate    time.Time
+	LastUpdatedDate time.Time
+}
+
+// ARN returns the alias ARN.
+func (a *Alias) ARN() string { return AliasARN(a.Region, a.Account, a.Name) }
+
+// Tag is a key/value label on a key.
+type Tag struct {
+	Key   string `json:"TagKey"`
+	Value string `json:"TagValue"`
+}
+
+// PrincipalType is the kind of identity that signed a request.
+type PrincipalType string
+
+// Principal types, as aws:PrincipalType names them.
+const (
+	PrincipalRoot        PrincipalType = "Account"
+	PrincipalUser        PrincipalType = "User"
+	PrincipalAssumedRole PrincipalType = "AssumedRole"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	Account     string
+	ARN         string
+	Type        PrincipalType
+	UserID      string
+	AccessKeyID string
+}
+
+// RootPrincipal returns the root principal of an account.
+func RootPrincipal(account, accessKeyID string) Principal {
+	return Principal{
+		Account:     account,
+		ARN:         "arn:" + Partition + ":iam::" + account + ":root",
+		Type:        PrincipalRoot,
+		UserID:      account,
+		AccessKeyID: accessKeyID,
+	}
+}
+
+// Error is the one API error type: an AWS error code, a message that is
+// safe to show the client, and an internal cause that is never shown.
+type Error struct {
+	Code    string
+	Message string
+	cause   error
+}
+
+// Errorf returns an API error with a formatted client-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Internal wraps an unexpected failure. The client sees only a generic
+// KMSInternalException; the cause stays in server logs.
+func Internal(cause error) *Error {
+	return &Error{Code: ErrInternal, Message: "An internal error occurred.", cause: cause}
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// Status returns the HTTP status AWS uses for the error (spec §1.4).
+func (e *Error) Status() int {
+	switch e.Code {
+	case ErrInternal, ErrKeyUnavailable:
+		return 500
+	case ErrDependencyTimeout:
+		return 503
+	}
+	return 400
+}
+
+// Error codes, as sent in the "__type" member of error responses.
+const (
+	ErrAccessDenied         = "AccessDeniedException"
+	ErrAlreadyExists        = "AlreadyExistsException"
+	ErrDependencyTimeout    = "DependencyTimeoutException"
+	ErrDisabled             = "DisabledException"
+	ErrIncompleteSignature  = "IncompleteSignatureException"
+	ErrIncorrectKey         = "IncorrectKeyException"
+	ErrInternal             = "KMSInternalException"
+	ErrInvalidAliasName     = "InvalidAliasNameException"
+	ErrInvalidArn           = "InvalidArnException"
+	ErrInvalidCiphertext    = "InvalidCiphertextException"
+	ErrInvalidGrantToken    = "InvalidGrantTokenException"
+	ErrInvalidKeyUsage      = "InvalidKeyUsageException"
+	ErrInvalidMarker        = "InvalidMarkerException"
+	ErrInvalidSignature     = "InvalidSignatureException"
+	ErrInvalidState         = "KMSInvalidStateException"
+	ErrKeyUnavailable       = "KeyUnavailableException"
+	ErrLimitExceeded        = "LimitExceededException"
+	ErrMalformedPolicy      = "MalformedPolicyDocumentException"
+	ErrMissingAuthToken     = "MissingAuthenticationTokenException"
+	ErrNotFound             = "NotFoundException"
+	ErrSerialization        = "SerializationException"
+	ErrTag                  = "TagException"
+	ErrUnknownOperation     = "UnknownOperationException"
+	ErrUnrecognizedClient   = "UnrecognizedClientException"
+	ErrUnsupportedOperation = "UnsupportedOperationException"
+	ErrValidation           = "ValidationException"
+	ErrExpiredToken         = "ExpiredTokenException"
+	ErrDryRunOperation      = "DryRunOperationException"
+	ErrThrottling           = "ThrottlingException"
+)
+
+// NewUUID returns a random (version 4) UUID in lowercase, the form of key
+// ids and request ids.
+func NewUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
