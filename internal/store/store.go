@@ -95,6 +95,10 @@ type Store interface {
 
 	// GetMaterial returns one material version of a key; ErrNotFound if absent.
 	GetMaterial(ctx context.Context, keyID, materialID string) (Material, error)
+	// AddMaterial stores a further material version of an existing key (for
+	// rotation and import). ErrNotFound if the key is absent, ErrExists if
+	// the material id is taken.
+	AddMaterial(ctx context.Context, m Material) error
 	// ListMaterials returns every material version of a key, oldest first.
 	ListMaterials(ctx context.Context, keyID string) ([]Material, error)
 

@@ -292,9 +292,7 @@ func insertMaterial(ctx context.Context, tx *sql.Tx, keyID string, m store.Mater
 	return err
 }
 
-// AddMaterial stores a further material version of an existing key, for
-// rotation and import. ErrNotFound if the key is absent, ErrExists if the
-// material id is taken for that key. It is not (yet) part of [store.Store].
+// AddMaterial implements [store.Store].
 func (s *Store) AddMaterial(ctx context.Context, m store.Material) error {
 	return wrap("add material", s.write(ctx, func(tx *sql.Tx) error {
 		ok, err := keyExists(ctx, tx, m.KeyID)

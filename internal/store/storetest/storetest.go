@@ -19,7 +19,6 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,13 +60,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.fn(t, open(t))
 		})
 	}
-}
-
-// MaterialAdder is implemented by backends that can add material versions
-// after a key is created. store.Store has no such method yet; MaterialsOrder
-// is skipped for backends without it.
-type MaterialAdder interface {
-	AddMaterial(ctx context.Context, m store.Material) error
 }
 
 const (
@@ -723,10 +715,6 @@ func testMaterials(t *testing.T, s store.Store) {
 
 func testMaterialsOrder(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	ma, ok := s.(MaterialAdder)
-	if !ok {
-		t.Skip("backend cannot add material versions")
-	}
 	k := newKey(1, acct1, region1)
 	first := newMaterial(k.ID, 5, at(0))
 	mustCreateKey(t, s, k, first)
@@ -739,12 +727,12 @@ func testMaterialsOrder(t *testing.T, s store.Store) {
 		newMaterial(k.ID, 1, at(2*time.Hour)),
 	}
 	for _, m := range want[1:] {
-		if err := ma.AddMaterial(ctx, *m); err != nil {
+		if err := s.AddMaterial(ctx, *m); err != nil {
 			t.Fatalf("AddMaterial(%s): %v", m.ID, err)
 		}
 	}
-	wantErr(t, "AddMaterial duplicate", ma.AddMaterial(ctx, *want[1]), store.ErrExists)
-	wantErr(t, "AddMaterial unknown key", ma.AddMaterial(ctx, *newMaterial(keyID(2), 1, at(0))), store.ErrNotFound)
+	wantErr(t, "AddMaterial duplicate", s.AddMaterial(ctx, *want[1]), store.ErrExists)
+	wantErr(t, "AddMaterial unknown key", s.AddMaterial(ctx, *newMaterial(keyID(2), 1, at(0))), store.ErrNotFound)
 
 	got, err := s.ListMaterials(ctx, k.ID)
 	if err != nil {
