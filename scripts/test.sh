@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: vet, then every test (unit, conformance, fuzz seed
+# The whole test suite: gofmt, vet and staticcheck, then every test (unit, conformance, fuzz seed
 # corpora, integration against the real server, AWS CLI smoke) under the race
 # detector. Needs Go, gcc (for -race) and the AWS CLI on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v aws >/dev/null || { echo "test.sh: the AWS CLI (aws) must be on PATH" >&2; exit 1; }
+unformatted=$(gofmt -l .)
+[ -z "$unformatted" ] || { echo "test.sh: gofmt needed on: $unformatted" >&2; exit 1; }
 go vet ./...
+go tool staticcheck ./...
 go test -race -count=1 -timeout 15m ./...

@@ -172,7 +172,7 @@ func TestKeyStates(t *testing.T) {
 	wantMessage(t, err, "KMSInvalidStateException", arn+" is not pending deletion.")
 	sd := must[*awskms.ScheduleKeyDeletionOutput](t)(c.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: id}))
 	if *sd.KeyId != arn || sd.KeyState != types.KeyStatePendingDeletion || *sd.PendingWindowInDays != 30 ||
-		sd.DeletionDate.Sub(time.Now()) < 29*24*time.Hour {
+		time.Until(*sd.DeletionDate) < 29*24*time.Hour {
 		t.Fatalf("ScheduleKeyDeletion output %+v", sd)
 	}
 	wantMessage(t, encrypt(), "KMSInvalidStateException", arn+" is pending deletion.")
