@@ -72,3 +72,35 @@ func TestAWSCLISmoke(t *testing.T) {
 	}
 	run("schedule-key-deletion", "--key-id", keyID, "--pending-window-in-days", "7")
 }
+
+// TestBoto3Smoke runs the same round trip through boto3, the Python SDK.
+func TestBoto3Smoke(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 with boto3 is needed for this test and is not on PATH")
+	}
+	p := startKMS(t, t.TempDir(), pinned...)
+	script := `
+import sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1], region_name="eu-central-1",
+                   aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+key = kms.create_key(Description="boto3")["KeyMetadata"]
+assert key["Arn"].startswith("arn:aws:kms:eu-central-1:"), key["Arn"]
+ctx = {"app": "boto3"}
+blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"from python", EncryptionContext=ctx)["CiphertextBlob"]
+out = kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)
+assert out["Plaintext"] == b"from python" and out["KeyId"] == key["Arn"], out
+dk = kms.generate_data_key(KeyId=key["KeyId"], NumberOfBytes=64)
+assert len(dk["Plaintext"]) == 64
+try:
+    kms.decrypt(CiphertextBlob=blob)
+    raise SystemExit("decrypt without context succeeded")
+except kms.exceptions.InvalidCiphertextException:
+    pass
+print("ok")
+`
+	out, err := exec.Command(python, "-c", script, p.URL, testAccessKeyID, testSecret).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+}
