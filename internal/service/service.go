@@ -168,7 +168,7 @@ type arn struct{ region, account, resource string }
 
 func parseARN(s string) (arn, error) {
 	p := strings.SplitN(s, ":", 6)
-	if len(p) != 6 || p[1] != kms.Partition || p[2] != "kms" || p[3] == "" || p[4] == "" ||
+	if len(p) != 6 || p[0] != "arn" || p[1] != kms.Partition || p[2] != "kms" || p[3] == "" || p[4] == "" ||
 		!(strings.HasPrefix(p[5], "key/") || strings.HasPrefix(p[5], "alias/")) {
 		return arn{}, kms.Errorf(kms.ErrInvalidArn, "Invalid arn %s", s)
 	}
@@ -327,8 +327,10 @@ func (s *Service) parseMarker(op string, marker *string) (string, error) {
 		return "", nil
 	}
 	bad := kms.Errorf(kms.ErrInvalidMarker, "Invalid marker: %s", *marker)
-	b, err := base64.RawURLEncoding.DecodeString(*marker)
-	if err != nil || len(b) < 16 {
+	// Strict decoding (which still skips CR and LF), so each marker has
+	// exactly one spelling.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(*marker)
+	if err != nil || len(b) < 16 || strings.ContainsAny(*marker, "\r\n") {
 		return "", bad
 	}
 	payload, tag := b[:len(b)-16], b[len(b)-16:]

@@ -44,24 +44,31 @@ func (v *validator) required(member string, present bool) bool {
 	return present
 }
 
-// str checks a string's length in characters and, if re is set, its pattern.
+// pattern is a model pattern: the Go regexp that checks it and the text
+// AWS prints in its message.
+type pattern struct {
+	re   *regexp.Regexp
+	text string
+}
+
+// str checks a string's length in characters and, if p is set, its pattern.
 // A nil s counts as absent and passes (use required for mandatory members).
-func (v *validator) str(member string, s *string, min, max int, re *regexp.Regexp) {
+func (v *validator) str(member string, s *string, min, max int, p *pattern) {
 	if s == nil {
 		return
 	}
 	n := utf8.RuneCountInString(*s)
 	shown := *s
-	if len(shown) > 256 {
-		shown = shown[:256] + "..."
+	if n > 256 {
+		shown = string([]rune(shown)[:256]) + "..."
 	}
 	switch {
 	case n < min:
 		v.add(&shown, member, fmt.Sprintf("Member must have length greater than or equal to %d", min))
 	case n > max:
 		v.add(&shown, member, fmt.Sprintf("Member must have length less than or equal to %d", max))
-	case re != nil && !re.MatchString(*s):
-		v.add(&shown, member, "Member must satisfy regular expression pattern: "+re.String())
+	case p != nil && !p.re.MatchString(*s):
+		v.add(&shown, member, "Member must satisfy regular expression pattern: "+p.text)
 	}
 }
 
@@ -143,9 +150,9 @@ func (v *validator) err() error {
 }
 
 var (
-	markerRE    = regexp.MustCompile(`^[\x{0020}-\x{00FF}]*$`)
-	aliasNameRE = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
-	policyRE    = regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`)
+	markerRE    = &pattern{regexp.MustCompile(`^[\x{0020}-\x{00FF}]*$`), `[\u0020-\u00FF]*`}
+	aliasNameRE = &pattern{regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`), `^[a-zA-Z0-9:/_-]+$`}
+	policyRE    = &pattern{regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`), `[\u0009\u000A\u000D\u0020-\u00FF]+`}
 )
 
 func validationf(format string, args ...any) error {

@@ -325,7 +325,7 @@ func (v *Verifier) checkScope(cred, amzDate string) (akid string, s scope, err e
 	if s.service != v.Service {
 		return "", s, kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", v.Service)
 	}
-	if s.region == "" || (v.Region != nil && !v.Region(s.region)) {
+	if !validRegion(s.region) || (v.Region != nil && !v.Region(s.region)) {
 		return "", s, kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", clip(s.region))
 	}
 	if term != terminator {
@@ -425,4 +425,20 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// validRegion accepts region names shaped like AWS's (us-east-1,
+// us-gov-west-1): the region ends up in ARNs and ciphertext headers, so it
+// must not carry colons, spaces or anything else an ARN cannot hold.
+func validRegion(r string) bool {
+	if r == "" || len(r) > 32 || r[0] == '-' || r[len(r)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
