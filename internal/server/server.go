@@ -179,7 +179,7 @@ func accessKeyAAD(id string) []byte { return []byte("kms-access-key\x00" + id) }
 
 // lookupCredential finds an access key for SigV4, caching the unsealed
 // secret so the hot path does not read the store.
-func (s *Server) lookupCredential(ctx context.Context, id string) (sigv4.Credential, error) {
+func (s *Server) lookupCredential(ctx context.Context, id, token string) (sigv4.Credential, error) {
 	s.credMu.RLock()
 	c, ok := s.creds[id]
 	s.credMu.RUnlock()

@@ -42,22 +42,32 @@ type Credential struct {
 	Principal kms.Principal
 }
 
-// ErrUnknownAccessKey is returned by a Lookup for an unknown or inactive key id.
-var ErrUnknownAccessKey = errors.New("sigv4: unknown access key")
+// Errors a Lookup returns for credentials it refuses.
+var (
+	// ErrUnknownAccessKey: unknown or inactive key id, or a session token
+	// that is invalid or does not belong to the key id.
+	ErrUnknownAccessKey = errors.New("sigv4: unknown access key")
+	// ErrExpiredToken: a session token past its expiry.
+	ErrExpiredToken = errors.New("sigv4: expired session token")
+)
 
-// Lookup finds the credential of an access key id. It runs on every
-// request, so it should be fast; Verify caches only derived keys.
-type Lookup func(ctx context.Context, accessKeyID string) (Credential, error)
+// Lookup finds the credential of an access key id, given the request's
+// X-Amz-Security-Token ("" when absent) for temporary credentials. It runs
+// on every request, so it should be fast; Verify caches only derived keys.
+type Lookup func(ctx context.Context, accessKeyID, sessionToken string) (Credential, error)
 
 // Verifier authenticates SigV4-signed requests. Service and Lookup must be
 // set. A Verifier is safe for concurrent use and must not be copied after
 // first use (it holds the signing-key cache).
 type Verifier struct {
-	Service string                   // expected service in the scope, e.g. "kms"
-	Lookup  Lookup                   // finds the secret of an access key
-	Region  func(region string) bool // nil accepts any non-empty region
-	Now     func() time.Time         // nil = time.Now
-	MaxSkew time.Duration            // 0 = 5 minutes
+	Service string // expected service in the scope, e.g. "kms"
+	// Services, when set, replaces Service: any of them is accepted and
+	// Result.Service says which one the request was signed for.
+	Services []string
+	Lookup   Lookup                   // finds the secret of an access key
+	Region   func(region string) bool // nil accepts any non-empty region
+	Now      func() time.Time         // nil = time.Now
+	MaxSkew  time.Duration            // 0 = 5 minutes
 
 	keys keyCache
 }
@@ -66,6 +76,7 @@ type Verifier struct {
 type Result struct {
 	Principal   kms.Principal
 	Region      string // from the credential scope
+	Service     string // from the credential scope
 	AccessKeyID string
 }
 
@@ -82,10 +93,8 @@ const (
 // Verify authenticates r, whose body has already been read into body.
 // Every error is a *kms.Error.
 //
-// An X-Amz-Security-Token header, signed or not, is accepted and ignored
-// for now: there are no temporary credentials to check it against until
-// STS support lands, and the signature still has to match the long-term
-// secret of the access key.
+// An X-Amz-Security-Token header, signed or not, is handed to the Lookup,
+// which decides whether the key id and token belong together.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
 	authz := r.Header["Authorization"]
 	if len(authz) == 0 || authz[0] == "" {
@@ -140,9 +149,12 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
 	if v.Lookup == nil {
 		return Result{}, kms.Internal(errors.New("sigv4: Verifier.Lookup is nil"))
 	}
-	cred, err := v.Lookup(r.Context(), akid)
+	cred, err := v.Lookup(r.Context(), akid, r.Header.Get("X-Amz-Security-Token"))
 	if errors.Is(err, ErrUnknownAccessKey) {
 		return Result{}, kms.Errorf(kms.ErrUnrecognizedClient, "The security token included in the request is invalid.")
+	}
+	if errors.Is(err, ErrExpiredToken) {
+		return Result{}, kms.Errorf(kms.ErrExpiredToken, "The security token included in the request is expired")
 	}
 	if err != nil {
 		return Result{}, kms.Internal(err)
@@ -164,7 +176,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
 	if p.AccessKeyID == "" {
 		p.AccessKeyID = akid
 	}
-	return Result{Principal: p, Region: sc.region, AccessKeyID: akid}, nil
+	return Result{Principal: p, Region: sc.region, Service: sc.service, AccessKeyID: akid}, nil
 }
 
 // authorization holds the components of an Authorization header, as
@@ -322,7 +334,7 @@ func (v *Verifier) checkScope(cred, amzDate string) (akid string, s scope, err e
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			clip(s.date), amzDate[:8], amzDate)
 	}
-	if s.service != v.Service {
+	if !v.serviceOK(s.service) {
 		return "", s, kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", v.Service)
 	}
 	if !validRegion(s.region) || (v.Region != nil && !v.Region(s.region)) {
@@ -441,4 +453,16 @@ func validRegion(r string) bool {
 		}
 	}
 	return true
+}
+
+func (v *Verifier) serviceOK(s string) bool {
+	if v.Services == nil {
+		return s == v.Service
+	}
+	for _, ok := range v.Services {
+		if s == ok {
+			return true
+		}
+	}
+	return false
 }

@@ -39,7 +39,7 @@ var examplePrincipal = kms.RootPrincipal("111122223333", exampleAKID)
 
 // staticLookup serves fixed credentials; its keys are access key ids.
 func staticLookup(secrets map[string]string) Lookup {
-	return func(_ context.Context, akid string) (Credential, error) {
+	return func(_ context.Context, akid, _ string) (Credential, error) {
 		s, ok := secrets[akid]
 		if !ok {
 			return Credential{}, ErrUnknownAccessKey
@@ -268,7 +268,7 @@ func TestVerifyNegative(t *testing.T) {
 		{name: "unknown key", sign: func(s *signing) { s.akid = "AKIDUNKNOWN" },
 			code: kms.ErrUnrecognizedClient, message: "The security token included in the request is invalid."},
 		{name: "lookup failure", config: func(v *Verifier) {
-			v.Lookup = func(context.Context, string) (Credential, error) { return Credential{}, errors.New("db down") }
+			v.Lookup = func(context.Context, string, string) (Credential, error) { return Credential{}, errors.New("db down") }
 		}, code: kms.ErrInternal},
 		{name: "skew +6 min", sign: func(s *signing) { s.at = now.Add(6 * time.Minute) },
 			code:    kms.ErrInvalidSignature,
@@ -387,7 +387,7 @@ func TestVerifyNegative(t *testing.T) {
 				}
 				return
 			}
-			want := Result{Principal: kms.RootPrincipal("111122223333", "AKIDTEST"), Region: s.region, AccessKeyID: "AKIDTEST"}
+			want := Result{Principal: kms.RootPrincipal("111122223333", "AKIDTEST"), Region: s.region, Service: "kms", AccessKeyID: "AKIDTEST"}
 			if res != want {
 				t.Errorf("Verify = %+v, want %+v", res, want)
 			}
@@ -413,7 +413,7 @@ func TestRotatedSecret(t *testing.T) {
 	var mu sync.Mutex
 	v := &Verifier{
 		Service: "kms",
-		Lookup: func(_ context.Context, akid string) (Credential, error) {
+		Lookup: func(_ context.Context, akid, _ string) (Credential, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return Credential{Secret: []byte(secret), Principal: kms.RootPrincipal("111122223333", akid)}, nil
@@ -515,7 +515,7 @@ func TestHeaderValues(t *testing.T) {
 // goroutines; run it with -race.
 func TestConcurrentVerify(t *testing.T) {
 	v := exampleVerifier("kms")
-	v.Lookup = func(_ context.Context, akid string) (Credential, error) {
+	v.Lookup = func(_ context.Context, akid, _ string) (Credential, error) {
 		return Credential{Secret: []byte("secret-" + akid)}, nil
 	}
 	type req struct {
