@@ -138,8 +138,13 @@ type Principal struct {
 	Account     string
 	ARN         string
 	Type        PrincipalType
-	UserID      string
+	UserID      string // aws:userid: account id, user id, or role id:session
 	AccessKeyID string
+	// Name is the IAM user name (aws:username); empty for root and roles.
+	Name string
+	// RoleARN is the role of an assumed-role session: key policies that
+	// name the role match all of its sessions.
+	RoleARN string
 }
 
 // RootPrincipal returns the root principal of an account.
