@@ -7,6 +7,13 @@
 //
 // Every method that changes something returns only after the change is
 // durable (fsynced), so the server can acknowledge it.
+//
+// # IAM names
+//
+// The names of users, roles and inline policies are unique case-insensitively,
+// as on AWS: "Alice" and "alice" are the same user. Lookups accept any case;
+// a name comes back spelt as it was when created. [NameKey] is the form in
+// which backends compare and order them.
 package store
 
 import (
@@ -21,7 +28,24 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrExists   = errors.New("store: already exists")
+	// ErrInUse refuses to delete a user or role that still has access keys
+	// or inline policies (AWS's DeleteConflictException).
+	ErrInUse = errors.New("store: still in use")
 )
+
+// NameKey returns the form in which IAM names are compared and ordered:
+// ASCII letters lower-cased, every other byte kept. IAM names are ASCII
+// ([\w+=,.@-]); folding only ASCII keeps the key independent of Unicode
+// tables and database collations, so every backend agrees on it.
+func NameKey(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
 
 // Account is a tenant: keys, aliases and credentials belong to one.
 type Account struct {
@@ -37,6 +61,49 @@ type AccessKey struct {
 	SealedSecret []byte
 	Active       bool
 	Created      time.Time
+	// UserName is the IAM user the key belongs to; "" for the account root.
+	UserName string
+}
+
+// User is an IAM user.
+type User struct {
+	Account string
+	Name    string
+	ID      string // unique id, e.g. AIDA + 17 characters, made by the caller
+	Path    string // "/" when empty
+	Created time.Time
+}
+
+// Role is an IAM role.
+type Role struct {
+	Account string
+	Name    string
+	ID      string // unique id, e.g. AROA + 17 characters, made by the caller
+	Path    string // "/" when empty
+	// AssumeRolePolicy is the trust policy document: who may assume the role.
+	AssumeRolePolicy   string
+	MaxSessionDuration int // seconds
+	Description        string
+	Created            time.Time
+}
+
+// OwnerKind says whether an inline policy is embedded in a user or a role.
+type OwnerKind string
+
+// Owner kinds.
+const (
+	OwnerUser OwnerKind = "user"
+	OwnerRole OwnerKind = "role"
+)
+
+// Policy is an inline IAM policy, embedded in one user or role. Its name is
+// unique per owner.
+type Policy struct {
+	Account   string
+	OwnerKind OwnerKind
+	Owner     string // user or role name
+	Name      string
+	Document  string
 }
 
 // Material is one version of a key's material, sealed.
@@ -72,10 +139,68 @@ type Store interface {
 	// CreateAccount adds an account; ErrExists if it is there already.
 	CreateAccount(ctx context.Context, a Account) error
 	GetAccount(ctx context.Context, id string) (Account, error)
+	// ListAccounts lists every account, ordered by id.
+	ListAccounts(ctx context.Context) ([]Account, error)
 
-	// PutAccessKey adds a credential; ErrExists if the id is taken.
+	// PutAccessKey adds a credential; ErrExists if the id is taken. A key
+	// with a UserName needs that user to exist (ErrNotFound otherwise) and
+	// is stored under the user's name as spelt at its creation. Root keys
+	// need no account: the server stores its first one before the account.
 	PutAccessKey(ctx context.Context, k AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (AccessKey, error)
+	// ListAccessKeys lists the keys of one user of an account, or of the
+	// account root when userName is "", ordered by creation time then id.
+	// An unknown user has none, which is not an error.
+	ListAccessKeys(ctx context.Context, account, userName string) ([]AccessKey, error)
+	// SetAccessKeyActive activates or deactivates a key; ErrNotFound if absent.
+	SetAccessKeyActive(ctx context.Context, id string, active bool) error
+	// DeleteAccessKey removes a key; ErrNotFound if absent.
+	DeleteAccessKey(ctx context.Context, id string) error
+
+	// CreateUser adds a user; ErrExists if its account has a user of that
+	// name in any case, or if its id is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser finds a user by name in any case; ErrNotFound if absent.
+	GetUser(ctx context.Context, account, name string) (User, error)
+	// ListUsers lists an account's users in NameKey order. after, when
+	// set, lists only those sorting after it (in any case); limit caps the
+	// number returned, 0 or below meaning no cap.
+	ListUsers(ctx context.Context, account, after string, limit int) ([]User, error)
+	// DeleteUser removes a user and nothing else: ErrInUse while it still
+	// has access keys or inline policies, ErrNotFound if absent. The check
+	// and the deletion are one transaction, so a key added concurrently
+	// cannot be left orphaned.
+	DeleteUser(ctx context.Context, account, name string) error
+
+	// CreateRole adds a role; ErrExists if its account has a role of that
+	// name in any case, or if its id is taken. Users and roles have
+	// separate namespaces.
+	CreateRole(ctx context.Context, r Role) error
+	// GetRole finds a role by name in any case; ErrNotFound if absent.
+	GetRole(ctx context.Context, account, name string) (Role, error)
+	// ListRoles lists an account's roles like ListUsers lists users.
+	ListRoles(ctx context.Context, account, after string, limit int) ([]Role, error)
+	// UpdateAssumeRolePolicy replaces a role's trust policy; ErrNotFound if
+	// the role is absent.
+	UpdateAssumeRolePolicy(ctx context.Context, account, name, doc string) error
+	// DeleteRole removes a role: ErrInUse while it still has inline
+	// policies, ErrNotFound if absent.
+	DeleteRole(ctx context.Context, account, name string) error
+
+	// PutPolicy creates an inline policy or replaces the document of the
+	// one of that name in any case (which keeps the name it was created
+	// with). ErrNotFound if the owner is absent. The policy is stored under
+	// the owner's name as spelt at its creation.
+	PutPolicy(ctx context.Context, p Policy) error
+	// GetPolicy finds an inline policy by owner and name, both in any case;
+	// ErrNotFound if absent.
+	GetPolicy(ctx context.Context, account string, kind OwnerKind, owner, name string) (Policy, error)
+	// ListPolicies returns every inline policy of a user or role, documents
+	// included, in NameKey order: all an authorizer needs in one read. An
+	// unknown owner has none, which is not an error.
+	ListPolicies(ctx context.Context, account string, kind OwnerKind, owner string) ([]Policy, error)
+	// DeletePolicy removes an inline policy; ErrNotFound if absent.
+	DeletePolicy(ctx context.Context, account string, kind OwnerKind, owner, name string) error
 
 	// CreateKey stores a new key together with its first material (nil for
 	// keys that have none yet) in one transaction. ErrExists if the id is taken.

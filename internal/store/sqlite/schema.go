@@ -72,11 +72,61 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX aliases_by_key ON aliases (key_id)`,
 	},
+	{ // version 2: IAM users, roles and inline policies
+		// IAM names are unique case-insensitively. Each table keeps the name
+		// as created and, in name_key, its store.NameKey, which carries the
+		// uniqueness and the order. The key is computed in Go rather than
+		// with LOWER() or COLLATE NOCASE so that every backend agrees on it.
+		//
+		// user_name is "" for root keys, which all existing keys are.
+		`ALTER TABLE access_keys ADD COLUMN user_name TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE access_keys ADD COLUMN user_key TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX access_keys_by_user ON access_keys (account, user_key, created)`,
+		`CREATE TABLE users (
+			account  TEXT NOT NULL,
+			name_key TEXT NOT NULL,
+			name     TEXT NOT NULL,
+			id       TEXT NOT NULL UNIQUE,
+			path     TEXT NOT NULL,
+			created  BIGINT NOT NULL,
+			PRIMARY KEY (account, name_key)
+		)`,
+		`CREATE TABLE roles (
+			account              TEXT NOT NULL,
+			name_key             TEXT NOT NULL,
+			name                 TEXT NOT NULL,
+			id                   TEXT NOT NULL UNIQUE,
+			path                 TEXT NOT NULL,
+			assume_role_policy   TEXT NOT NULL,
+			max_session_duration INTEGER NOT NULL,
+			description          TEXT NOT NULL,
+			created              BIGINT NOT NULL,
+			PRIMARY KEY (account, name_key)
+		)`,
+		// owner_kind is "user" or "role"; owner is the owner's name as
+		// created, copied so that reads need no join.
+		`CREATE TABLE policies (
+			account    TEXT NOT NULL,
+			owner_kind TEXT NOT NULL,
+			owner_key  TEXT NOT NULL,
+			owner      TEXT NOT NULL,
+			name_key   TEXT NOT NULL,
+			name       TEXT NOT NULL,
+			document   TEXT NOT NULL,
+			PRIMARY KEY (account, owner_kind, owner_key, name_key)
+		)`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so
 // two processes opening a new file at once cannot both apply a migration.
 func migrate(ctx context.Context, db *sql.DB) error {
+	return migrateTo(ctx, db, len(migrations))
+}
+
+// migrateTo brings the schema up to version target; tests use it to build
+// databases as older releases left them.
+func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -95,7 +145,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this binary supports (%d)", v, len(migrations))
 	}
-	for ; v < len(migrations); v++ {
+	for ; v < target; v++ {
 		for _, stmt := range migrations[v] {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration to version %d: %w", v+1, err)

@@ -19,7 +19,9 @@
 //
 // The SQL avoids SQLite-only functions so that the PostgreSQL backend can
 // reuse it; conflicts are detected with ON CONFLICT DO NOTHING rather than
-// driver error codes.
+// driver error codes. IAM names, unique regardless of case, are matched
+// through name_key columns holding [store.NameKey], computed in Go, rather
+// than with COLLATE NOCASE or LOWER().
 package sqlite
 
 import (
@@ -169,15 +171,20 @@ func exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, err
 	return n > 0, err
 }
 
-// keyExists reports whether a key is stored, for checks that must hold
+// exists reports whether query selects any row, for checks that must hold
 // within a write transaction.
-func keyExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+func exists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE id = ?`, id).Scan(&one)
+	err := tx.QueryRowContext(ctx, query, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// keyExists reports whether a key is stored.
+func keyExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	return exists(ctx, tx, `SELECT 1 FROM keys WHERE id = ?`, id)
 }
 
 // CreateAccount implements [store.Store].
@@ -203,13 +210,41 @@ func (s *Store) GetAccount(ctx context.Context, id string) (store.Account, error
 	return store.Account{ID: id, Created: fromMillis(created)}, wrap("get account", err)
 }
 
+// ListAccounts implements [store.Store].
+func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, created FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, wrap("list accounts", err)
+	}
+	defer rows.Close()
+	var as []store.Account
+	for rows.Next() {
+		var a store.Account
+		var created sql.NullInt64
+		if err := rows.Scan(&a.ID, &created); err != nil {
+			return nil, wrap("list accounts", err)
+		}
+		a.Created = fromMillis(created)
+		as = append(as, a)
+	}
+	return as, wrap("list accounts", rows.Err())
+}
+
 // PutAccessKey implements [store.Store].
 func (s *Store) PutAccessKey(ctx context.Context, k store.AccessKey) error {
 	return wrap("put access key", s.write(ctx, func(tx *sql.Tx) error {
+		if k.UserName != "" {
+			name, err := ownerName(ctx, tx, k.Account, store.OwnerUser, k.UserName)
+			if err != nil {
+				return err
+			}
+			k.UserName = name
+		}
 		ok, err := exec(ctx, tx, `INSERT INTO access_keys
-			(id, account, principal_arn, sealed_secret, active, created)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			k.ID, k.Account, k.PrincipalARN, k.SealedSecret, boolInt(k.Active), millis(k.Created))
+			(id, account, principal_arn, sealed_secret, active, created, user_name, user_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.ID, k.Account, k.PrincipalARN, k.SealedSecret, boolInt(k.Active), millis(k.Created),
+			k.UserName, store.NameKey(k.UserName))
 		if err == nil && !ok {
 			err = store.ErrExists
 		}
@@ -217,20 +252,72 @@ func (s *Store) PutAccessKey(ctx context.Context, k store.AccessKey) error {
 	}))
 }
 
-// GetAccessKey implements [store.Store].
-func (s *Store) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
-	k := store.AccessKey{ID: id}
+// accessKeyColumns are the columns scanAccessKey reads, in its order.
+const accessKeyColumns = `id, account, principal_arn, sealed_secret, active, created, user_name`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAccessKey(row scanner) (store.AccessKey, error) {
+	var k store.AccessKey
 	var active int
 	var created sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT account, principal_arn, sealed_secret, active, created
-		FROM access_keys WHERE id = ?`, id).
-		Scan(&k.Account, &k.PrincipalARN, &k.SealedSecret, &active, &created)
+	err := row.Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.SealedSecret, &active, &created, &k.UserName)
+	k.Active = active != 0
+	k.Created = fromMillis(created)
+	return k, err
+}
+
+// GetAccessKey implements [store.Store].
+func (s *Store) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
+	k, err := scanAccessKey(s.r.QueryRowContext(ctx,
+		`SELECT `+accessKeyColumns+` FROM access_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AccessKey{}, wrap("get access key", store.ErrNotFound)
 	}
-	k.Active = active != 0
-	k.Created = fromMillis(created)
 	return k, wrap("get access key", err)
+}
+
+// ListAccessKeys implements [store.Store].
+func (s *Store) ListAccessKeys(ctx context.Context, account, userName string) ([]store.AccessKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accessKeyColumns+` FROM access_keys
+		WHERE account = ? AND user_key = ? ORDER BY created, id`,
+		account, store.NameKey(userName))
+	if err != nil {
+		return nil, wrap("list access keys", err)
+	}
+	defer rows.Close()
+	var ks []store.AccessKey
+	for rows.Next() {
+		k, err := scanAccessKey(rows)
+		if err != nil {
+			return nil, wrap("list access keys", err)
+		}
+		ks = append(ks, k)
+	}
+	return ks, wrap("list access keys", rows.Err())
+}
+
+// SetAccessKeyActive implements [store.Store].
+func (s *Store) SetAccessKeyActive(ctx context.Context, id string, active bool) error {
+	return wrap("set access key active", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `UPDATE access_keys SET active = ? WHERE id = ?`, boolInt(active), id)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
+
+// DeleteAccessKey implements [store.Store].
+func (s *Store) DeleteAccessKey(ctx context.Context, id string) error {
+	return wrap("delete access key", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `DELETE FROM access_keys WHERE id = ?`, id)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
 }
 
 func boolInt(b bool) int {

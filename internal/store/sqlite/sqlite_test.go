@@ -2,9 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +157,219 @@ func TestNewerSchema(t *testing.T) {
 	if s, err := Open(path); err == nil {
 		s.Close()
 		t.Fatal("Open accepted a schema newer than it knows")
+	}
+}
+
+// shippedMigrations pins the SHA-256 of every migration's statements. A
+// shipped migration must never change: databases already past it would not
+// get the change, and new ones would differ from them.
+var shippedMigrations = []string{
+	"4156f26e9a4fa16ae6bb7565421bf1ae3190967936c4d5560ae6c4cd17dcf7a9",
+	"51b86a32160c1fb179c6dcdba6ffa7b063ededc9871225a2d8a7a67e7f781ad4",
+}
+
+func TestMigrationsFrozen(t *testing.T) {
+	if len(shippedMigrations) != len(migrations) {
+		t.Errorf("%d migrations, %d pinned: pin the new one here", len(migrations), len(shippedMigrations))
+	}
+	for i, m := range migrations[:min(len(migrations), len(shippedMigrations))] {
+		sum := sha256.Sum256([]byte(strings.Join(m, "\x00")))
+		if got := hex.EncodeToString(sum[:]); got != shippedMigrations[i] {
+			t.Errorf("migration to version %d changed (sha256 %s): append a new migration instead; "+
+				"only if this one never shipped, update its hash", i+1, got)
+		}
+	}
+}
+
+// openVersion creates a database at path with the schema of the given
+// version, as a release that knew no later one would have left it.
+func openVersion(t *testing.T, path string, version int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+
+		"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := migrateTo(t.Context(), db, version); err != nil {
+		db.Close()
+		t.Fatalf("migrate to version %d: %v", version, err)
+	}
+	return db
+}
+
+// What TestUpgradeFromV1 stores in a version-1 database.
+const (
+	v1Account    = "111122223333"
+	v1KeyID      = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	v1MaterialID = "00ff"
+	v1Created    = int64(1700000000123)
+)
+
+// TestUpgradeFromV1 opens a version-1 database, filled as the first release
+// wrote its rows, and checks that it upgrades in place: old data intact,
+// new tables usable.
+func TestUpgradeFromV1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 1)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, created) VALUES (?, ?)`, []any{v1Account, v1Created}},
+		{`INSERT INTO access_keys (id, account, principal_arn, sealed_secret, active, created)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{"AKIAIOSFODNN7EXAMPLE", v1Account, "arn:aws:iam::" + v1Account + ":root", []byte{0, 1, 0xff}, 1, v1Created}},
+		{`INSERT INTO access_keys (id, account, principal_arn, sealed_secret, active, created)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{"AKIAOLDINACTIVE00000", v1Account, "arn:aws:iam::" + v1Account + ":root", []byte("s"), 0, v1Created + 1}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1Account, "us-east-1", "old key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", v1MaterialID}},
+		{`INSERT INTO key_tags (key_id, position, tag_key, tag_value) VALUES (?, ?, ?, ?)`,
+			[]any{v1KeyID, 0, "env", "prod"}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created) VALUES (?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1MaterialID, 1, []byte{9, 9}, v1Created}},
+		{`INSERT INTO aliases (account, region, name, key_id, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "us-east-1", "alias/old", v1KeyID, v1Created, v1Created}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("v1 insert: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for reopen := range 2 {
+		checkUpgraded(t, path, reopen)
+	}
+}
+
+// checkUpgraded opens the database of TestUpgradeFromV1, checks what the
+// first release stored and, on the first open, adds to the new tables.
+func checkUpgraded(t *testing.T, path string, reopen int) {
+	ctx := t.Context()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("open %d: %v", reopen, err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("open %d: Close: %v", reopen, err)
+		}
+	}()
+	var versions, newest int
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT COUNT(*), MAX(version) FROM schema_version`).Scan(&versions, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(migrations) || newest != len(migrations) {
+		t.Errorf("open %d: schema_version has %d rows up to %d, want %d", reopen, versions, newest, len(migrations))
+	}
+
+	if as, err := s.ListAccounts(ctx); err != nil || len(as) != 1 || as[0].ID != v1Account ||
+		as[0].Created.UnixMilli() != v1Created {
+		t.Errorf("open %d: ListAccounts = %+v, %v", reopen, as, err)
+	}
+	ak, err := s.GetAccessKey(ctx, "AKIAIOSFODNN7EXAMPLE")
+	if err != nil {
+		t.Fatalf("open %d: GetAccessKey: %v", reopen, err)
+	}
+	if ak.Account != v1Account || !ak.Active || ak.UserName != "" || string(ak.SealedSecret) != "\x00\x01\xff" ||
+		ak.Created.UnixMilli() != v1Created {
+		t.Errorf("open %d: GetAccessKey = %+v", reopen, ak)
+	}
+	// Old keys are the root's.
+	ks, err := s.ListAccessKeys(ctx, v1Account, "")
+	if err != nil || len(ks) != 2 || ks[0].ID != "AKIAIOSFODNN7EXAMPLE" || ks[1].Active {
+		t.Errorf("open %d: ListAccessKeys(root) = %+v, %v", reopen, ks, err)
+	}
+	k, err := s.GetKey(ctx, v1KeyID)
+	if err != nil {
+		t.Fatalf("open %d: GetKey: %v", reopen, err)
+	}
+	if k.Description != "old key" || k.State != kms.KeyStateEnabled || k.CurrentMaterialID != v1MaterialID ||
+		len(k.Tags) != 1 || k.Tags[0] != (kms.Tag{Key: "env", Value: "prod"}) || !k.DeletionDate.IsZero() {
+		t.Errorf("open %d: GetKey = %+v", reopen, k)
+	}
+	if m, err := s.GetMaterial(ctx, v1KeyID, v1MaterialID); err != nil || string(m.Sealed) != "\x09\x09" {
+		t.Errorf("open %d: GetMaterial = %+v, %v", reopen, m, err)
+	}
+	if a, err := s.GetAlias(ctx, v1Account, "us-east-1", "alias/old"); err != nil || a.TargetKeyID != v1KeyID {
+		t.Errorf("open %d: GetAlias = %+v, %v", reopen, a, err)
+	}
+
+	if reopen > 0 {
+		// What the first open added is still there.
+		if ks, err := s.ListAccessKeys(ctx, v1Account, "alice"); err != nil || len(ks) != 1 || ks[0].UserName != "Alice" {
+			t.Errorf("ListAccessKeys(alice) after reopen = %+v, %v", ks, err)
+		}
+		if p, err := s.GetPolicy(ctx, v1Account, store.OwnerRole, "app", "decrypt"); err != nil || p.Document != "{}" {
+			t.Errorf("GetPolicy after reopen = %+v, %v", p, err)
+		}
+		return
+	}
+	// The new tables work.
+	now := time.UnixMilli(v1Created + 1000).UTC()
+	if err := s.CreateUser(ctx, store.User{Account: v1Account, Name: "Alice", ID: "AIDAAAAAAAAAAAAAAAAAA", Created: now}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if err := s.CreateUser(ctx, store.User{Account: v1Account, Name: "alice", ID: "AIDABBBBBBBBBBBBBBBBB", Created: now}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("CreateUser in another case: %v, want ErrExists", err)
+	}
+	if err := s.PutAccessKey(ctx, store.AccessKey{ID: "AKIAUSERKEY000000000", Account: v1Account,
+		PrincipalARN: "arn:aws:iam::" + v1Account + ":user/Alice", SealedSecret: []byte("x"), Active: true,
+		Created: now, UserName: "alice"}); err != nil {
+		t.Fatalf("PutAccessKey(user): %v", err)
+	}
+	if err := s.CreateRole(ctx, store.Role{Account: v1Account, Name: "app", ID: "AROAAAAAAAAAAAAAAAAAA",
+		AssumeRolePolicy: "{}", MaxSessionDuration: 3600, Created: now}); err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	if err := s.PutPolicy(ctx, store.Policy{Account: v1Account, OwnerKind: store.OwnerRole, Owner: "APP",
+		Name: "decrypt", Document: "{}"}); err != nil {
+		t.Fatalf("PutPolicy: %v", err)
+	}
+	if err := s.DeleteUser(ctx, v1Account, "Alice"); !errors.Is(err, store.ErrInUse) {
+		t.Errorf("DeleteUser with a key: %v, want ErrInUse", err)
+	}
+}
+
+// TestUpgradeIsAtomic: a migration that fails part way leaves the database
+// as it was, at the old version, so that a fixed binary can try again.
+func TestUpgradeIsAtomic(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 1)
+	// A table in the way of migration 2, after its ALTER TABLEs.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE roles (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Fatal("Open succeeded despite a failing migration")
+	}
+	db = openVersion(t, path, 1) // a no-op at version 1
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != 1 {
+		t.Errorf("schema version %d after a failed upgrade, want 1", v)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT user_name FROM access_keys`); err == nil {
+		t.Error("the failed upgrade left access_keys.user_name behind")
+	}
+	for _, table := range []string{"users", "policies"} {
+		if _, err := db.ExecContext(ctx, `SELECT 1 FROM `+table); err == nil {
+			t.Errorf("the failed upgrade left table %s behind", table)
+		}
 	}
 }

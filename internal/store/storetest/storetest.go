@@ -54,6 +54,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Aliases", testAliases},
 		{"ListAliases", testListAliases},
 		{"Concurrency", testConcurrency},
+		{"ListAccounts", testListAccounts},
+		{"Users", testUsers},
+		{"ListUsers", testListUsers},
+		{"DeleteUser", testDeleteUser},
+		{"UserAccessKeys", testUserAccessKeys},
+		{"AccessKeyActivation", testAccessKeyActivation},
+		{"DeleteAccessKey", testDeleteAccessKey},
+		{"Roles", testRoles},
+		{"ListRoles", testListRoles},
+		{"DeleteRole", testDeleteRole},
+		{"Policies", testPolicies},
+		{"IdentityConcurrency", testIdentityConcurrency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,11 +269,7 @@ func testAccessKeys(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatalf("GetAccessKey(%s): %v", want.ID, err)
 		}
-		if got.ID != want.ID || got.Account != want.Account || got.PrincipalARN != want.PrincipalARN ||
-			!bytes.Equal(got.SealedSecret, want.SealedSecret) || got.Active != want.Active ||
-			!got.Created.UTC().Equal(want.Created) {
-			t.Errorf("GetAccessKey = %+v, want %+v", got, want)
-		}
+		checkAccessKey(t, got, want)
 	}
 	dup := keys[0]
 	dup.SealedSecret = []byte("other")
