@@ -52,6 +52,9 @@ var routes = map[string]handlerFunc{
 	"TagResource":                     op((*service.Service).TagResource),
 	"UntagResource":                   op((*service.Service).UntagResource),
 	"ListResourceTags":                op((*service.Service).ListResourceTags),
+	"GetKeyPolicy":                    op((*service.Service).GetKeyPolicy),
+	"PutKeyPolicy":                    op((*service.Service).PutKeyPolicy),
+	"ListKeyPolicies":                 op((*service.Service).ListKeyPolicies),
 }
 
 // pending lists the KMS operations that exist in AWS but are not built yet;
@@ -60,9 +63,9 @@ var pending = []string{
 	"ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "DeleteCustomKeyStore",
 	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DisableKeyRotation",
 	"DisconnectCustomKeyStore", "EnableKeyRotation", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-	"GenerateMac", "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport",
-	"GetPublicKey", "ImportKeyMaterial", "ListGrants", "ListKeyPolicies", "ListKeyRotations",
-	"ListRetirableGrants", "PutKeyPolicy", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
+	"GenerateMac", "GetKeyLastUsage", "GetKeyRotationStatus", "GetParametersForImport",
+	"GetPublicKey", "ImportKeyMaterial", "ListGrants", "ListKeyRotations",
+	"ListRetirableGrants", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
 	"Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
 }
 
@@ -157,7 +160,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Region:    auth.Region,
 		RequestID: reqID,
 		SourceIP:  sourceIP(r),
-		UserAgent: r.UserAgent(),
+		// aws:SecureTransport; set only when this server terminates TLS.
+		SecureTransport: r.TLS != nil,
+		UserAgent:       r.UserAgent(),
 	}
 	out, err := run(r.Context(), h.Service, c, body)
 	if err != nil {

@@ -57,6 +57,9 @@ var fuzzTargets = []string{
 	"TrentService.createkey",
 	"Foo.ListKeys",
 	"",
+	"TrentService.ListKeyPolicies",
+	// PutKeyPolicy is left out: a policy that locks the root out (with the
+	// bypass flag) would stop the state snapshots, which read as root.
 }
 
 // fuzzUnknown lists the targets no route knows.
@@ -540,6 +543,10 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.Sign", `{"KeyId":` + keyID + `,"Message":"aGk=","SigningAlgorithm":"RSASSA_PSS_SHA_256"}`},
 		{"TrentService.CreateGrant", `{"KeyId":` + keyID + `,"GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Decrypt"]}`},
 		{"TrentService.GetKeyPolicy", `{"KeyId":` + keyID + `}`},
+		{"TrentService.GetKeyPolicy", `{"KeyId":` + keyID + `,"PolicyName":"other"}`},
+		{"TrentService.GetKeyPolicy", `{"KeyId":` + keyID + `,"PolicyName":"no spaces allowed"}`},
+		{"TrentService.ListKeyPolicies", `{"KeyId":` + keyID + `}`},
+		{"TrentService.ListKeyPolicies", `{"KeyId":` + keyID + `,"Limit":0,"Marker":"%KEYS_MARKER%"}`},
 		{"TrentService.Frobnicate", `{}`},
 		{"TrentService.", `{}`},
 		{"TrentService.createkey", `{}`},

@@ -32,9 +32,10 @@ func (s *Service) aliasTarget(ctx context.Context, c *Caller, id, action string)
 	if err != nil {
 		return kms.Key{}, err
 	}
+	err = s.authorizeKey(ctx, c, e, access{action: action, id: id})
 	k := e.key
 	s.cache.release(e)
-	if err := authorize(c, action, &k); err != nil {
+	if err != nil {
 		return k, err
 	}
 	if k.Manager == kms.KeyManagerAWS {
@@ -59,6 +60,10 @@ func (s *Service) CreateAlias(ctx context.Context, c *Caller, in *AliasInput) (*
 	if err := checkAliasName(name); err != nil {
 		return nil, err
 	}
+	aliasARN := kms.AliasARN(c.Region, c.Principal.Account, name)
+	if err := s.authorizeIAM(ctx, c, "CreateAlias", aliasARN, nil); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, err := s.aliasTarget(ctx, c, *in.TargetKeyId, "CreateAlias")
@@ -74,14 +79,41 @@ func (s *Service) CreateAlias(ctx context.Context, c *Caller, in *AliasInput) (*
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
-	s.cache.invalidateAliases()
+	s.aliasesChanged(k.ID)
 	return nil, nil
+}
+
+// aliasesChanged drops cached alias resolutions and the cached keys whose
+// alias list (kms:ResourceAliases) changed.
+func (s *Service) aliasesChanged(keyIDs ...string) {
+	s.cache.invalidateAliases()
+	for _, id := range keyIDs {
+		s.cache.invalidateKey(id)
+	}
+}
+
+// keyAuthorized authorizes action on a key known by id, if it still
+// exists (an alias may outlive nothing, but be defensive).
+func (s *Service) keyAuthorized(ctx context.Context, c *Caller, id, action string) (*kms.Key, error) {
+	e, err := s.acquire(ctx, id)
+	if errors.Is(err, errKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	k := e.key
+	return &k, s.authorizeKey(ctx, c, e, access{action: action})
 }
 
 // UpdateAlias points an existing alias at another key of the same kind.
 func (s *Service) UpdateAlias(ctx context.Context, c *Caller, in *AliasInput) (*struct{}, error) {
 	name := *in.AliasName
 	if err := checkAliasName(name); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIAM(ctx, c, "UpdateAlias", kms.AliasARN(c.Region, c.Principal.Account, name), nil); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -94,21 +126,23 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Caller, in *AliasInput) (*
 	if err != nil {
 		return nil, err
 	}
-	if old, err := s.store.GetKey(ctx, a.TargetKeyID); err == nil {
-		if err := authorize(c, "UpdateAlias", &old); err != nil {
-			return nil, err
-		}
+	old, err := s.keyAuthorized(ctx, c, a.TargetKeyID, "UpdateAlias")
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
 		if old.Usage != k.Usage || old.Spec != k.Spec && (old.Spec == kms.KeySpecSymmetricDefault || k.Spec == kms.KeySpecSymmetricDefault) {
 			return nil, validationf("Alias %s cannot be changed from a key with usage %s and spec %s to a key with usage %s and spec %s.",
 				name, old.Usage, old.Spec, k.Usage, k.Spec)
 		}
 	}
+	oldID := a.TargetKeyID
 	a.TargetKeyID = k.ID
 	a.LastUpdatedDate = s.now().UTC().Truncate(time.Millisecond)
 	if err := s.store.UpdateAlias(ctx, a); err != nil {
 		return nil, kms.Internal(err)
 	}
-	s.cache.invalidateAliases()
+	s.aliasesChanged(oldID, k.ID)
 	return nil, nil
 }
 
@@ -129,27 +163,28 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Caller, in *DeleteAliasInp
 	if err := checkAliasName(name); err != nil {
 		return nil, err
 	}
+	if err := s.authorizeIAM(ctx, c, "DeleteAlias", kms.AliasARN(c.Region, c.Principal.Account, name), nil); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.getAlias(ctx, c, name)
 	if err != nil {
 		return nil, err
 	}
-	if k, err := s.store.GetKey(ctx, a.TargetKeyID); err == nil {
-		if err := authorize(c, "DeleteAlias", &k); err != nil {
-			return nil, err
-		}
+	if _, err := s.keyAuthorized(ctx, c, a.TargetKeyID, "DeleteAlias"); err != nil {
+		return nil, err
 	}
 	if err := s.store.DeleteAlias(ctx, a.Account, a.Region, a.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, kms.Internal(err)
 	}
-	s.cache.invalidateAliases()
+	s.aliasesChanged(a.TargetKeyID)
 	return nil, nil
 }
 
 // ListAliases lists the aliases of the caller's account and region, by name.
 func (s *Service) ListAliases(ctx context.Context, c *Caller, in *ListAliasesInput) (*ListAliasesOutput, error) {
-	if err := authorizeAccount(c, "ListAliases"); err != nil {
+	if err := s.authorizeIAM(ctx, c, "ListAliases", "*", nil); err != nil {
 		return nil, err
 	}
 	f := store.AliasFilter{Account: c.Principal.Account, Region: c.Region}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/policy"
 )
 
 // keyEntry is a cached key: its metadata and the unsealed material versions
@@ -13,6 +14,12 @@ import (
 // a state change replaces the whole entry.
 type keyEntry struct {
 	key kms.Key
+	// aliases are the names pointing at the key (kms:ResourceAliases);
+	// alias changes invalidate the entries of the keys they touch.
+	aliases []string
+
+	policyOnce sync.Once
+	policyDoc  *policy.Document // parsed key policy; nil if unparsable
 
 	mu        sync.Mutex // guards materials
 	materials map[string]*keys.SymmetricKey
@@ -22,6 +29,16 @@ type keyEntry struct {
 	refs    int
 	evicted bool
 	elem    *list.Element
+}
+
+// keyPolicy returns the parsed key policy, parsing it on first use. A policy
+// that does not parse (one stored before validation existed) yields nil,
+// which callers treat as allowing nothing.
+func (e *keyEntry) keyPolicy() *policy.Document {
+	e.policyOnce.Do(func() {
+		e.policyDoc, _ = policy.Parse(e.key.Policy, policy.KeyPolicy)
+	})
+	return e.policyDoc
 }
 
 func (e *keyEntry) material(id string) *keys.SymmetricKey {
@@ -89,8 +106,8 @@ func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
 
 // insert caches a freshly loaded key unless the cache changed since gen was
 // read; it returns an acquired entry either way.
-func (c *keyCache) insert(k kms.Key, gen uint64) *keyEntry {
-	e := &keyEntry{key: k, materials: make(map[string]*keys.SymmetricKey), refs: 1}
+func (c *keyCache) insert(k kms.Key, aliases []string, gen uint64) *keyEntry {
+	e := &keyEntry{key: k, aliases: aliases, materials: make(map[string]*keys.SymmetricKey), refs: 1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/policy"
 )
 
 // encrypter is a key ready to encrypt: an acquired cache entry and its current
@@ -33,13 +34,14 @@ func (x *encrypter) encrypt(plaintext []byte, encCtx map[string]string) ([]byte,
 }
 
 // encrypterFor resolves, authorizes and checks a key for encryption by op.
-func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, action, op string, alg *string) (*encrypter, error) {
+func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, op string, a access, alg *string) (*encrypter, error) {
 	e, err := s.lookup(ctx, c, id, true)
 	if err != nil {
 		return nil, err
 	}
 	x := &encrypter{s: s, e: e}
-	if err := s.checkUse(c, &e.key, action, op, alg); err != nil {
+	a.id, a.cross = id, true
+	if err := s.checkUse(ctx, c, e, a, op, alg); err != nil {
 		x.done()
 		return nil, err
 	}
@@ -54,19 +56,22 @@ func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, action, op st
 	return x, nil
 }
 
-func (s *Service) checkUse(c *Caller, k *kms.Key, action, op string, alg *string) error {
-	if err := authorize(c, action, k); err != nil {
+// checkUse authorizes a cryptographic operation on a key, then checks the
+// key's state and usage.
+func (s *Service) checkUse(ctx context.Context, c *Caller, e *keyEntry, a access, op string, alg *string) error {
+	if err := s.authorizeKey(ctx, c, e, a); err != nil {
 		return err
 	}
-	if err := usable(k); err != nil {
+	if err := usable(&e.key); err != nil {
 		return err
 	}
-	return symmetricUse(k, op, alg)
+	return symmetricUse(&e.key, op, alg)
 }
 
 // Encrypt encrypts up to 4 KiB under a key.
 func (s *Service) Encrypt(ctx context.Context, c *Caller, in *EncryptInput) (*EncryptOutput, error) {
-	x, err := s.encrypterFor(ctx, c, *in.KeyId, "Encrypt", "Encrypt", in.EncryptionAlgorithm)
+	x, err := s.encrypterFor(ctx, c, *in.KeyId, "Encrypt",
+		access{action: "Encrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext)}, in.EncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +93,17 @@ type opened struct {
 	materialID string
 }
 
-// open decrypts a symmetric ciphertext blob (spec §2.5 Decrypt steps 1-6).
+// open decrypts a symmetric ciphertext blob (spec §2.5 Decrypt steps 1-6),
+// authorizing a (whose fill should set the algorithm and context keys).
 // With dryRun it stops after the checks.
-func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *string, alg *string, encCtx map[string]string, action, op string, dryRun bool) (*opened, error) {
+func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *string, alg *string, encCtx map[string]string, a access, op string, dryRun bool) (*opened, error) {
 	hdr, err := keys.ParseHeader(blob)
 	if err != nil {
 		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
+	}
+	a.cross = true
+	if keyID != nil {
+		a.id = *keyID
 	}
 	var e *keyEntry
 	if keyID != nil {
@@ -112,7 +122,11 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 		}
 	}
 	defer s.cache.release(e)
-	if err := s.checkUse(c, &e.key, action, op, alg); err != nil {
+	if err := s.checkUse(ctx, c, e, a, op, alg); err != nil {
+		var ke *kms.Error
+		if keyID == nil && errors.As(err, &ke) && ke.Code == kms.ErrAccessDenied {
+			return nil, errBlobKeyDenied // the request named no key to be denied on
+		}
 		return nil, err
 	}
 	if dryRun {
@@ -133,9 +147,11 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 	return &opened{plaintext: pt, keyARN: e.key.ARN(), materialID: mid}, nil
 }
 
+var errBlobKeyDenied = kms.Errorf(kms.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+
 // blobKey finds the key a ciphertext names when the request names none.
 func (s *Service) blobKey(ctx context.Context, c *Caller, keyARN string) (*keyEntry, error) {
-	denied := kms.Errorf(kms.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+	denied := errBlobKeyDenied
 	a, err := parseARN(keyARN)
 	if err != nil || a.region != c.Region {
 		return nil, denied
@@ -157,7 +173,8 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 	if in.Recipient != nil {
 		return nil, errRecipient()
 	}
-	o, err := s.open(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext, "Decrypt", "Decrypt", in.DryRun)
+	o, err := s.open(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext,
+		access{action: "Decrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext)}, "Decrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -167,12 +184,28 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
 // key (or the same key with another context) without revealing it.
 func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) (*ReEncryptOutput, error) {
-	x, err := s.encrypterFor(ctx, c, *in.DestinationKeyId, "ReEncryptTo", "ReEncrypt", in.DestinationEncryptionAlgorithm)
+	// kms:ReEncryptOnSameKey compares the key the ciphertext names with the
+	// destination; an unparsable blob fails in open below.
+	hdr, _ := keys.ParseHeader(in.CiphertextBlob)
+	var same bool
+	if e, err := s.lookup(ctx, c, *in.DestinationKeyId, true); err == nil {
+		same = hdr.KeyARN == e.key.ARN()
+		s.cache.release(e)
+	}
+	sameKey := func(pc policy.Context) { pc.SetBool(policy.KeyReEncryptOnSameKey, same) }
+	x, err := s.encrypterFor(ctx, c, *in.DestinationKeyId, "ReEncrypt", access{action: "ReEncryptTo", fill: func(pc policy.Context) {
+		algorithmContext(in.DestinationEncryptionAlgorithm, in.DestinationEncryptionContext)(pc)
+		sameKey(pc)
+	}}, in.DestinationEncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
 	defer x.done()
-	o, err := s.open(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext, "ReEncryptFrom", "ReEncrypt", in.DryRun)
+	o, err := s.open(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext,
+		access{action: "ReEncryptFrom", fill: func(pc policy.Context) {
+			algorithmContext(in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)(pc)
+			sameKey(pc)
+		}}, "ReEncrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +242,7 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Caller
 }
 
 func (s *Service) generateDataKey(ctx context.Context, c *Caller, in *GenerateDataKeyInput, op string, withPlaintext bool) (*GenerateDataKeyOutput, error) {
-	x, err := s.encrypterFor(ctx, c, *in.KeyId, op, op, nil)
+	x, err := s.encrypterFor(ctx, c, *in.KeyId, op, access{action: op, fill: algorithmContext(nil, in.EncryptionContext)}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +275,7 @@ func (s *Service) generateDataKey(ctx context.Context, c *Caller, in *GenerateDa
 
 // GenerateRandom returns random bytes from the system CSPRNG.
 func (s *Service) GenerateRandom(ctx context.Context, c *Caller, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
-	if err := authorizeAccount(c, "GenerateRandom"); err != nil {
+	if err := s.authorizeIAM(ctx, c, "GenerateRandom", "*", nil); err != nil {
 		return nil, err
 	}
 	if in.Recipient != nil {

@@ -2,13 +2,13 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/policy"
 	"github.com/openkms/kms/internal/store"
 )
 
@@ -18,32 +18,35 @@ const (
 	day            = 24 * time.Hour
 )
 
-// defaultPolicy is AWS's default key policy (spec §7.1), byte for byte.
-func defaultPolicy(account string) string {
-	return `{
-  "Version" : "2012-10-17",
-  "Id" : "key-default-1",
-  "Statement" : [ {
-    "Sid" : "Enable IAM User Permissions",
-    "Effect" : "Allow",
-    "Principal" : {
-      "AWS" : "arn:aws:iam::` + account + `:root"
-    },
-    "Action" : "kms:*",
-    "Resource" : "*"
-  } ]
-}`
-}
-
-// checkPolicy applies the checks possible before the policy engine exists:
-// size and well-formed JSON object.
-func checkPolicy(p string) error {
-	if len(p) > maxPolicyBytes {
+// checkNewPolicy validates a key policy about to be stored on keyARN
+// (spec §7.5) and, unless bypassed, runs the lockout safety check (§7.6):
+// the caller must still be allowed kms:PutKeyPolicy under the new policy.
+func (s *Service) checkNewPolicy(ctx context.Context, c *Caller, text, keyARN, account string, bypass bool, fill func(policy.Context)) error {
+	if len(text) > maxPolicyBytes {
 		return kms.Errorf(kms.ErrLimitExceeded, "Policy exceeds the maximum size of %d bytes.", maxPolicyBytes)
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(p), &doc); err != nil {
-		return kms.Errorf(kms.ErrMalformedPolicy, "The policy document is not a valid JSON object.")
+	doc, err := policy.Parse(text, policy.KeyPolicy)
+	if err != nil {
+		var pe *policy.ParseError
+		if errors.As(err, &pe) {
+			return kms.Errorf(kms.ErrMalformedPolicy, "%s", pe.Message)
+		}
+		return kms.Errorf(kms.ErrMalformedPolicy, "The policy is not valid.")
+	}
+	if bypass {
+		return nil
+	}
+	pc := s.requestContext(c)
+	if fill != nil {
+		fill(pc)
+	}
+	ids, err := s.identityPolicies(ctx, c)
+	if err != nil {
+		return err
+	}
+	req := &policy.Request{Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN), Context: pc}
+	if !policy.LockoutSafe(req, keyARN, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: account, IdentityPolicies: ids}) {
+		return kms.Errorf(kms.ErrMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
 	}
 	return nil
 }
@@ -65,9 +68,6 @@ func checkTags(tags []kms.Tag) error {
 
 // CreateKey creates a customer managed key.
 func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) (*CreateKeyOutput, error) {
-	if err := authorizeAccount(c, "CreateKey"); err != nil {
-		return nil, err
-	}
 	spec := kms.KeySpecSymmetricDefault
 	switch {
 	case in.KeySpec != nil && in.CustomerMasterKeySpec != nil && *in.KeySpec != *in.CustomerMasterKeySpec:
@@ -103,21 +103,38 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	case in.MultiRegion:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Multi-Region keys are not supported by this server.")
 	}
-	policy := defaultPolicy(c.Principal.Account)
-	if in.Policy != nil {
-		if err := checkPolicy(*in.Policy); err != nil {
-			return nil, err
-		}
-		policy = *in.Policy
-	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
 	if len(in.Tags) > maxTagsPerKey {
 		return nil, kms.Errorf(kms.ErrLimitExceeded, "A key can have at most %d tags.", maxTagsPerKey)
 	}
+	fill := func(pc policy.Context) {
+		pc.Set(policy.KeyKeySpec, string(spec))
+		pc.Set(policy.KeyKeyUsage, string(usage))
+		pc.Set(policy.KeyKeyOrigin, string(origin))
+		pc.SetBool(policy.KeyMultiRegion, in.MultiRegion)
+		pc.SetBool(policy.KeyBypassPolicyLockoutSafetyCheck, in.BypassPolicyLockoutSafetyCheck)
+		pc.SetRequestTags(in.Tags)
+	}
+	if err := s.authorizeIAM(ctx, c, "CreateKey", "*", fill); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := s.authorizeIAM(ctx, c, "TagResource", "*", fill); err != nil {
+			return nil, err
+		}
+	}
+	id := kms.NewUUID()
+	keyPolicy := policy.DefaultKeyPolicy(c.Principal.Account)
+	if in.Policy != nil {
+		if err := s.checkNewPolicy(ctx, c, *in.Policy, kms.KeyARN(c.Region, c.Principal.Account, id), c.Principal.Account, in.BypassPolicyLockoutSafetyCheck, fill); err != nil {
+			return nil, err
+		}
+		keyPolicy = *in.Policy
+	}
 	k := kms.Key{
-		ID:           kms.NewUUID(),
+		ID:           id,
 		Account:      c.Principal.Account,
 		Region:       c.Region,
 		Spec:         spec,
@@ -126,7 +143,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		Manager:      kms.KeyManagerCustomer,
 		State:        kms.KeyStateEnabled,
 		CreationDate: s.now().UTC().Truncate(time.Millisecond),
-		Policy:       policy,
+		Policy:       keyPolicy,
 		Tags:         slices.Clone(in.Tags),
 	}
 	if in.Description != nil {
@@ -151,7 +168,7 @@ func (s *Service) DescribeKey(ctx context.Context, c *Caller, in *DescribeKeyInp
 		return nil, err
 	}
 	defer s.cache.release(e)
-	if err := authorize(c, "DescribeKey", &e.key); err != nil {
+	if err := s.authorizeKey(ctx, c, e, access{action: "DescribeKey", cross: true, id: *in.KeyId}); err != nil {
 		return nil, err
 	}
 	return &DescribeKeyOutput{KeyMetadata: metadata(&e.key)}, nil
@@ -159,7 +176,7 @@ func (s *Service) DescribeKey(ctx context.Context, c *Caller, in *DescribeKeyInp
 
 // ListKeys lists the keys of the caller's account in the request's region.
 func (s *Service) ListKeys(ctx context.Context, c *Caller, in *ListInput) (*ListKeysOutput, error) {
-	if err := authorizeAccount(c, "ListKeys"); err != nil {
+	if err := s.authorizeIAM(ctx, c, "ListKeys", "*", nil); err != nil {
 		return nil, err
 	}
 	after, err := s.parseMarker("ListKeys", in.Marker)
@@ -183,21 +200,24 @@ func (s *Service) ListKeys(ctx context.Context, c *Caller, in *ListInput) (*List
 	return out, nil
 }
 
-// mutateKey runs f on a fresh copy of a key (key id or ARN only) under the
-// change lock, then stores the result and drops the cached copy.
-func (s *Service) mutateKey(ctx context.Context, c *Caller, id, action string, f func(k *kms.Key) error) (*kms.Key, error) {
+// mutateKey authorizes a change (key id or ARN only), runs f on a fresh
+// copy of the key under the change lock, then stores the result and drops
+// the cached copy.
+func (s *Service) mutateKey(ctx context.Context, c *Caller, id string, a access, f func(k *kms.Key) error) (*kms.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, err := s.lookup(ctx, c, id, false)
 	if err != nil {
 		return nil, err
 	}
+	a.id = id
+	err = s.authorizeKey(ctx, c, e, a)
 	k := e.key
 	s.cache.release(e)
-	k.Tags = slices.Clone(k.Tags)
-	if err := authorize(c, action, &k); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	k.Tags = slices.Clone(k.Tags)
 	if err := f(&k); err != nil {
 		return nil, err
 	}
@@ -219,7 +239,7 @@ func notPendingDeletion(k *kms.Key) error {
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, c *Caller, in *UpdateKeyDescriptionInput) (*struct{}, error) {
-	_, err := s.mutateKey(ctx, c, *in.KeyId, "UpdateKeyDescription", func(k *kms.Key) error {
+	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "UpdateKeyDescription"}, func(k *kms.Key) error {
 		if err := notPendingDeletion(k); err != nil {
 			return err
 		}
@@ -240,7 +260,7 @@ func (s *Service) DisableKey(ctx context.Context, c *Caller, in *KeyIDInput) (*s
 }
 
 func (s *Service) setEnabled(ctx context.Context, c *Caller, id, action string, to kms.KeyState) error {
-	_, err := s.mutateKey(ctx, c, id, action, func(k *kms.Key) error {
+	_, err := s.mutateKey(ctx, c, id, access{action: action}, func(k *kms.Key) error {
 		if k.State != kms.KeyStateEnabled && k.State != kms.KeyStateDisabled {
 			return stateError(k)
 		}
@@ -256,7 +276,9 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Caller, in *Schedu
 	if in.PendingWindowInDays != nil {
 		days = *in.PendingWindowInDays
 	}
-	k, err := s.mutateKey(ctx, c, *in.KeyId, "ScheduleKeyDeletion", func(k *kms.Key) error {
+	k, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "ScheduleKeyDeletion", fill: func(pc policy.Context) {
+		pc.SetInt(policy.KeyScheduleKeyDeletionWindow, int64(days))
+	}}, func(k *kms.Key) error {
 		if k.State == kms.KeyStatePendingDeletion || k.State == kms.KeyStateUpdating {
 			return stateError(k)
 		}
@@ -273,7 +295,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Caller, in *Schedu
 
 // CancelKeyDeletion ends a key's waiting period; the key comes back Disabled.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Caller, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
-	k, err := s.mutateKey(ctx, c, *in.KeyId, "CancelKeyDeletion", func(k *kms.Key) error {
+	k, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "CancelKeyDeletion"}, func(k *kms.Key) error {
 		if k.State != kms.KeyStatePendingDeletion {
 			return kms.Errorf(kms.ErrInvalidState, "%s is not pending deletion.", k.ARN())
 		}
@@ -315,7 +337,9 @@ func (s *Service) TagResource(ctx context.Context, c *Caller, in *TagResourceInp
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, *in.KeyId, "TagResource", func(k *kms.Key) error {
+	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "TagResource", fill: func(pc policy.Context) {
+		pc.SetRequestTags(in.Tags)
+	}}, func(k *kms.Key) error {
 		if err := notPendingDeletion(k); err != nil {
 			return err
 		}
@@ -342,7 +366,9 @@ func (s *Service) UntagResource(ctx context.Context, c *Caller, in *UntagResourc
 			return nil, kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
 		}
 	}
-	_, err := s.mutateKey(ctx, c, *in.KeyId, "UntagResource", func(k *kms.Key) error {
+	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "UntagResource", fill: func(pc policy.Context) {
+		pc.SetMulti(policy.KeyTagKeys, in.TagKeys)
+	}}, func(k *kms.Key) error {
 		if err := notPendingDeletion(k); err != nil {
 			return err
 		}
@@ -359,7 +385,7 @@ func (s *Service) ListResourceTags(ctx context.Context, c *Caller, in *ListResou
 		return nil, err
 	}
 	defer s.cache.release(e)
-	if err := authorize(c, "ListResourceTags", &e.key); err != nil {
+	if err := s.authorizeKey(ctx, c, e, access{action: "ListResourceTags", id: *in.KeyId}); err != nil {
 		return nil, err
 	}
 	after, err := s.parseMarker("ListResourceTags", in.Marker)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/policy"
 	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/store"
 )
@@ -31,6 +32,17 @@ type Config struct {
 	// CacheSize bounds the number of keys kept unsealed in memory.
 	CacheSize int
 	Logger    *slog.Logger
+	// Identities supplies the IAM policies of callers; nil means callers
+	// have none (so only account roots and key policies that name a
+	// principal directly allow anything).
+	Identities Identities
+}
+
+// Identities is the IAM side of authorization (package identity).
+type Identities interface {
+	// Policies returns the identity policies that apply to p, parsed. It is
+	// called on every request and must answer from memory.
+	Policies(ctx context.Context, p kms.Principal) ([]*policy.Document, error)
 }
 
 // Service runs KMS operations against a store.
@@ -41,6 +53,7 @@ type Service struct {
 	log       *slog.Logger
 	cache     *keyCache
 	markerKey []byte
+	ids       Identities
 
 	// mu serializes changes, so a read-modify-write of a key or alias
 	// never loses a concurrent update. Reads and crypto do not take it.
@@ -51,9 +64,11 @@ type Service struct {
 type Caller struct {
 	Principal kms.Principal
 	Region    string
-	RequestID string
-	SourceIP  string
-	UserAgent string
+	// SecureTransport says the request came over TLS (aws:SecureTransport).
+	SecureTransport bool
+	RequestID       string
+	SourceIP        string
+	UserAgent       string
 }
 
 // New returns a Service.
@@ -65,6 +80,7 @@ func New(cfg Config) *Service {
 		log:       cfg.Logger,
 		cache:     newKeyCache(cfg.CacheSize),
 		markerKey: cfg.Sealer.DeriveKey("pagination-marker"),
+		ids:       cfg.Identities,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -161,7 +177,15 @@ func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
-	return s.cache.insert(k, gen), nil
+	as, err := s.store.ListAliases(ctx, store.AliasFilter{Account: k.Account, Region: k.Region, KeyID: k.ID})
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	names := make([]string, len(as))
+	for i := range as {
+		names[i] = as[i].Name
+	}
+	return s.cache.insert(k, names, gen), nil
 }
 
 type arn struct{ region, account, resource string }
@@ -197,21 +221,6 @@ func validKeyID(s string) bool {
 }
 
 // --- authorization and state ---
-
-// authorize decides whether the caller may perform kms:action on key k.
-// For now an account may use its own keys and nothing else; key policies,
-// IAM policies and grants plug in here.
-func authorize(c *Caller, action string, k *kms.Key) error {
-	if c.Principal.Account == k.Account {
-		return nil
-	}
-	return kms.Errorf(kms.ErrAccessDenied,
-		"User: %s is not authorized to perform: kms:%s on resource: %s because no resource-based policy allows the kms:%s action",
-		c.Principal.ARN, action, k.ARN(), action)
-}
-
-// authorizeAccount checks actions that are not on a key (IAM-only).
-func authorizeAccount(c *Caller, action string) error { return nil }
 
 // usable checks that a key's state allows cryptographic use (spec §4.3).
 func usable(k *kms.Key) error {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 
@@ -478,4 +479,66 @@ type ListResourceTagsOutput struct {
 	Tags       []kms.Tag
 	NextMarker string `json:",omitempty"`
 	Truncated  bool
+}
+
+// GetKeyPolicyInput is the request of GetKeyPolicy.
+type GetKeyPolicyInput struct {
+	KeyId      *string
+	PolicyName *string
+}
+
+var policyNameRE = &pattern{regexp.MustCompile(`^[\w]+$`), `[\w]+`}
+
+// Validate implements the model constraints.
+func (in *GetKeyPolicyInput) Validate() error {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.str("policyName", in.PolicyName, 1, 128, policyNameRE)
+	return v.err()
+}
+
+// GetKeyPolicyOutput is the response of GetKeyPolicy.
+type GetKeyPolicyOutput struct {
+	Policy     string
+	PolicyName string
+}
+
+// PutKeyPolicyInput is the request of PutKeyPolicy.
+type PutKeyPolicyInput struct {
+	KeyId                          *string
+	PolicyName                     *string
+	Policy                         *string
+	BypassPolicyLockoutSafetyCheck bool
+}
+
+// Validate implements the model constraints.
+func (in *PutKeyPolicyInput) Validate() error {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.str("policyName", in.PolicyName, 1, 128, policyNameRE)
+	if v.required("policy", in.Policy != nil) {
+		v.str("policy", in.Policy, 1, 131072, policyRE)
+	}
+	return v.err()
+}
+
+// ListKeyPoliciesInput is the request of ListKeyPolicies.
+type ListKeyPoliciesInput struct {
+	KeyId *string
+	ListInput
+}
+
+// Validate implements the model constraints.
+func (in *ListKeyPoliciesInput) Validate() error {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	in.validate(&v)
+	return v.err()
+}
+
+// ListKeyPoliciesOutput is the response of ListKeyPolicies.
+type ListKeyPoliciesOutput struct {
+	PolicyNames []string
+	NextMarker  string `json:",omitempty"`
+	Truncated   bool
 }

@@ -1,0 +1,138 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/policy"
+)
+
+// access is one authorization question about a key (spec §7.2).
+type access struct {
+	action string // operation name, without "kms:"
+	// cross says the operation may be used on another account's key.
+	cross bool
+	// id is the key identifier of the request, for kms:RequestAlias.
+	id string
+	// fill adds the operation's own condition keys.
+	fill func(policy.Context)
+}
+
+// requestAlias is the alias name a key identifier used, or "".
+func requestAlias(id string) string {
+	if strings.HasPrefix(id, "alias/") {
+		return id
+	}
+	if strings.HasPrefix(id, "arn:") {
+		if i := strings.Index(id, ":alias/"); i >= 0 {
+			return id[i+1:]
+		}
+	}
+	return ""
+}
+
+// requestContext holds the condition keys every request has.
+func (s *Service) requestContext(c *Caller) policy.Context {
+	pc := make(policy.Context, 16)
+	pc.SetPrincipal(policy.NewPrincipal(c.Principal, c.Principal.RoleARN))
+	pc.SetTime(s.now())
+	if c.SourceIP != "" {
+		pc.Set(policy.KeySourceIP, c.SourceIP)
+	}
+	pc.SetBool(policy.KeySecureTransport, c.SecureTransport)
+	pc.Set(policy.KeyRequestedRegion, c.Region)
+	return pc
+}
+
+func (s *Service) identityPolicies(ctx context.Context, c *Caller) ([]*policy.Document, error) {
+	if s.ids == nil || c.Principal.Type == kms.PrincipalRoot {
+		return nil, nil
+	}
+	docs, err := s.ids.Policies(ctx, c.Principal)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return docs, nil
+}
+
+// authorizeKey decides whether the caller may perform a.action on the key
+// of e, from the key policy, the caller's IAM policies and the request.
+func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a access) error {
+	k := &e.key
+	req := &policy.Request{
+		Action:    "kms:" + a.action,
+		Resource:  k.ARN(),
+		Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN),
+	}
+	doc := e.keyPolicy()
+	if doc == nil || !a.cross && c.Principal.Account != k.Account {
+		return accessDenied(req, policy.Decision{Reason: policy.NoResourcePolicyAllows})
+	}
+	pc := s.requestContext(c)
+	pc.Set(policy.KeyKeySpec, string(k.Spec))
+	pc.Set(policy.KeyKeyUsage, string(k.Usage))
+	pc.Set(policy.KeyKeyOrigin, string(k.Origin))
+	pc.SetBool(policy.KeyMultiRegion, false)
+	pc.SetResourceTags(k.Tags)
+	if len(e.aliases) > 0 {
+		pc.SetMulti(policy.KeyResourceAliases, e.aliases)
+	}
+	if alias := requestAlias(a.id); alias != "" {
+		pc.Set(policy.KeyRequestAlias, alias)
+	}
+	if a.fill != nil {
+		a.fill(pc)
+	}
+	req.Context = pc
+	ids, err := s.identityPolicies(ctx, c)
+	if err != nil {
+		return err
+	}
+	d := policy.Authorize(req, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: k.Account, IdentityPolicies: ids})
+	if !d.Allowed {
+		return accessDenied(req, d)
+	}
+	return nil
+}
+
+// authorizeIAM decides an operation that no key policy governs (CreateKey,
+// ListKeys, ListAliases, GenerateRandom, the alias side of alias
+// operations): the caller's IAM policies alone, on resource.
+func (s *Service) authorizeIAM(ctx context.Context, c *Caller, action, resource string, fill func(policy.Context)) error {
+	pc := s.requestContext(c)
+	if fill != nil {
+		fill(pc)
+	}
+	req := &policy.Request{
+		Action:    "kms:" + action,
+		Resource:  resource,
+		Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN),
+		Context:   pc,
+	}
+	ids, err := s.identityPolicies(ctx, c)
+	if err != nil {
+		return err
+	}
+	if d := policy.Authorize(req, &policy.Inputs{IdentityPolicies: ids}); !d.Allowed {
+		return accessDenied(req, d)
+	}
+	return nil
+}
+
+func accessDenied(req *policy.Request, d policy.Decision) error {
+	return kms.Errorf(kms.ErrAccessDenied, "%s", d.Message(req))
+}
+
+// algorithmContext sets kms:EncryptionAlgorithm (SYMMETRIC_DEFAULT when the
+// request names none) and the encryption context keys.
+func algorithmContext(alg *string, encCtx map[string]string) func(policy.Context) {
+	return func(pc policy.Context) {
+		a := "SYMMETRIC_DEFAULT"
+		if alg != nil {
+			a = *alg
+		}
+		pc.Set(policy.KeyEncryptionAlgorithm, a)
+		pc.SetEncryptionContext(encCtx)
+	}
+}
