@@ -1,7 +1,8 @@
 package main
 
 // Every environment variable the binary reads, in one place. Each flag of
-// `kms server` falls back to the variable named beside it.
+// `kms server` falls back to the variable named beside it; `kms account
+// create` reads the data dir and seal ones too.
 const (
 	envDataDir         = "KMS_DATA_DIR"               // --data-dir
 	envListen          = "KMS_LISTEN"                 // --listen

@@ -1,7 +1,8 @@
 // Command kms is an AWS KMS-compatible key management server.
 //
-//	kms server [flags]   run the server (see kms server -h)
-//	kms version          print the version
+//	kms server [flags]           run the server (see kms server -h)
+//	kms account create [flags]   add an account with its own root credentials
+//	kms version                  print the version
 package main
 
 import (
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "account":
+		return runAccount(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kms", version)
 		return 0
@@ -46,8 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  kms server [flags]   run the KMS server (kms server -h lists the flags)
-  kms version          print the version
+  kms server [flags]           run the KMS server (kms server -h lists the flags)
+  kms account create [flags]   add an account with its own root credentials
+                               (kms account create -h lists the flags)
+  kms version                  print the version
 `)
 }
 

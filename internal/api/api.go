@@ -1,7 +1,10 @@
-// Package api speaks the AWS KMS wire protocol (JSON 1.1 over HTTP POST,
-// operation named by X-Amz-Target): an explicit route table, body limits,
-// authentication of every request, decoding, model validation and error
-// rendering. It holds no business rules; those are in package service.
+// Package api speaks the AWS wire protocols on one endpoint: KMS's JSON 1.1
+// (HTTP POST, operation named by X-Amz-Target) and, for IAM and STS, the
+// query protocol (form-encoded Action=..., XML responses; see query.go),
+// told apart by the target header and the service of the SigV4 scope. It
+// holds explicit route tables, body limits, authentication of every
+// request, decoding, model validation and error rendering, and no business
+// rules; those are in packages service and identity.
 package api
 
 import (
@@ -16,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/service"
 	"github.com/openkms/kms/internal/sigv4"
 )
@@ -116,11 +120,16 @@ func decode(body []byte, v any) error {
 // base64Error matches the error encoding/json returns for bad blob members.
 type base64Error interface{ CorruptInputError() }
 
-// Handler serves the KMS API.
+// Handler serves the KMS API and, when Identity is set, IAM and STS.
 type Handler struct {
 	Service  *service.Service
+	Identity *identity.Identity
 	Verifier *sigv4.Verifier
-	Log      *slog.Logger
+	// Region, when set, restricts the regions of KMS and STS requests. IAM
+	// is global and takes any region, so the restriction is applied here
+	// rather than by Verifier.
+	Region func(region string) bool
+	Log    *slog.Logger
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +144,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Only POST / is served."), "")
 		return
 	}
+	if r.Header.Get("X-Amz-Target") == "" && h.Identity != nil {
+		if svc := queryService(r); svc != "" {
+			h.serveQuery(w, r, reqID, svc)
+			return
+		}
+	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	run, known := routes[name]
 	if !ok || !known && !isPending(name) {
@@ -147,6 +162,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	auth, err := h.Verifier.Verify(r, body)
+	if err == nil && auth.Service != "kms" {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
+	}
+	if err == nil && h.Region != nil && !h.Region(auth.Region) {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
+	}
 	if err != nil {
 		h.writeError(w, r, reqID, err, name)
 		return

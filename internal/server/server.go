@@ -7,8 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/base32"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/api"
+	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/service"
 	"github.com/openkms/kms/internal/sigv4"
@@ -49,23 +47,50 @@ type Config struct {
 	RootSecretAccessKey string
 	// SweepInterval is how often due key deletions run; 0 means a minute.
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// Now is the server's clock (session expiry, creation and deletion
+	// dates); nil means time.Now. Tests move it. SigV4's clock-skew check
+	// always uses the real clock, which clients sign with.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Server is an opened data dir ready to serve.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   store.Store
-	sealer  *seal.Sealer
-	Service *service.Service
-	handler http.Handler
-
-	credMu sync.RWMutex
-	creds  map[string]sigv4.Credential // unsealed secrets, by access key id
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	store    store.Store
+	sealer   *seal.Sealer
+	identity *identity.Identity
+	Service  *service.Service
+	handler  http.Handler
 }
 
 const dbFile = "kms.db"
+
+// openData opens the seal and the store of a data dir. create allows
+// making them on a new (empty) data dir; fresh reports that it did.
+func openData(cfg Config, create bool) (sealer *seal.Sealer, st store.Store, fresh bool, err error) {
+	dbPath := filepath.Join(cfg.DataDir, dbFile)
+	_, dbErr := os.Stat(dbPath)
+	_, sealErr := os.Stat(filepath.Join(cfg.DataDir, "seal.json"))
+	fresh = errors.Is(dbErr, os.ErrNotExist) && errors.Is(sealErr, os.ErrNotExist)
+	if !fresh && errors.Is(sealErr, os.ErrNotExist) {
+		return nil, nil, false, fmt.Errorf("data dir %s has a database but no seal.json: refusing to start", cfg.DataDir)
+	}
+	if fresh && !create {
+		return nil, nil, false, fmt.Errorf("data dir %s is not initialised: start `kms server` on it first", cfg.DataDir)
+	}
+	sealer, err = seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, Create: fresh})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	st, err = sqlite.Open(dbPath)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return sealer, st, fresh, nil
+}
 
 // Open opens (or, on first start, creates) the data dir.
 func Open(cfg Config) (*Server, error) {
@@ -81,27 +106,25 @@ func Open(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(cfg.DataDir, dbFile)
-	_, dbErr := os.Stat(dbPath)
-	_, sealErr := os.Stat(filepath.Join(cfg.DataDir, "seal.json"))
-	fresh := errors.Is(dbErr, os.ErrNotExist) && errors.Is(sealErr, os.ErrNotExist)
-	if !fresh && errors.Is(sealErr, os.ErrNotExist) {
-		return nil, fmt.Errorf("data dir %s has a database but no seal.json: refusing to start", cfg.DataDir)
-	}
-	sealer, err := seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, Create: fresh})
+	sealer, st, _, err := openData(cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(dbPath)
-	if err != nil {
-		return nil, err
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, store: st, sealer: sealer}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, sealer: sealer, creds: make(map[string]sigv4.Credential)}
-	if err := s.bootstrap(context.Background()); err != nil {
+	s.identity, err = identity.New(identity.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger})
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Logger: cfg.Logger})
+	if err := s.bootstrap(context.Background()); err != nil {
+		s.identity.Close()
+		st.Close()
+		return nil, err
+	}
+	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity})
 	var regionOK func(string) bool
 	if len(cfg.Regions) > 0 {
 		regionOK = func(r string) bool {
@@ -115,7 +138,10 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s.handler = &api.Handler{
 		Service:  s.Service,
-		Verifier: &sigv4.Verifier{Service: "kms", Lookup: s.lookupCredential, Region: regionOK},
+		Identity: s.identity,
+		// The SigV4 skew check keeps the real clock: clients sign with it.
+		Verifier: &sigv4.Verifier{Service: "kms", Services: []string{"kms", "iam", "sts"}, Lookup: s.identity.Lookup},
+		Region:   regionOK,
 		Log:      cfg.Logger,
 	}
 	return s, nil
@@ -127,18 +153,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close wipes in-memory secrets and closes the store.
 func (s *Server) Close() error {
 	s.Service.Close()
-	s.credMu.Lock()
-	for _, c := range s.creds {
-		clear(c.Secret)
-	}
-	clear(s.creds)
-	s.credMu.Unlock()
+	s.identity.Close()
 	return s.store.Close()
 }
 
 // bootstrap makes sure the configured account exists with root credentials,
 // written to DIR/credentials. It is idempotent, so a crash halfway through
-// a first start is finished by the next start.
+// a first start is finished by the next start: the credentials file is
+// written before the account, whose row identity.CreateAccount writes last.
 func (s *Server) bootstrap(ctx context.Context) error {
 	_, err := s.store.GetAccount(ctx, s.cfg.AccountID)
 	if err == nil {
@@ -152,62 +174,73 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY must be set together")
 	}
 	if id == "" {
-		id, secret = newAccessKeyID(), newSecretAccessKey()
+		id, secret = identity.NewAccessKey()
 	}
-	if err := writeCredentials(filepath.Join(s.cfg.DataDir, "credentials"), id, secret); err != nil {
+	path := filepath.Join(s.cfg.DataDir, "credentials")
+	if err := writeCredentials(path, "default", id, secret); err != nil {
 		return err
 	}
-	sealed, err := s.sealer.Seal([]byte(secret), accessKeyAAD(id))
-	if err != nil {
+	if _, err := s.identity.CreateAccount(ctx, s.cfg.AccountID, id, secret); err != nil {
 		return err
 	}
-	root := kms.RootPrincipal(s.cfg.AccountID, id)
-	now := time.Now().UTC()
-	if err := s.store.PutAccessKey(ctx, store.AccessKey{ID: id, Account: s.cfg.AccountID, PrincipalARN: root.ARN, SealedSecret: sealed, Active: true, Created: now}); err != nil && !errors.Is(err, store.ErrExists) {
-		return err
-	}
-	// The account row goes last: its presence marks bootstrap as done.
-	if err := s.store.CreateAccount(ctx, store.Account{ID: s.cfg.AccountID, Created: now}); err != nil {
-		return err
-	}
-	s.log.Info("account created", "account", s.cfg.AccountID, "access_key_id", id,
-		"credentials_file", filepath.Join(s.cfg.DataDir, "credentials"))
+	s.log.Info("root credentials written", "account", s.cfg.AccountID, "credentials_file", path)
 	return nil
 }
 
-func accessKeyAAD(id string) []byte { return []byte("kms-access-key\x00" + id) }
+// CreateAccount creates another account with its own root credentials in
+// an existing data dir (DataDir, SealKeyFile and Passphrase of cfg are
+// used), with a random account id when id is "". It may run while a server
+// serves the data dir: SQLite serializes the writes, and the server reads
+// credentials it has not seen from the store.
+func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if id != "" && !validAccountID(id) {
+		return identity.RootCredentials{}, fmt.Errorf("account id %q must be 12 digits", id)
+	}
+	sealer, st, _, err := openData(cfg, false)
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	defer st.Close()
+	ids, err := identity.New(identity.Config{Store: st, Sealer: sealer, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	defer ids.Close()
+	ctx := context.Background()
+	if id != "" {
+		creds, err := ids.CreateAccount(ctx, id, "", "")
+		if errors.Is(err, identity.ErrAccountExists) {
+			return creds, fmt.Errorf("account %s exists already", id)
+		}
+		return creds, err
+	}
+	for {
+		creds, err := ids.CreateAccount(ctx, randomAccountID(), "", "")
+		if !errors.Is(err, identity.ErrAccountExists) {
+			return creds, err
+		}
+	}
+}
 
-// lookupCredential finds an access key for SigV4, caching the unsealed
-// secret so the hot path does not read the store.
-func (s *Server) lookupCredential(ctx context.Context, id, token string) (sigv4.Credential, error) {
-	s.credMu.RLock()
-	c, ok := s.creds[id]
-	s.credMu.RUnlock()
-	if ok {
-		return c, nil
+func randomAccountID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	for j := range b {
+		b[j] = '0' + b[j]%10
 	}
-	ak, err := s.store.GetAccessKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !ak.Active {
-		return c, sigv4.ErrUnknownAccessKey
+	if b[0] == '0' {
+		b[0] = '1' // account ids print without surprises as numbers too
 	}
-	if err != nil {
-		return c, err
-	}
-	secret, err := s.sealer.Open(ak.SealedSecret, accessKeyAAD(id))
-	if err != nil {
-		return c, fmt.Errorf("unseal access key %s: %w", id, err)
-	}
-	c = sigv4.Credential{Secret: secret, Principal: kms.RootPrincipal(ak.Account, id)}
-	s.credMu.Lock()
-	s.creds[id] = c
-	s.credMu.Unlock()
-	return c, nil
+	return string(b[:])
 }
 
 // writeCredentials writes an AWS shared-credentials file, mode 0600, via a
 // temporary file so a crash never leaves half of one.
-func writeCredentials(path, id, secret string) error {
-	content := "[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n"
+func writeCredentials(path, profile, id, secret string) error {
+	content := CredentialsProfile(profile, id, secret)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -239,16 +272,9 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-func newAccessKeyID() string {
-	var b [10]byte
-	rand.Read(b[:])
-	return "AKIA" + base32.StdEncoding.EncodeToString(b[:])[:16]
-}
-
-func newSecretAccessKey() string {
-	var b [30]byte
-	rand.Read(b[:])
-	return base64.StdEncoding.EncodeToString(b[:]) // 40 characters, like AWS's
+// CredentialsProfile renders one profile of an AWS shared-credentials file.
+func CredentialsProfile(profile, id, secret string) string {
+	return "[" + profile + "]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n"
 }
 
 func validAccountID(s string) bool {
@@ -354,7 +380,7 @@ func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := s.Service.SweepDeletions(ctx, time.Now()); err != nil {
+		if n, err := s.Service.SweepDeletions(ctx, s.now()); err != nil {
 			s.log.Error("deleting due keys", "err", err, "deleted", n)
 		}
 		select {

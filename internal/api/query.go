@@ -1,0 +1,314 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/identity"
+)
+
+// The AWS query protocol of IAM and STS: POST / with a form-encoded body
+// (Action=CreateUser&Version=2010-05-08&UserName=...), no X-Amz-Target, and
+// XML responses. The service is the one the request is signed for.
+
+// queryFunc runs one query operation on the request's parameters.
+type queryFunc func(ctx context.Context, id *identity.Identity, c *identity.Caller, params url.Values) (any, error)
+
+// queryAPI is one query-protocol service.
+type queryAPI struct {
+	version   string
+	namespace string
+	// internalCode is the code of an internal failure.
+	internalCode string
+	routes       map[string]queryFunc
+}
+
+var iamAPI = &queryAPI{
+	version:      "2010-05-08",
+	namespace:    "https://iam.amazonaws.com/doc/2010-05-08/",
+	internalCode: "ServiceFailure",
+	routes: map[string]queryFunc{
+		"CreateUser":             qop((*identity.Identity).CreateUser),
+		"GetUser":                qop((*identity.Identity).GetUser),
+		"ListUsers":              qop((*identity.Identity).ListUsers),
+		"DeleteUser":             qexec((*identity.Identity).DeleteUser),
+		"CreateAccessKey":        qop((*identity.Identity).CreateAccessKey),
+		"ListAccessKeys":         qop((*identity.Identity).ListAccessKeys),
+		"UpdateAccessKey":        qexec((*identity.Identity).UpdateAccessKey),
+		"DeleteAccessKey":        qexec((*identity.Identity).DeleteAccessKey),
+		"PutUserPolicy":          qexec((*identity.Identity).PutUserPolicy),
+		"GetUserPolicy":          qop((*identity.Identity).GetUserPolicy),
+		"ListUserPolicies":       qop((*identity.Identity).ListUserPolicies),
+		"DeleteUserPolicy":       qexec((*identity.Identity).DeleteUserPolicy),
+		"CreateRole":             qop((*identity.Identity).CreateRole),
+		"GetRole":                qop((*identity.Identity).GetRole),
+		"ListRoles":              qop((*identity.Identity).ListRoles),
+		"DeleteRole":             qexec((*identity.Identity).DeleteRole),
+		"UpdateAssumeRolePolicy": qexec((*identity.Identity).UpdateAssumeRolePolicy),
+		"PutRolePolicy":          qexec((*identity.Identity).PutRolePolicy),
+		"GetRolePolicy":          qop((*identity.Identity).GetRolePolicy),
+		"ListRolePolicies":       qop((*identity.Identity).ListRolePolicies),
+		"DeleteRolePolicy":       qexec((*identity.Identity).DeleteRolePolicy),
+	},
+}
+
+var stsAPI = &queryAPI{
+	version:      "2011-06-15",
+	namespace:    "https://sts.amazonaws.com/doc/2011-06-15/",
+	internalCode: "InternalFailure",
+	routes: map[string]queryFunc{
+		"GetCallerIdentity": qop((*identity.Identity).GetCallerIdentity),
+		"AssumeRole":        qop((*identity.Identity).AssumeRole),
+	},
+}
+
+// queryAPIs are the query services, by the service of the SigV4 scope.
+var queryAPIs = map[string]*queryAPI{"iam": iamAPI, "sts": stsAPI}
+
+// qop adapts an identity method with a result.
+func qop[In any, Out any](f func(*identity.Identity, context.Context, *identity.Caller, *In) (*Out, error)) queryFunc {
+	return func(ctx context.Context, id *identity.Identity, c *identity.Caller, params url.Values) (any, error) {
+		in := new(In)
+		if err := decodeParams(params, in); err != nil {
+			return nil, err
+		}
+		out, err := f(id, ctx, c, in)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// qexec adapts an identity method without a result.
+func qexec[In any](f func(*identity.Identity, context.Context, *identity.Caller, *In) error) queryFunc {
+	return func(ctx context.Context, id *identity.Identity, c *identity.Caller, params url.Values) (any, error) {
+		in := new(In)
+		if err := decodeParams(params, in); err != nil {
+			return nil, err
+		}
+		return nil, f(id, ctx, c, in)
+	}
+}
+
+// decodeParams fills the `query`-tagged fields of the struct v points to:
+// strings, and *int for optional numbers. A parameter the input does not
+// declare is refused: silently ignoring one (a session policy, a
+// permissions boundary) could grant more than the caller asked for.
+func decodeParams(params url.Values, v any) error {
+	rv := reflect.ValueOf(v).Elem()
+	rt := rv.Type()
+	known := make(map[string]int, rt.NumField())
+	for j := 0; j < rt.NumField(); j++ {
+		if name := rt.Field(j).Tag.Get("query"); name != "" {
+			known[name] = j
+		}
+	}
+	for name, vals := range params {
+		if name == "Action" || name == "Version" {
+			continue
+		}
+		j, ok := known[name]
+		if !ok {
+			top, _, _ := strings.Cut(name, ".")
+			return kms.Errorf(identity.ErrValidation, "The parameter %s is not supported by this server.", clipParam(top))
+		}
+		if len(vals) != 1 {
+			return kms.Errorf(identity.ErrValidation, "The parameter %s may be given only once.", name)
+		}
+		f := rv.Field(j)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(vals[0])
+		case reflect.Pointer:
+			n, err := strconv.Atoi(vals[0])
+			if err != nil {
+				return kms.Errorf(identity.ErrValidation, "Value '%s' for parameter %s is not a valid integer.", clipParam(vals[0]), name)
+			}
+			f.Set(reflect.ValueOf(&n))
+		}
+	}
+	return nil
+}
+
+func clipParam(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "..."
+	}
+	return s
+}
+
+// queryService returns the service a query-protocol request is meant for:
+// one without X-Amz-Target, form-encoded, whose SigV4 scope names iam or
+// sts. Anything else is "".
+func queryService(r *http.Request) string {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return ""
+	}
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(strings.TrimSpace(cred), "/")
+	if len(parts) != 5 {
+		return ""
+	}
+	if _, ok := queryAPIs[parts[3]]; !ok {
+		return ""
+	}
+	return parts[3]
+}
+
+// serveQuery serves an IAM or STS request: authenticate, find the action,
+// decode, run, render.
+func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, service string) {
+	api := queryAPIs[service]
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.writeQueryError(w, api, reqID, kms.Errorf(identity.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes), "")
+		return
+	}
+	auth, err := h.Verifier.Verify(r, body)
+	if err == nil && auth.Service != service {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
+	}
+	if err == nil && service != "iam" && h.Region != nil && !h.Region(auth.Region) {
+		// IAM is global; STS, like KMS, serves the configured regions.
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
+	}
+	if err != nil {
+		h.writeQueryError(w, api, reqID, err, "")
+		return
+	}
+	params, err := url.ParseQuery(string(body))
+	if err != nil {
+		h.writeQueryError(w, api, reqID, kms.Errorf("MalformedQueryString", "The request body is not a valid form-encoded query string."), "")
+		return
+	}
+	action := params.Get("Action")
+	if action == "" {
+		h.writeQueryError(w, api, reqID, kms.Errorf("MissingAction", "Missing Action"), "")
+		return
+	}
+	run, ok := api.routes[action]
+	if v := params.Get("Version"); !ok || v != "" && v != api.version {
+		h.writeQueryError(w, api, reqID, kms.Errorf("InvalidAction", "Could not find operation %s for version %s", clipParam(action), clipParam(v)), "")
+		return
+	}
+	c := &identity.Caller{
+		Principal:       auth.Principal,
+		Region:          auth.Region,
+		RequestID:       reqID,
+		SourceIP:        sourceIP(r),
+		SecureTransport: r.TLS != nil,
+	}
+	out, err := run(r.Context(), h.Identity, c, params)
+	if err != nil {
+		h.writeQueryError(w, api, reqID, err, action)
+		return
+	}
+	var buf bytes.Buffer
+	enc := xml.NewEncoder(&buf)
+	start := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: api.namespace}}}
+	err = enc.EncodeToken(start)
+	if err == nil && out != nil {
+		err = enc.EncodeElement(out, xml.StartElement{Name: xml.Name{Local: action + "Result"}})
+	}
+	if err == nil {
+		err = enc.Encode(responseMetadata{RequestID: reqID})
+	}
+	if err == nil {
+		err = enc.EncodeToken(start.End())
+	}
+	if err == nil {
+		err = enc.Flush()
+	}
+	if err != nil {
+		h.writeQueryError(w, api, reqID, kms.Internal(err), action)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
+}
+
+type responseMetadata struct {
+	XMLName   xml.Name `xml:"ResponseMetadata"`
+	RequestID string   `xml:"RequestId"`
+}
+
+type queryErrorBody struct {
+	XMLName   xml.Name `xml:"ErrorResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	Type      string   `xml:"Error>Type"`
+	Code      string   `xml:"Error>Code"`
+	Message   string   `xml:"Error>Message"`
+	RequestID string   `xml:"RequestId"`
+}
+
+// queryCodes renames the authentication errors of package sigv4, which
+// uses KMS's codes, to the query protocol's.
+var queryCodes = map[string]string{
+	kms.ErrMissingAuthToken:    "MissingAuthenticationToken",
+	kms.ErrIncompleteSignature: "IncompleteSignature",
+	kms.ErrInvalidSignature:    "SignatureDoesNotMatch",
+	kms.ErrUnrecognizedClient:  "InvalidClientTokenId",
+	kms.ErrExpiredToken:        "ExpiredToken",
+	kms.ErrValidation:          identity.ErrValidation,
+}
+
+// queryStatus is the HTTP status of each query error code; 400 otherwise.
+var queryStatus = map[string]int{
+	identity.ErrNoSuchEntity:        http.StatusNotFound,
+	identity.ErrEntityAlreadyExists: http.StatusConflict,
+	identity.ErrDeleteConflict:      http.StatusConflict,
+	identity.ErrLimitExceeded:       http.StatusConflict,
+	identity.ErrAccessDenied:        http.StatusForbidden,
+	"MissingAuthenticationToken":    http.StatusForbidden,
+	"SignatureDoesNotMatch":         http.StatusForbidden,
+	"InvalidClientTokenId":          http.StatusForbidden,
+	"ExpiredToken":                  http.StatusForbidden,
+	"ServiceFailure":                http.StatusInternalServerError,
+	"InternalFailure":               http.StatusInternalServerError,
+}
+
+func (h *Handler) writeQueryError(w http.ResponseWriter, api *queryAPI, reqID string, err error, op string) {
+	var ke *kms.Error
+	if !errors.As(err, &ke) {
+		ke = kms.Internal(err)
+	}
+	code, msg := ke.Code, ke.Message
+	if ke.Status() >= 500 {
+		code = api.internalCode
+		h.Log.Error("request failed", "op", op, "request_id", reqID, "err", err)
+	} else {
+		if c, ok := queryCodes[code]; ok {
+			code = c
+		}
+		h.Log.Debug("request rejected", "op", op, "request_id", reqID, "code", code)
+	}
+	status, ok := queryStatus[code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	typ := "Sender"
+	if status >= 500 {
+		typ = "Receiver"
+	}
+	b, _ := xml.Marshal(queryErrorBody{Xmlns: api.namespace, Type: typ, Code: code, Message: msg, RequestID: reqID})
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
