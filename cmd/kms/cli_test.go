@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,42 +11,70 @@ import (
 	"testing"
 )
 
+// awsCLI runs the real AWS CLI against a server the way the README does:
+// the server's credentials file and region, and none of the caller's AWS_*
+// variables; env adds more (e.g. session credentials, which then replace the
+// file's). It returns the decoded JSON output, or the error text.
+type awsCLI struct {
+	t   *testing.T
+	url string
+	dir string
+	env []string
+}
+
+func newAWSCLI(t *testing.T, url, dir string) *awsCLI {
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatal("the AWS CLI (aws) is needed for this test and is not on PATH")
+	}
+	return &awsCLI{t: t, url: url, dir: dir}
+}
+
+func (a *awsCLI) try(args ...string) (map[string]any, error) {
+	cmd := exec.Command("aws", append([]string{"--endpoint-url", a.url, "--output", "json"}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(a.dir, "credentials"),
+		"AWS_CONFIG_FILE="+filepath.Join(a.dir, "no-config"),
+		"AWS_DEFAULT_REGION=us-east-1",
+	)
+	cmd.Env = append(cmd.Env, a.env...)
+	cmd.Dir = a.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	var v map[string]any
+	if len(strings.TrimSpace(string(out))) > 0 {
+		if err := json.Unmarshal(out, &v); err != nil {
+			return nil, fmt.Errorf("aws %s: %v\n%s", args[0], err, out)
+		}
+	}
+	return v, nil
+}
+
+func (a *awsCLI) run(args ...string) map[string]any {
+	a.t.Helper()
+	v, err := a.try(args...)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return v
+}
+
 // TestAWSCLISmoke drives the real AWS CLI through the quick start: the
 // credentials file the server wrote, create-key, an alias, encrypt, decrypt
 // and generate-data-key.
 func TestAWSCLISmoke(t *testing.T) {
-	awsPath, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatal("the AWS CLI (aws) is needed for this test and is not on PATH")
-	}
 	dir := t.TempDir()
 	p := startKMS(t, dir)
+	cli := newAWSCLI(t, p.URL, dir)
 	run := func(args ...string) map[string]any {
 		t.Helper()
-		cmd := exec.Command(awsPath, append([]string{"--endpoint-url", p.URL, "--output", "json", "kms"}, args...)...)
-		// Only the quick start's settings: no AWS_* variable of the caller.
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AWS_") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env,
-			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-			"AWS_CONFIG_FILE="+filepath.Join(dir, "no-config"),
-			"AWS_DEFAULT_REGION=us-east-1",
-		)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("aws kms %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		var v map[string]any
-		if len(strings.TrimSpace(string(out))) > 0 {
-			if err := json.Unmarshal(out, &v); err != nil {
-				t.Fatalf("aws kms %s: %v\n%s", args[0], err, out)
-			}
-		}
-		return v
+		return cli.run(append([]string{"kms"}, args...)...)
 	}
 	key := run("create-key", "--description", "demo")["KeyMetadata"].(map[string]any)
 	keyID := key["KeyId"].(string)
@@ -102,5 +131,49 @@ print("ok")
 	out, err := exec.Command(python, "-c", script, p.URL, testAccessKeyID, testSecret).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+}
+
+// TestAWSCLIMultiTenant follows the README's walk-through of users, roles
+// and policies with the AWS CLI.
+func TestAWSCLIMultiTenant(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir)
+	root := newAWSCLI(t, p.URL, dir)
+	acme := root.run("kms", "create-key", "--description", "customer acme")["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	root.run("kms", "create-alias", "--alias-name", "alias/customer-acme", "--target-key-id", acme)
+	root.run("iam", "create-user", "--user-name", "deployer")
+	ak := root.run("iam", "create-access-key", "--user-name", "deployer")["AccessKey"].(map[string]any)
+	root.run("iam", "put-user-policy", "--user-name", "deployer", "--policy-name", "assume-app", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/app"}]}`)
+	root.run("iam", "create-role", "--role-name", "app", "--assume-role-policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/deployer"},"Action":"sts:AssumeRole"}]}`)
+	root.run("iam", "put-role-policy", "--role-name", "app", "--policy-name", "customer-keys", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
+		  "Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/customer-*"},"StringLike":{"kms:EncryptionContext:customer":"*"}}}]}`)
+
+	deployer := &awsCLI{t: t, url: p.URL, dir: dir, env: []string{
+		"AWS_ACCESS_KEY_ID=" + ak["AccessKeyId"].(string), "AWS_SECRET_ACCESS_KEY=" + ak["SecretAccessKey"].(string)}}
+	creds := deployer.run("sts", "assume-role", "--role-arn", "arn:aws:iam::111122223333:role/app",
+		"--role-session-name", "web-1")["Credentials"].(map[string]any)
+	app := &awsCLI{t: t, url: p.URL, dir: dir, env: []string{
+		"AWS_ACCESS_KEY_ID=" + creds["AccessKeyId"].(string), "AWS_SECRET_ACCESS_KEY=" + creds["SecretAccessKey"].(string),
+		"AWS_SESSION_TOKEN=" + creds["SessionToken"].(string)}}
+	if arn := app.run("sts", "get-caller-identity")["Arn"]; arn != "arn:aws:sts::111122223333:assumed-role/app/web-1" {
+		t.Fatalf("caller identity %v", arn)
+	}
+	blob := app.run("kms", "generate-data-key", "--key-id", "alias/customer-acme", "--key-spec", "AES_256",
+		"--encryption-context", "customer=acme")["CiphertextBlob"].(string)
+	raw, _ := base64.StdEncoding.DecodeString(blob)
+	os.WriteFile(filepath.Join(dir, "acme.key.enc"), raw, 0o600)
+	app.run("kms", "decrypt", "--ciphertext-blob", "fileb://acme.key.enc", "--encryption-context", "customer=acme")
+	if _, err := app.try("kms", "encrypt", "--key-id", "alias/customer-acme", "--plaintext", "fileb://acme.key.enc"); err == nil ||
+		!strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Fatalf("encrypt without customer context: %v", err)
+	}
+	root.run("kms", "disable-key", "--key-id", acme)
+	if _, err := app.try("kms", "decrypt", "--ciphertext-blob", "fileb://acme.key.enc", "--encryption-context", "customer=acme"); err == nil ||
+		!strings.Contains(err.Error(), "DisabledException") {
+		t.Fatalf("decrypt after disable: %v", err)
 	}
 }

@@ -16,7 +16,7 @@
 // # Not supported
 //
 // Presigned query-string requests (SDKs never presign KMS calls) and
-// SigV4a. Session tokens are not validated yet; see [Verifier.Verify].
+// SigV4a. Session tokens are checked by the Lookup, which receives them.
 package sigv4
 
 import (
