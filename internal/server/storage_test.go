@@ -126,6 +126,9 @@ func TestNoSecretsInPlainOnDisk(t *testing.T) {
 		secrets = append(secrets, plain)
 	}
 	secrets = append(secrets, []byte(testSecret))
+	// An IAM user's secret access key is sealed like the root's.
+	userCreds := createUserWithKey(t, newIAMClient(ts.URL, rootCreds), "scanned")
+	secrets = append(secrets, []byte(userCreds.SecretAccessKey))
 
 	scan := func(when string) {
 		for path, b := range snapshot(t, dir) {
