@@ -59,17 +59,22 @@ var routes = map[string]handlerFunc{
 	"GetKeyPolicy":                    op((*service.Service).GetKeyPolicy),
 	"PutKeyPolicy":                    op((*service.Service).PutKeyPolicy),
 	"ListKeyPolicies":                 op((*service.Service).ListKeyPolicies),
+	"CreateGrant":                     op((*service.Service).CreateGrant),
+	"ListGrants":                      op((*service.Service).ListGrants),
+	"ListRetirableGrants":             op((*service.Service).ListRetirableGrants),
+	"RetireGrant":                     op((*service.Service).RetireGrant),
+	"RevokeGrant":                     op((*service.Service).RevokeGrant),
 }
 
 // pending lists the KMS operations that exist in AWS but are not built yet;
 // they answer UnsupportedOperationException rather than UnknownOperation.
 var pending = []string{
-	"ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "DeleteCustomKeyStore",
+	"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
 	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DisableKeyRotation",
 	"DisconnectCustomKeyStore", "EnableKeyRotation", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
 	"GenerateMac", "GetKeyLastUsage", "GetKeyRotationStatus", "GetParametersForImport",
-	"GetPublicKey", "ImportKeyMaterial", "ListGrants", "ListKeyRotations",
-	"ListRetirableGrants", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
+	"GetPublicKey", "ImportKeyMaterial", "ListKeyRotations",
+	"ReplicateKey", "RotateKeyOnDemand",
 	"Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
 }
 

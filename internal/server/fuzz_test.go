@@ -58,6 +58,10 @@ var fuzzTargets = []string{
 	"Foo.ListKeys",
 	"",
 	"TrentService.ListKeyPolicies",
+	"TrentService.ListGrants",
+	"TrentService.ListRetirableGrants",
+	"TrentService.RetireGrant",
+	"TrentService.RevokeGrant",
 	// PutKeyPolicy is left out: a policy that locks the root out (with the
 	// bypass flag) would stop the state snapshots, which read as root.
 }
@@ -292,7 +296,10 @@ func FuzzAPI(f *testing.F) {
 			}
 		}
 		after := fs.state(t)
-		if (!fuzzMutating[target] || rec.Code != http.StatusOK) && after != before {
+		// Naming alias/aws/<service> makes that AWS managed key on first
+		// use, whatever the operation.
+		managed := rec.Code == http.StatusOK && bytes.Contains(body, []byte("alias/aws/"))
+		if (!fuzzMutating[target] || rec.Code != http.StatusOK) && !managed && after != before {
 			t.Fatalf("%s %q answered %d %s but changed state:\nbefore %s\nafter  %s", target, body, rec.Code, resp, before, after)
 		}
 		fs.last = after
@@ -546,6 +553,13 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.GetKeyPolicy", `{"KeyId":` + keyID + `,"PolicyName":"other"}`},
 		{"TrentService.GetKeyPolicy", `{"KeyId":` + keyID + `,"PolicyName":"no spaces allowed"}`},
 		{"TrentService.ListKeyPolicies", `{"KeyId":` + keyID + `}`},
+		{"TrentService.CreateGrant", `{"KeyId":` + keyID + `,"GranteePrincipal":"arn:aws:iam::111122223333:user/x","Operations":["Decrypt","Bogus"]}`},
+		{"TrentService.CreateGrant", `{"KeyId":` + keyID + `,"GranteePrincipal":"x","Operations":[],"Constraints":{"EncryptionContextEquals":{"a":"b"}},"DryRun":true}`},
+		{"TrentService.ListGrants", `{"KeyId":` + keyID + `,"GrantId":"zz","Limit":100}`},
+		{"TrentService.ListRetirableGrants", `{"RetiringPrincipal":"arn:aws:iam::111122223333:root"}`},
+		{"TrentService.RetireGrant", `{"GrantToken":"AAAA"}`},
+		{"TrentService.RetireGrant", `{}`},
+		{"TrentService.RevokeGrant", `{"KeyId":` + keyID + `,"GrantId":"0000000000000000000000000000000000000000000000000000000000000000"}`},
 		{"TrentService.ListKeyPolicies", `{"KeyId":` + keyID + `,"Limit":0,"Marker":"%KEYS_MARKER%"}`},
 		{"TrentService.Frobnicate", `{}`},
 		{"TrentService.", `{}`},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/policy"
+	"github.com/openkms/kms/internal/store"
 )
 
 // access is one authorization question about a key (spec §7.2).
@@ -17,6 +18,11 @@ type access struct {
 	id string
 	// fill adds the operation's own condition keys.
 	fill func(policy.Context)
+	// grantOK, when set, is the operation's own test of a grant that names
+	// the caller and the operation: its constraints against the request's
+	// encryption context, or the limits of a child grant. nil means
+	// constraints do not apply (DescribeKey, RetireGrant, ListGrants).
+	grantOK func(*store.Grant) bool
 }
 
 // requestAlias is the alias name a key identifier used, or "".
@@ -89,7 +95,8 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 	if err != nil {
 		return err
 	}
-	d := policy.Authorize(req, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: k.Account, IdentityPolicies: ids})
+	d := policy.Authorize(req, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: k.Account, IdentityPolicies: ids,
+		GrantAllows: grantAllows(e, &c.Principal, &a)})
 	if !d.Allowed {
 		return accessDenied(req, d)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/policy"
+	"github.com/openkms/kms/internal/store"
 )
 
 // keyEntry is a cached key: its metadata and the unsealed material versions
@@ -17,6 +18,8 @@ type keyEntry struct {
 	// aliases are the names pointing at the key (kms:ResourceAliases);
 	// alias changes invalidate the entries of the keys they touch.
 	aliases []string
+	// grants are the key's grants; grant changes invalidate the entry.
+	grants []store.Grant
 
 	policyOnce sync.Once
 	policyDoc  *policy.Document // parsed key policy; nil if unparsable
@@ -106,8 +109,8 @@ func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
 
 // insert caches a freshly loaded key unless the cache changed since gen was
 // read; it returns an acquired entry either way.
-func (c *keyCache) insert(k kms.Key, aliases []string, gen uint64) *keyEntry {
-	e := &keyEntry{key: k, aliases: aliases, materials: make(map[string]*keys.SymmetricKey), refs: 1}
+func (c *keyCache) insert(k kms.Key, aliases []string, grants []store.Grant, gen uint64) *keyEntry {
+	e := &keyEntry{key: k, aliases: aliases, grants: grants, materials: make(map[string]*keys.SymmetricKey), refs: 1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {

@@ -70,8 +70,12 @@ func (s *Service) checkUse(ctx context.Context, c *Caller, e *keyEntry, a access
 
 // Encrypt encrypts up to 4 KiB under a key.
 func (s *Service) Encrypt(ctx context.Context, c *Caller, in *EncryptInput) (*EncryptOutput, error) {
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	x, err := s.encrypterFor(ctx, c, *in.KeyId, "Encrypt",
-		access{action: "Encrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext)}, in.EncryptionAlgorithm)
+		access{action: "Encrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext),
+			grantOK: withContext(in.EncryptionContext)}, in.EncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +177,12 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 	if in.Recipient != nil {
 		return nil, errRecipient()
 	}
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	o, err := s.open(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext,
-		access{action: "Decrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext)}, "Decrypt", in.DryRun)
+		access{action: "Decrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext),
+			grantOK: withContext(in.EncryptionContext)}, "Decrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +192,9 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
 // key (or the same key with another context) without revealing it.
 func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) (*ReEncryptOutput, error) {
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	// kms:ReEncryptOnSameKey compares the key the ciphertext names with the
 	// destination; an unparsable blob fails in open below.
 	hdr, _ := keys.ParseHeader(in.CiphertextBlob)
@@ -196,7 +207,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 	x, err := s.encrypterFor(ctx, c, *in.DestinationKeyId, "ReEncrypt", access{action: "ReEncryptTo", fill: func(pc policy.Context) {
 		algorithmContext(in.DestinationEncryptionAlgorithm, in.DestinationEncryptionContext)(pc)
 		sameKey(pc)
-	}}, in.DestinationEncryptionAlgorithm)
+	}, grantOK: withContext(in.DestinationEncryptionContext)}, in.DestinationEncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +216,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 		access{action: "ReEncryptFrom", fill: func(pc policy.Context) {
 			algorithmContext(in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)(pc)
 			sameKey(pc)
-		}}, "ReEncrypt", in.DryRun)
+		}, grantOK: withContext(in.SourceEncryptionContext)}, "ReEncrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +253,11 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Caller
 }
 
 func (s *Service) generateDataKey(ctx context.Context, c *Caller, in *GenerateDataKeyInput, op string, withPlaintext bool) (*GenerateDataKeyOutput, error) {
-	x, err := s.encrypterFor(ctx, c, *in.KeyId, op, access{action: op, fill: algorithmContext(nil, in.EncryptionContext)}, nil)
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
+	x, err := s.encrypterFor(ctx, c, *in.KeyId, op, access{action: op, fill: algorithmContext(nil, in.EncryptionContext),
+		grantOK: withContext(in.EncryptionContext)}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -163,6 +163,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 
 // DescribeKey returns a key's metadata.
 func (s *Service) DescribeKey(ctx context.Context, c *Caller, in *DescribeKeyInput) (*DescribeKeyOutput, error) {
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
 	e, err := s.lookup(ctx, c, *in.KeyId, true)
 	if err != nil {
 		return nil, err

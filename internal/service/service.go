@@ -53,6 +53,7 @@ type Service struct {
 	log       *slog.Logger
 	cache     *keyCache
 	markerKey []byte
+	grantKey  []byte
 	ids       Identities
 
 	// mu serializes changes, so a read-modify-write of a key or alias
@@ -80,6 +81,7 @@ func New(cfg Config) *Service {
 		log:       cfg.Logger,
 		cache:     newKeyCache(cfg.CacheSize),
 		markerKey: cfg.Sealer.DeriveKey("pagination-marker"),
+		grantKey:  cfg.Sealer.DeriveKey("grant-token"),
 		ids:       cfg.Identities,
 	}
 	if s.now == nil {
@@ -113,7 +115,7 @@ func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias b
 			if !allowAlias {
 				return nil, kms.Errorf(kms.ErrInvalidArn, "Key Aliases are not supported for this operation.")
 			}
-			return s.lookupAlias(ctx, a.account, a.region, "alias/"+name)
+			return s.lookupAlias(ctx, a.account, a.region, "alias/"+name, a.account == c.Principal.Account)
 		}
 		keyID, _ := strings.CutPrefix(a.resource, "key/")
 		return s.lookupID(ctx, a.account, a.region, keyID)
@@ -121,7 +123,7 @@ func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias b
 		if !allowAlias {
 			return nil, kms.Errorf(kms.ErrNotFound, "Invalid keyId '%s'", id)
 		}
-		return s.lookupAlias(ctx, c.Principal.Account, c.Region, id)
+		return s.lookupAlias(ctx, c.Principal.Account, c.Region, id, true)
 	}
 	return s.lookupID(ctx, c.Principal.Account, c.Region, id)
 }
@@ -143,12 +145,20 @@ func (s *Service) lookupID(ctx context.Context, account, region, id string) (*ke
 
 var errKeyNotFound = errors.New("key not found")
 
-func (s *Service) lookupAlias(ctx context.Context, account, region, name string) (*keyEntry, error) {
+// lookupAlias resolves an alias. With own (the alias is in the caller's
+// account) a predefined alias/aws/<service> makes its AWS managed key on
+// first use. It must not be called with s.mu held.
+func (s *Service) lookupAlias(ctx context.Context, account, region, name string, own bool) (*keyEntry, error) {
 	ref := aliasRef{account, region, name}
 	keyID, gen, ok := s.cache.alias(ref)
 	if !ok {
 		a, err := s.store.GetAlias(ctx, account, region, name)
 		if errors.Is(err, store.ErrNotFound) {
+			if own {
+				if e, ok, err := s.managedKey(ctx, account, region, name); ok {
+					return e, err
+				}
+			}
 			return nil, kms.Errorf(kms.ErrNotFound, "Alias %s is not found.", kms.AliasARN(region, account, name))
 		}
 		if err != nil {
@@ -185,7 +195,11 @@ func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
 	for i := range as {
 		names[i] = as[i].Name
 	}
-	return s.cache.insert(k, names, gen), nil
+	grants, err := s.store.ListGrants(ctx, store.GrantFilter{KeyID: k.ID})
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return s.cache.insert(k, names, grants, gen), nil
 }
 
 type arn struct{ region, account, resource string }

@@ -114,6 +114,34 @@ type Material struct {
 	Created time.Time
 }
 
+// Grant lets a principal use a key for some operations (spec §8). Grants
+// are deleted with their key.
+type Grant struct {
+	ID                string // 64 lowercase hex
+	KeyID             string
+	Name              string // "" when not given
+	GranteePrincipal  string
+	RetiringPrincipal string // "" when not given
+	IssuingAccount    string // arn:aws:iam::ACCOUNT:root
+	Operations        []string
+	// Constraints; a nil map means no constraint of that kind, an empty
+	// one a constraint to the empty context.
+	EncryptionContextEquals map[string]string
+	EncryptionContextSubset map[string]string
+	Created                 time.Time
+}
+
+// GrantFilter selects grants of one key, ordered by creation then id.
+type GrantFilter struct {
+	KeyID            string
+	GrantID          string // only this grant, when set
+	GranteePrincipal string // only grants to this principal, when set
+	// After, when set, lists only grants after this grant id in the order;
+	// ErrNotFound if it is not a grant of the key.
+	After string
+	Limit int // 0 means no cap
+}
+
 // KeyFilter selects keys of one account and region.
 type KeyFilter struct {
 	Account string
@@ -210,7 +238,8 @@ type Store interface {
 	// UpdateKey replaces every mutable field of a stored key (description,
 	// state, deletion date, policy, current material, tags). ErrNotFound if absent.
 	UpdateKey(ctx context.Context, k kms.Key) error
-	// DeleteKey removes a key, its material, tags and every alias pointing at it.
+	// DeleteKey removes a key, its material, tags, grants and every alias
+	// pointing at it.
 	DeleteKey(ctx context.Context, id string) error
 	// ListKeys lists keys ordered by id.
 	ListKeys(ctx context.Context, f KeyFilter) ([]kms.Key, error)
@@ -238,6 +267,20 @@ type Store interface {
 	ListAliases(ctx context.Context, f AliasFilter) ([]kms.Alias, error)
 	// CountAliases returns how many aliases point at a key.
 	CountAliases(ctx context.Context, keyID string) (int, error)
+
+	// CreateGrant stores a grant; ErrNotFound if its key is absent,
+	// ErrExists if the id is taken.
+	CreateGrant(ctx context.Context, g Grant) error
+	// ListGrants lists grants of a key (see GrantFilter).
+	ListGrants(ctx context.Context, f GrantFilter) ([]Grant, error)
+	// ListRetirableGrants lists grants, on any key, whose retiring
+	// principal is p, ordered by creation then id, after the grant id
+	// after (when set; ErrNotFound if unknown), at most limit (0 = no cap).
+	ListRetirableGrants(ctx context.Context, p, after string, limit int) ([]Grant, error)
+	// DeleteGrant removes a grant of a key; ErrNotFound if absent.
+	DeleteGrant(ctx context.Context, keyID, grantID string) error
+	// CountGrants returns how many grants a key has.
+	CountGrants(ctx context.Context, keyID string) (int, error)
 
 	Close() error
 }

@@ -116,6 +116,27 @@ var migrations = [][]string{
 			PRIMARY KEY (account, owner_kind, owner_key, name_key)
 		)`,
 	},
+	{ // version 3: grants
+		// Grant ids are unique across keys. operations is a JSON array of
+		// strings, in the caller's order. The constraint columns hold JSON
+		// objects of strings; NULL means no constraint of that kind, which
+		// differs from '{}'. retiring_principal is '' when not given.
+		`CREATE TABLE grants (
+			id                 TEXT PRIMARY KEY,
+			key_id             TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+			name               TEXT NOT NULL,
+			grantee_principal  TEXT NOT NULL,
+			retiring_principal TEXT NOT NULL,
+			issuing_account    TEXT NOT NULL,
+			operations         TEXT NOT NULL,
+			context_equals     TEXT,
+			context_subset     TEXT,
+			created            BIGINT NOT NULL
+		)`,
+		// Both lists are ordered by creation then id.
+		`CREATE INDEX grants_by_key ON grants (key_id, created, id)`,
+		`CREATE INDEX grants_by_retiring ON grants (retiring_principal, created, id)`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

@@ -476,12 +476,13 @@ func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 	}))
 }
 
-// DeleteKey implements [store.Store]; ErrNotFound if the key is absent.
-// Dependents are deleted explicitly rather than left to ON DELETE CASCADE,
+// DeleteKey implements [store.Store]; ErrNotFound if the key is absent. The
+// key's grants go with it. Dependents are deleted explicitly rather than left to ON DELETE CASCADE,
 // which works only while foreign keys are enabled.
 func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	return wrap("delete key", s.write(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
+			`DELETE FROM grants WHERE key_id = ?`,
 			`DELETE FROM aliases WHERE key_id = ?`,
 			`DELETE FROM materials WHERE key_id = ?`,
 			`DELETE FROM key_tags WHERE key_id = ?`,

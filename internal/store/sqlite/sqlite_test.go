@@ -166,6 +166,7 @@ func TestNewerSchema(t *testing.T) {
 var shippedMigrations = []string{
 	"4156f26e9a4fa16ae6bb7565421bf1ae3190967936c4d5560ae6c4cd17dcf7a9",
 	"51b86a32160c1fb179c6dcdba6ffa7b063ededc9871225a2d8a7a67e7f781ad4",
+	"154ba0e0591ea86c42b734fa5587cb73f3fc29884dfd874ef563ba1da405e22d",
 }
 
 func TestMigrationsFrozen(t *testing.T) {
@@ -336,6 +337,160 @@ func checkUpgraded(t *testing.T, path string, reopen int) {
 	}
 	if err := s.DeleteUser(ctx, v1Account, "Alice"); !errors.Is(err, store.ErrInUse) {
 		t.Errorf("DeleteUser with a key: %v, want ErrInUse", err)
+	}
+}
+
+// What TestUpgradeFromV2 stores in a version-2 database, besides v1's.
+const (
+	v2UserKeyID = "AKIAUSERKEY000000000"
+	v2GoneKeyID = "5678abcd-12ab-34cd-56ef-1234567890ab" // deleted after the upgrade
+	v2Grantee   = "arn:aws:iam::" + v1Account + ":user/Alice"
+	v2Retiring  = "arn:aws:iam::" + v1Account + ":role/app"
+)
+
+// TestUpgradeFromV2 opens a version-2 database, filled as the second
+// release wrote its rows, and checks that it upgrades in place: old data
+// intact, grants usable and deleted with their key.
+func TestUpgradeFromV2(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 2)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, created) VALUES (?, ?)`, []any{v1Account, v1Created}},
+		{`INSERT INTO users (account, name_key, name, id, path, created) VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "alice", "Alice", "AIDAAAAAAAAAAAAAAAAAA", "/", v1Created}},
+		{`INSERT INTO access_keys (id, account, principal_arn, sealed_secret, active, created, user_name, user_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v2UserKeyID, v1Account, v2Grantee, []byte{0, 1, 0xff}, 1, v1Created, "Alice", "alice"}},
+		{`INSERT INTO roles (account, name_key, name, id, path, assume_role_policy, max_session_duration,
+			description, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "app", "App", "AROAAAAAAAAAAAAAAAAAA", "/", `{"trust":1}`, 3600, "old role", v1Created}},
+		{`INSERT INTO policies (account, owner_kind, owner_key, owner, name_key, name, document)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "role", "app", "App", "decrypt", "Decrypt", `{"doc":1}`}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1Account, "us-east-1", "old key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", v1MaterialID}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v2GoneKeyID, v1Account, "us-east-1", "", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", ""}},
+		{`INSERT INTO key_tags (key_id, position, tag_key, tag_value) VALUES (?, ?, ?, ?)`,
+			[]any{v1KeyID, 0, "env", "prod"}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created) VALUES (?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1MaterialID, 1, []byte{9, 9}, v1Created}},
+		{`INSERT INTO aliases (account, region, name, key_id, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "us-east-1", "alias/old", v1KeyID, v1Created, v1Created}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("v2 insert: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for reopen := range 2 {
+		checkUpgradedV2(t, path, reopen)
+	}
+}
+
+// checkUpgradedV2 opens the database of TestUpgradeFromV2, checks what the
+// second release stored and, on the first open, adds grants.
+func checkUpgradedV2(t *testing.T, path string, reopen int) {
+	ctx := t.Context()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("open %d: %v", reopen, err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("open %d: Close: %v", reopen, err)
+		}
+	}()
+	var versions, newest int
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT COUNT(*), MAX(version) FROM schema_version`).Scan(&versions, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(migrations) || newest != len(migrations) {
+		t.Errorf("open %d: schema_version has %d rows up to %d, want %d", reopen, versions, newest, len(migrations))
+	}
+
+	if u, err := s.GetUser(ctx, v1Account, "ALICE"); err != nil || u.Name != "Alice" || u.Created.UnixMilli() != v1Created {
+		t.Errorf("open %d: GetUser = %+v, %v", reopen, u, err)
+	}
+	if ks, err := s.ListAccessKeys(ctx, v1Account, "alice"); err != nil || len(ks) != 1 || ks[0].ID != v2UserKeyID ||
+		ks[0].UserName != "Alice" || string(ks[0].SealedSecret) != "\x00\x01\xff" {
+		t.Errorf("open %d: ListAccessKeys(alice) = %+v, %v", reopen, ks, err)
+	}
+	if r, err := s.GetRole(ctx, v1Account, "app"); err != nil || r.Name != "App" || r.AssumeRolePolicy != `{"trust":1}` ||
+		r.MaxSessionDuration != 3600 {
+		t.Errorf("open %d: GetRole = %+v, %v", reopen, r, err)
+	}
+	if p, err := s.GetPolicy(ctx, v1Account, store.OwnerRole, "APP", "decrypt"); err != nil || p.Name != "Decrypt" ||
+		p.Owner != "App" || p.Document != `{"doc":1}` {
+		t.Errorf("open %d: GetPolicy = %+v, %v", reopen, p, err)
+	}
+	k, err := s.GetKey(ctx, v1KeyID)
+	if err != nil {
+		t.Fatalf("open %d: GetKey: %v", reopen, err)
+	}
+	if k.Description != "old key" || k.CurrentMaterialID != v1MaterialID ||
+		len(k.Tags) != 1 || k.Tags[0] != (kms.Tag{Key: "env", Value: "prod"}) {
+		t.Errorf("open %d: GetKey = %+v", reopen, k)
+	}
+	if m, err := s.GetMaterial(ctx, v1KeyID, v1MaterialID); err != nil || string(m.Sealed) != "\x09\x09" {
+		t.Errorf("open %d: GetMaterial = %+v, %v", reopen, m, err)
+	}
+	if a, err := s.GetAlias(ctx, v1Account, "us-east-1", "alias/old"); err != nil || a.TargetKeyID != v1KeyID {
+		t.Errorf("open %d: GetAlias = %+v, %v", reopen, a, err)
+	}
+
+	g := store.Grant{
+		ID: strings.Repeat("ab", 32), KeyID: v1KeyID, Name: "upgraded",
+		GranteePrincipal: v2Grantee, RetiringPrincipal: v2Retiring,
+		IssuingAccount:          "arn:aws:iam::" + v1Account + ":root",
+		Operations:              []string{"Encrypt", "Decrypt"},
+		EncryptionContextSubset: map[string]string{"app": "x"},
+		Created:                 time.UnixMilli(v1Created + 1000).UTC(),
+	}
+	if reopen > 0 {
+		// What the first open added is still there, and only that.
+		gs, err := s.ListRetirableGrants(ctx, v2Retiring, "", 0)
+		if err != nil || len(gs) != 1 || gs[0].ID != g.ID || gs[0].Name != g.Name ||
+			gs[0].EncryptionContextSubset["app"] != "x" || gs[0].EncryptionContextEquals != nil ||
+			!gs[0].Created.Equal(g.Created) {
+			t.Errorf("ListRetirableGrants after reopen = %+v, %v", gs, err)
+		}
+		return
+	}
+	// Grants work on the old keys.
+	if err := s.CreateGrant(ctx, g); err != nil {
+		t.Fatalf("CreateGrant: %v", err)
+	}
+	gone := g
+	gone.ID = strings.Repeat("cd", 32)
+	gone.KeyID = v2GoneKeyID
+	if err := s.CreateGrant(ctx, gone); err != nil {
+		t.Fatalf("CreateGrant(gone key): %v", err)
+	}
+	if n, err := s.CountGrants(ctx, v1KeyID); err != nil || n != 1 {
+		t.Errorf("CountGrants = %d, %v; want 1", n, err)
+	}
+	// The schema itself deletes a key's grants with it, whoever deletes
+	// the key.
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, v2GoneKeyID); err != nil {
+		t.Fatalf("delete key row: %v", err)
+	}
+	if n, err := s.CountGrants(ctx, v2GoneKeyID); err != nil || n != 0 {
+		t.Errorf("CountGrants(deleted key) = %d, %v; want 0", n, err)
 	}
 }
 

@@ -66,6 +66,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteRole", testDeleteRole},
 		{"Policies", testPolicies},
 		{"IdentityConcurrency", testIdentityConcurrency},
+		{"Grants", testGrants},
+		{"ListGrantsPages", testListGrantsPages},
+		{"RetirableGrants", testRetirableGrants},
+		{"DeleteKeyGrants", testDeleteKeyGrants},
+		{"GrantsConcurrency", testGrantsConcurrency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

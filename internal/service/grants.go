@@ -1,0 +1,498 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/policy"
+	"github.com/openkms/kms/internal/store"
+)
+
+// Grant quotas (spec §8.7): per key, and per grantee on one key.
+const (
+	maxGrantsPerKey     = 50000
+	maxGrantsPerGrantee = 500
+)
+
+// symmetricGrantOps are the operations a grant on a symmetric encryption
+// key may allow (spec §8.2).
+var symmetricGrantOps = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+	"CreateGrant", "RetireGrant", "DescribeKey"}
+
+// Grant tokens are opaque but not secret. Ours name the grant and its key
+// and carry a MAC, so a token can be checked and resolved without a lookup
+// and cannot be forged: version || grant id (32) || key id (16) || nonce (8)
+// || HMAC-SHA256 truncated to 16.
+const (
+	grantTokenVersion = 1
+	grantTokenLen     = 1 + 32 + 16 + 8 + 16
+)
+
+func (s *Service) newGrantToken(g *store.Grant) string {
+	b := make([]byte, 0, grantTokenLen)
+	b = append(b, grantTokenVersion)
+	id, _ := hex.DecodeString(g.ID)
+	b = append(b, id...)
+	kid, _ := hex.DecodeString(strings.ReplaceAll(g.KeyID, "-", ""))
+	b = append(b, kid...)
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	b = append(b, nonce[:]...)
+	m := hmac.New(sha256.New, s.grantKey)
+	m.Write(b)
+	b = m.Sum(b)[:grantTokenLen]
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errBadGrantToken = kms.Errorf(kms.ErrInvalidGrantToken, "The grant token is not valid.")
+
+// parseGrantToken returns the key id and grant id a token names.
+func (s *Service) parseGrantToken(tok string) (keyID, grantID string, err error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
+	if err != nil || len(b) != grantTokenLen || b[0] != grantTokenVersion {
+		return "", "", errBadGrantToken
+	}
+	m := hmac.New(sha256.New, s.grantKey)
+	m.Write(b[:grantTokenLen-16])
+	if !hmac.Equal(m.Sum(nil)[:16], b[grantTokenLen-16:]) {
+		return "", "", errBadGrantToken
+	}
+	h := hex.EncodeToString(b[33:49])
+	keyID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return keyID, hex.EncodeToString(b[1:33]), nil
+}
+
+// checkGrantTokens validates the GrantTokens of a request. Grants take
+// effect at once here, so a valid token adds nothing to authorization.
+func (s *Service) checkGrantTokens(tokens []string) error {
+	for _, t := range tokens {
+		if _, _, err := s.parseGrantToken(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validGrantID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// granteeMatches says whether a grant's grantee is the caller: its own ARN,
+// its role (for a session), or its account root for the root itself.
+func granteeMatches(grantee string, p *kms.Principal) bool {
+	return grantee == p.ARN || p.RoleARN != "" && grantee == p.RoleARN
+}
+
+// contextAllowed checks a grant's constraints against a request's
+// encryption context (spec §6).
+func contextAllowed(g *store.Grant, ec map[string]string) bool {
+	if g.EncryptionContextEquals != nil && !maps.Equal(g.EncryptionContextEquals, ec) {
+		return false
+	}
+	for k, v := range g.EncryptionContextSubset {
+		if got, ok := ec[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// grantAllows says whether some grant on the key of e lets the caller
+// perform a.action. a.grantOK, when set, adds the operation's own test
+// (constraints against the request's encryption context, or the limits of
+// a child grant).
+func grantAllows(e *keyEntry, p *kms.Principal, a *access) bool {
+	for i := range e.grants {
+		g := &e.grants[i]
+		if granteeMatches(g.GranteePrincipal, p) && slices.Contains(g.Operations, a.action) &&
+			(a.grantOK == nil || a.grantOK(g)) {
+			return true
+		}
+	}
+	return false
+}
+
+// withContext is the grant test of operations that carry an encryption
+// context.
+func withContext(ec map[string]string) func(*store.Grant) bool {
+	return func(g *store.Grant) bool { return contextAllowed(g, ec) }
+}
+
+// childWithin says whether a child grant stays within its parent (spec
+// §8.4): a subset of its operations, and constraints at least as strict.
+func childWithin(parent *store.Grant, ops []string, c *GrantConstraints) bool {
+	for _, op := range ops {
+		if !slices.Contains(parent.Operations, op) {
+			return false
+		}
+	}
+	var eq, sub map[string]string
+	if c != nil {
+		eq, sub = c.EncryptionContextEquals, c.EncryptionContextSubset
+	}
+	if parent.EncryptionContextEquals != nil {
+		return maps.Equal(parent.EncryptionContextEquals, eq) && sub == nil
+	}
+	if parent.EncryptionContextSubset == nil {
+		return true
+	}
+	if eq == nil && sub == nil {
+		return false
+	}
+	has := func(m map[string]string, k, v string) bool { got, ok := m[k]; return ok && got == v }
+	for k, v := range parent.EncryptionContextSubset {
+		if eq != nil && !has(eq, k, v) || sub != nil && !has(sub, k, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func grantEntry(g *store.Grant, keyARN string) GrantListEntry {
+	e := GrantListEntry{
+		KeyId: keyARN, GrantId: g.ID, Name: g.Name, CreationDate: Timestamp(g.Created),
+		GranteePrincipal: g.GranteePrincipal, RetiringPrincipal: g.RetiringPrincipal,
+		IssuingAccount: g.IssuingAccount, Operations: g.Operations,
+	}
+	if g.EncryptionContextEquals != nil || g.EncryptionContextSubset != nil {
+		e.Constraints = &GrantConstraints{EncryptionContextEquals: g.EncryptionContextEquals, EncryptionContextSubset: g.EncryptionContextSubset}
+	}
+	return e
+}
+
+func sameGrant(g *store.Grant, grantee, retiring, issuing string, ops []string, c *GrantConstraints) bool {
+	var eq, sub map[string]string
+	if c != nil {
+		eq, sub = c.EncryptionContextEquals, c.EncryptionContextSubset
+	}
+	a, b := slices.Clone(g.Operations), slices.Clone(ops)
+	slices.Sort(a)
+	slices.Sort(b)
+	return g.GranteePrincipal == grantee && g.RetiringPrincipal == retiring && g.IssuingAccount == issuing &&
+		slices.Equal(slices.Compact(a), slices.Compact(b)) &&
+		maps.Equal(g.EncryptionContextEquals, eq) && maps.Equal(g.EncryptionContextSubset, sub)
+}
+
+// validPrincipalARN accepts the AWS principals a grant may name.
+func validPrincipalARN(s string) bool {
+	p := strings.SplitN(s, ":", 6)
+	if len(p) != 6 || p[0] != "arn" || p[1] != kms.Partition || p[3] != "" || len(p[4]) != 12 {
+		return false
+	}
+	switch p[2] {
+	case "iam":
+		return p[5] == "root" || strings.HasPrefix(p[5], "user/") || strings.HasPrefix(p[5], "role/")
+	case "sts":
+		return strings.HasPrefix(p[5], "assumed-role/")
+	}
+	return false
+}
+
+// CreateGrant lets a principal use a key for some operations.
+func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInput) (*CreateGrantOutput, error) {
+	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
+	grantee, retiring := *in.GranteePrincipal, ""
+	if in.RetiringPrincipal != nil {
+		retiring = *in.RetiringPrincipal
+	}
+	for _, p := range []string{grantee, retiring} {
+		if p != "" && !validPrincipalARN(p) {
+			return nil, validationf("%s is not a valid principal.", p)
+		}
+	}
+	if len(in.Operations) == 0 {
+		return nil, validationf("1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	k := &e.key
+	for _, op := range in.Operations {
+		if !slices.Contains(symmetricGrantOps, op) {
+			return nil, validationf("Operation %s is not valid for a grant on %s key %s.", op, k.Spec, k.ARN())
+		}
+	}
+	a := access{action: "CreateGrant", cross: true, id: *in.KeyId,
+		grantOK: func(parent *store.Grant) bool { return childWithin(parent, in.Operations, in.Constraints) },
+		fill: func(pc policy.Context) {
+			pc.SetMulti(policy.KeyGrantOperations, in.Operations)
+			pc.Set(policy.KeyGranteePrincipal, grantee)
+			if retiring != "" {
+				pc.Set(policy.KeyRetiringPrincipal, retiring)
+			}
+			var types []string
+			if in.Constraints != nil && in.Constraints.EncryptionContextEquals != nil {
+				types = append(types, "EncryptionContextEquals")
+			}
+			if in.Constraints != nil && in.Constraints.EncryptionContextSubset != nil {
+				types = append(types, "EncryptionContextSubset")
+			}
+			pc.SetMulti(policy.KeyGrantConstraintType, types)
+			pc.SetBool("kms:GrantIsForAWSResource", false)
+		}}
+	if err := s.authorizeKey(ctx, c, e, a); err != nil {
+		return nil, err
+	}
+	if err := usable(k); err != nil {
+		return nil, err
+	}
+	if len(e.grants) >= maxGrantsPerKey {
+		return nil, kms.Errorf(kms.ErrLimitExceeded, "Key %s already has %d grants.", k.ARN(), maxGrantsPerKey)
+	}
+	if n := countGrantee(e.grants, grantee); n >= maxGrantsPerGrantee {
+		return nil, kms.Errorf(kms.ErrLimitExceeded, "Principal %s already has %d grants on key %s.", grantee, n, k.ARN())
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	issuing := "arn:" + kms.Partition + ":iam::" + c.Principal.Account + ":root"
+	if in.Name != nil {
+		for i := range e.grants {
+			if g := &e.grants[i]; g.Name == *in.Name && sameGrant(g, grantee, retiring, issuing, in.Operations, in.Constraints) {
+				return &CreateGrantOutput{GrantToken: s.newGrantToken(g), GrantId: g.ID}, nil
+			}
+		}
+	}
+	var id [32]byte
+	rand.Read(id[:])
+	g := store.Grant{
+		ID: hex.EncodeToString(id[:]), KeyID: k.ID, GranteePrincipal: grantee, RetiringPrincipal: retiring,
+		IssuingAccount: issuing, Operations: slices.Clone(in.Operations), Created: s.now().UTC().Truncate(time.Millisecond),
+	}
+	if in.Name != nil {
+		g.Name = *in.Name
+	}
+	if in.Constraints != nil {
+		g.EncryptionContextEquals, g.EncryptionContextSubset = in.Constraints.EncryptionContextEquals, in.Constraints.EncryptionContextSubset
+	}
+	if err := s.store.CreateGrant(ctx, g); err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.cache.invalidateKey(k.ID)
+	return &CreateGrantOutput{GrantToken: s.newGrantToken(&g), GrantId: g.ID}, nil
+}
+
+// ListGrants lists the grants of a key.
+func (s *Service) ListGrants(ctx context.Context, c *Caller, in *ListGrantsInput) (*ListGrantsOutput, error) {
+	if in.GrantId != nil && !validGrantID(*in.GrantId) {
+		return nil, kms.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
+	}
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := s.authorizeKey(ctx, c, e, access{action: "ListGrants", cross: true, id: *in.KeyId}); err != nil {
+		return nil, err
+	}
+	after, err := s.parseMarker("ListGrants", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(in.Limit, 50, 100)
+	f := store.GrantFilter{KeyID: e.key.ID, After: after, Limit: limit + 1}
+	if in.GrantId != nil {
+		f.GrantID = *in.GrantId
+	}
+	if in.GranteePrincipal != nil {
+		f.GranteePrincipal = *in.GranteePrincipal
+	}
+	gs, err := s.store.ListGrants(ctx, f)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGrantMarkerGone(in.Marker)
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return s.grantPage("ListGrants", gs, limit, func(*store.Grant) string { return e.key.ARN() }), nil
+}
+
+func (s *Service) grantPage(op string, gs []store.Grant, limit int, arn func(*store.Grant) string) *ListGrantsOutput {
+	out := &ListGrantsOutput{Grants: make([]GrantListEntry, 0, min(len(gs), limit))}
+	if len(gs) > limit {
+		gs = gs[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker(op, gs[limit-1].ID)
+	}
+	for i := range gs {
+		out.Grants = append(out.Grants, grantEntry(&gs[i], arn(&gs[i])))
+	}
+	return out
+}
+
+// ListRetirableGrants lists the grants, on any key, that a principal may
+// retire. It is authorized by IAM alone.
+func (s *Service) ListRetirableGrants(ctx context.Context, c *Caller, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+	if err := s.authorizeIAM(ctx, c, "ListRetirableGrants", "*", nil); err != nil {
+		return nil, err
+	}
+	after, err := s.parseMarker("ListRetirableGrants", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(in.Limit, 50, 100)
+	gs, err := s.store.ListRetirableGrants(ctx, *in.RetiringPrincipal, after, limit+1)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGrantMarkerGone(in.Marker)
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	arns := map[string]string{}
+	for i := range gs {
+		id := gs[i].KeyID
+		if _, ok := arns[id]; !ok {
+			k, err := s.store.GetKey(ctx, id)
+			if err != nil {
+				return nil, kms.Internal(err)
+			}
+			arns[id] = k.ARN()
+		}
+	}
+	return s.grantPage("ListRetirableGrants", gs, limit, func(g *store.Grant) string { return arns[g.KeyID] }), nil
+}
+
+// findGrant returns a grant of a cached key.
+func findGrant(e *keyEntry, grantID string) *store.Grant {
+	for i := range e.grants {
+		if e.grants[i].ID == grantID {
+			return &e.grants[i]
+		}
+	}
+	return nil
+}
+
+func grantNotFound(grantID string) error {
+	return kms.Errorf(kms.ErrNotFound, "Grant ID %s not found.", grantID)
+}
+
+// RetireGrant deletes a grant on behalf of its retiring principal, its
+// grantee (when the grant allows RetireGrant) or its issuing account.
+func (s *Service) RetireGrant(ctx context.Context, c *Caller, in *RetireGrantInput) (*struct{}, error) {
+	var keyID, grantID string
+	switch {
+	case in.GrantToken != nil:
+		var err error
+		if keyID, grantID, err = s.parseGrantToken(*in.GrantToken); err != nil {
+			return nil, err
+		}
+	case in.KeyId != nil && in.GrantId != nil:
+		grantID = *in.GrantId
+		if !validGrantID(grantID) {
+			return nil, kms.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", grantID)
+		}
+	default:
+		return nil, validationf("Either GrantToken or both KeyId and GrantId must be specified.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var e *keyEntry
+	var err error
+	if in.GrantToken != nil {
+		e, err = s.acquire(ctx, keyID)
+		if errors.Is(err, errKeyNotFound) {
+			return nil, grantNotFound(grantID)
+		}
+	} else {
+		e, err = s.lookup(ctx, c, *in.KeyId, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	g := findGrant(e, grantID)
+	if g == nil {
+		return nil, grantNotFound(grantID)
+	}
+	p := &c.Principal
+	allowed := g.RetiringPrincipal != "" && granteeMatches(g.RetiringPrincipal, p) ||
+		granteeMatches(g.GranteePrincipal, p) && slices.Contains(g.Operations, "RetireGrant")
+	if !allowed && g.IssuingAccount == "arn:"+kms.Partition+":iam::"+p.Account+":root" {
+		// The issuing account may retire, and delegate that through IAM.
+		allowed = s.authorizeIAM(ctx, c, "RetireGrant", e.key.ARN(), nil) == nil
+	}
+	if !allowed {
+		return nil, kms.Errorf(kms.ErrAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on resource: %s because the grant does not name it as its retiring principal or grantee.", p.ARN, e.key.ARN())
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	return nil, s.deleteGrant(ctx, e.key.ID, grantID)
+}
+
+func (s *Service) deleteGrant(ctx context.Context, keyID, grantID string) error {
+	err := s.store.DeleteGrant(ctx, keyID, grantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return grantNotFound(grantID)
+	}
+	if err != nil {
+		return kms.Internal(err)
+	}
+	s.cache.invalidateKey(keyID)
+	return nil
+}
+
+// RevokeGrant deletes a grant; it takes kms:RevokeGrant on the key.
+func (s *Service) RevokeGrant(ctx context.Context, c *Caller, in *RevokeGrantInput) (*struct{}, error) {
+	if !validGrantID(*in.GrantId) {
+		return nil, kms.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := s.authorizeKey(ctx, c, e, access{action: "RevokeGrant", cross: true, id: *in.KeyId}); err != nil {
+		return nil, err
+	}
+	if findGrant(e, *in.GrantId) == nil {
+		return nil, grantNotFound(*in.GrantId)
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	return nil, s.deleteGrant(ctx, e.key.ID, *in.GrantId)
+}
+
+func countGrantee(gs []store.Grant, grantee string) int {
+	n := 0
+	for i := range gs {
+		if gs[i].GranteePrincipal == grantee {
+			n++
+		}
+	}
+	return n
+}
+
+// errGrantMarkerGone answers a marker whose grant was retired or revoked
+// since the previous page, or that belongs to another key.
+func errGrantMarkerGone(marker *string) error {
+	m := ""
+	if marker != nil {
+		m = *marker
+	}
+	return kms.Errorf(kms.ErrInvalidMarker, "Invalid marker: %s", m)
+}
