@@ -90,9 +90,16 @@ func TestGrants(t *testing.T) {
 	_, err = owner.ListGrants(ctx, &awskms.ListGrantsInput{KeyId: key.KeyId, GrantId: aws.String("nope")})
 	wantCode(t, err, "InvalidGrantIdException")
 
+	// The helper user decrypts through the child grant until it is revoked.
+	h := kmsAs(ts.URL, createUserWithKey(t, root, "helper"))
+	if err := decrypt(h, enc.CiphertextBlob, ec); err != nil {
+		t.Fatalf("decrypt through the child grant: %v", err)
+	}
+
 	// Revoke cuts the child's access at once; retire (by token, as the
 	// retiring principal) cuts the worker's.
 	must[*awskms.RevokeGrantOutput](t)(owner.RevokeGrant(ctx, &awskms.RevokeGrantInput{KeyId: key.KeyId, GrantId: child.GrantId}))
+	wantCode(t, decrypt(h, enc.CiphertextBlob, ec), "AccessDeniedException")
 	_, err = owner.RevokeGrant(ctx, &awskms.RevokeGrantInput{KeyId: key.KeyId, GrantId: child.GrantId})
 	wantCode(t, err, "NotFoundException")
 	_, err = w.RetireGrant(ctx, &awskms.RetireGrantInput{GrantToken: g.GrantToken})
