@@ -89,6 +89,18 @@ type Key struct {
 	// CurrentMaterialID is the hex id of the material new ciphertexts use.
 	CurrentMaterialID string
 	Tags              []Tag
+
+	// Automatic rotation (spec §9): on when RotationEnabled, every
+	// RotationPeriodDays; NextRotationDate is when the next one is due.
+	RotationEnabled    bool
+	RotationPeriodDays int
+	NextRotationDate   time.Time
+
+	// Imported material (Origin EXTERNAL, spec §10): ExpirationModel is
+	// "" until the first import, then KEY_MATERIAL_EXPIRES (with ValidTo)
+	// or KEY_MATERIAL_DOES_NOT_EXPIRE.
+	ExpirationModel string
+	ValidTo         time.Time
 }
 
 // ARN returns the key's ARN.

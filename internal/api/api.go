@@ -64,17 +64,22 @@ var routes = map[string]handlerFunc{
 	"ListRetirableGrants":             op((*service.Service).ListRetirableGrants),
 	"RetireGrant":                     op((*service.Service).RetireGrant),
 	"RevokeGrant":                     op((*service.Service).RevokeGrant),
+	"EnableKeyRotation":               op((*service.Service).EnableKeyRotation),
+	"DisableKeyRotation":              op((*service.Service).DisableKeyRotation),
+	"GetKeyRotationStatus":            op((*service.Service).GetKeyRotationStatus),
+	"RotateKeyOnDemand":               op((*service.Service).RotateKeyOnDemand),
+	"ListKeyRotations":                op((*service.Service).ListKeyRotations),
 }
 
 // pending lists the KMS operations that exist in AWS but are not built yet;
 // they answer UnsupportedOperationException rather than UnknownOperation.
 var pending = []string{
 	"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DisableKeyRotation",
-	"DisconnectCustomKeyStore", "EnableKeyRotation", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-	"GenerateMac", "GetKeyLastUsage", "GetKeyRotationStatus", "GetParametersForImport",
-	"GetPublicKey", "ImportKeyMaterial", "ListKeyRotations",
-	"ReplicateKey", "RotateKeyOnDemand",
+	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores",
+	"DisconnectCustomKeyStore", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+	"GenerateMac", "GetKeyLastUsage", "GetParametersForImport",
+	"GetPublicKey", "ImportKeyMaterial",
+	"ReplicateKey",
 	"Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
 }
 

@@ -383,6 +383,11 @@ func (s *Server) sweep(ctx context.Context) {
 		if n, err := s.Service.SweepDeletions(ctx, s.now()); err != nil {
 			s.log.Error("deleting due keys", "err", err, "deleted", n)
 		}
+		// Rotations missed while the server was down happen here, at the
+		// first sweep after a start.
+		if n, err := s.Service.SweepRotations(ctx, s.now()); err != nil {
+			s.log.Error("rotating due keys", "err", err, "rotated", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

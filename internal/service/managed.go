@@ -97,6 +97,10 @@ func (s *Service) managedKey(ctx context.Context, account, region, name string) 
 		State:        kms.KeyStateEnabled,
 		CreationDate: now,
 		Policy:       managedKeyPolicy(account, service),
+		// AWS managed keys rotate every year, always.
+		RotationEnabled:    true,
+		RotationPeriodDays: defaultRotationDays,
+		NextRotationDate:   now.Add(defaultRotationDays * day),
 	}
 	m, err := s.newMaterial(k.ID)
 	if err != nil {

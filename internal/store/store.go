@@ -28,6 +28,8 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrExists   = errors.New("store: already exists")
+	// ErrConflict: a conditional write found the row changed meanwhile.
+	ErrConflict = errors.New("store: conflict")
 	// ErrInUse refuses to delete a user or role that still has access keys
 	// or inline policies (AWS's DeleteConflictException).
 	ErrInUse = errors.New("store: still in use")
@@ -112,6 +114,11 @@ type Material struct {
 	ID      string // 64 lowercase hex
 	Sealed  []byte
 	Created time.Time
+	// RotationType is "" for a key's first material (generated or
+	// imported), else AUTOMATIC or ON_DEMAND; RotationDate is then when
+	// the rotation made it.
+	RotationType string
+	RotationDate time.Time
 }
 
 // Grant lets a principal use a key for some operations (spec §8). Grants
@@ -236,7 +243,10 @@ type Store interface {
 	// GetKey returns a key with its tags; ErrNotFound if absent.
 	GetKey(ctx context.Context, id string) (kms.Key, error)
 	// UpdateKey replaces every mutable field of a stored key (description,
-	// state, deletion date, policy, current material, tags). ErrNotFound if absent.
+	// state, deletion date, policy, current material, tags, rotation and
+	// expiration settings). ErrNotFound if absent. It is unconditional: the
+	// caller serializes it with RotateKey (today one process and one lock;
+	// several nodes will need it conditional on the current material).
 	UpdateKey(ctx context.Context, k kms.Key) error
 	// DeleteKey removes a key, its material, tags, grants and every alias
 	// pointing at it.
@@ -253,6 +263,22 @@ type Store interface {
 	// rotation and import). ErrNotFound if the key is absent, ErrExists if
 	// the material id is taken.
 	AddMaterial(ctx context.Context, m Material) error
+	// RotateKey adds m as a key's new current material and sets the key's
+	// next rotation date, in one transaction, only if the key's current
+	// material is still prev; ErrConflict otherwise (another node rotated
+	// first), ErrNotFound if the key is absent. It is the one write that
+	// makes a rotation, so a rotation can never happen twice.
+	RotateKey(ctx context.Context, m Material, prev string, next time.Time) error
+	// DeleteMaterial removes one material version (imported material that
+	// expired or was deleted); ErrNotFound if absent.
+	DeleteMaterial(ctx context.Context, keyID, materialID string) error
+	// KeysDueForRotation lists Enabled keys with RotationEnabled whose
+	// NextRotationDate is at or before t, across accounts and regions.
+	KeysDueForRotation(ctx context.Context, t time.Time) ([]kms.Key, error)
+	// KeysWithExpiredMaterial lists keys with ExpirationModel
+	// KEY_MATERIAL_EXPIRES whose ValidTo is at or before t and whose state
+	// is not PendingImport, across accounts and regions.
+	KeysWithExpiredMaterial(ctx context.Context, t time.Time) ([]kms.Key, error)
 	// ListMaterials returns every material version of a key, oldest first.
 	ListMaterials(ctx context.Context, keyID string) ([]Material, error)
 

@@ -137,6 +137,22 @@ var migrations = [][]string{
 		`CREATE INDEX grants_by_key ON grants (key_id, created, id)`,
 		`CREATE INDEX grants_by_retiring ON grants (retiring_principal, created, id)`,
 	},
+	{ // version 4: automatic rotation and imported material
+		// Existing keys do not rotate and have no imported material;
+		// existing materials are first materials (rotation_type '').
+		// rotation_enabled is 0 or 1, like access_keys.active.
+		`ALTER TABLE keys ADD COLUMN rotation_enabled INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE keys ADD COLUMN next_rotation_date BIGINT`,
+		`ALTER TABLE keys ADD COLUMN expiration_model TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE keys ADD COLUMN valid_to BIGINT`,
+		`ALTER TABLE materials ADD COLUMN rotation_type TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE materials ADD COLUMN rotation_date BIGINT`,
+		// For the background scans of KeysDueForRotation and
+		// KeysWithExpiredMaterial.
+		`CREATE INDEX keys_by_rotation ON keys (state, next_rotation_date)`,
+		`CREATE INDEX keys_by_expiry ON keys (expiration_model, valid_to)`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

@@ -336,11 +336,14 @@ func (s *Store) CreateKey(ctx context.Context, k kms.Key, m *store.Material) err
 	return wrap("create key", s.write(ctx, func(tx *sql.Tx) error {
 		ok, err := exec(ctx, tx, `INSERT INTO keys
 			(id, account, region, description, key_spec, key_usage, origin, manager,
-			 state, created, deletion_date, policy, current_material)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			 state, created, deletion_date, policy, current_material,
+			 rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			k.ID, k.Account, k.Region, k.Description, string(k.Spec), string(k.Usage),
 			string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
-			millis(k.DeletionDate), k.Policy, k.CurrentMaterialID)
+			millis(k.DeletionDate), k.Policy, k.CurrentMaterialID,
+			boolInt(k.RotationEnabled), k.RotationPeriodDays, millis(k.NextRotationDate),
+			k.ExpirationModel, millis(k.ValidTo))
 		if err != nil {
 			return err
 		}
@@ -369,10 +372,11 @@ func insertTags(ctx context.Context, tx *sql.Tx, keyID string, tags []kms.Tag) e
 }
 
 func insertMaterial(ctx context.Context, tx *sql.Tx, keyID string, m store.Material) error {
-	ok, err := exec(ctx, tx, `INSERT INTO materials (key_id, id, seq, sealed, created)
-		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?)
+	ok, err := exec(ctx, tx, `INSERT INTO materials
+		(key_id, id, seq, sealed, created, rotation_type, rotation_date)
+		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		keyID, m.ID, keyID, m.Sealed, millis(m.Created))
+		keyID, m.ID, keyID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate))
 	if err == nil && !ok {
 		err = store.ErrExists
 	}
@@ -393,11 +397,50 @@ func (s *Store) AddMaterial(ctx context.Context, m store.Material) error {
 	}))
 }
 
-// keyColumns and scanKeys go together: one row per key and tag, in key id
+// RotateKey implements [store.Store]. The conditional UPDATE is the
+// compare-and-swap: of two rotations from the same prev, the second finds
+// the key's material changed and writes nothing. ErrExists if m.ID is
+// already a material of the key; nothing is written then either.
+func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, next time.Time) error {
+	return wrap("rotate key", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = ?, next_rotation_date = ?
+			WHERE id = ? AND current_material = ?`,
+			m.ID, millis(next), m.KeyID, prev)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			ok, err := keyExists(ctx, tx, m.KeyID)
+			switch {
+			case err != nil:
+				return err
+			case !ok:
+				return store.ErrNotFound
+			}
+			return store.ErrConflict
+		}
+		return insertMaterial(ctx, tx, m.KeyID, m)
+	}))
+}
+
+// DeleteMaterial implements [store.Store]. It leaves the key alone, even
+// when the material is its current one.
+func (s *Store) DeleteMaterial(ctx context.Context, keyID, materialID string) error {
+	return wrap("delete material", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `DELETE FROM materials WHERE key_id = ? AND id = ?`, keyID, materialID)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
+
+// keyColumns and queryKeys go together: one row per key and tag, in key id
 // then tag position order.
 const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
 	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
-	k.current_material, t.tag_key, t.tag_value`
+	k.current_material, k.rotation_enabled, k.rotation_period_days,
+	k.next_rotation_date, k.expiration_model, k.valid_to, t.tag_key, t.tag_value`
 
 // queryKeys returns the keys whose ids the subquery sub selects, with their
 // tags, ordered by id. Selecting ids in a subquery keeps LIMIT counting
@@ -418,11 +461,14 @@ func (s *Store) queryKeys(ctx context.Context, sub string, args ...any) ([]kms.K
 			spec, usage, origin, manager string
 			state                        string
 			created, deletion            sql.NullInt64
+			rotation                     int
+			nextRotation, validTo        sql.NullInt64
 			tagKey, tagValue             sql.NullString
 		)
 		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
 			&origin, &manager, &state, &created, &deletion, &k.Policy,
-			&k.CurrentMaterialID, &tagKey, &tagValue); err != nil {
+			&k.CurrentMaterialID, &rotation, &k.RotationPeriodDays,
+			&nextRotation, &k.ExpirationModel, &validTo, &tagKey, &tagValue); err != nil {
 			return nil, err
 		}
 		if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
@@ -433,6 +479,9 @@ func (s *Store) queryKeys(ctx context.Context, sub string, args ...any) ([]kms.K
 			k.State = kms.KeyState(state)
 			k.CreationDate = fromMillis(created)
 			k.DeletionDate = fromMillis(deletion)
+			k.RotationEnabled = rotation != 0
+			k.NextRotationDate = fromMillis(nextRotation)
+			k.ValidTo = fromMillis(validTo)
 			keys = append(keys, k)
 		}
 		if tagKey.Valid {
@@ -455,14 +504,18 @@ func (s *Store) GetKey(ctx context.Context, id string) (kms.Key, error) {
 	return keys[0], nil
 }
 
-// UpdateKey implements [store.Store]. The immutable fields of k (account,
-// region, spec, usage, origin, manager, creation date) are ignored.
+// UpdateKey implements [store.Store]; the rotation and expiration fields
+// are mutable too. The immutable fields of k (account, region, spec, usage,
+// origin, manager, creation date) are ignored.
 func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 	return wrap("update key", s.write(ctx, func(tx *sql.Tx) error {
 		ok, err := exec(ctx, tx, `UPDATE keys SET description = ?, state = ?,
-			deletion_date = ?, policy = ?, current_material = ? WHERE id = ?`,
+			deletion_date = ?, policy = ?, current_material = ?,
+			rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?,
+			expiration_model = ?, valid_to = ? WHERE id = ?`,
 			k.Description, string(k.State), millis(k.DeletionDate), k.Policy,
-			k.CurrentMaterialID, k.ID)
+			k.CurrentMaterialID, boolInt(k.RotationEnabled), k.RotationPeriodDays,
+			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID)
 		if err != nil {
 			return err
 		}
@@ -524,24 +577,48 @@ func (s *Store) KeysPendingDeletion(ctx context.Context, t time.Time) ([]kms.Key
 	return keys, wrap("keys pending deletion", err)
 }
 
+// KeysDueForRotation implements [store.Store]; the keys come ordered by id.
+// A key with rotation on but no next rotation date is never due.
+func (s *Store) KeysDueForRotation(ctx context.Context, t time.Time) ([]kms.Key, error) {
+	keys, err := s.queryKeys(ctx, `SELECT id FROM keys
+		WHERE state = ? AND rotation_enabled = 1
+		AND next_rotation_date IS NOT NULL AND next_rotation_date <= ?`,
+		string(kms.KeyStateEnabled), t.UnixMilli())
+	return keys, wrap("keys due for rotation", err)
+}
+
+// expiresModel is the ExpirationModel of material with a ValidTo.
+const expiresModel = "KEY_MATERIAL_EXPIRES"
+
+// KeysWithExpiredMaterial implements [store.Store]; the keys come ordered
+// by id. A key without a ValidTo never expires.
+func (s *Store) KeysWithExpiredMaterial(ctx context.Context, t time.Time) ([]kms.Key, error) {
+	keys, err := s.queryKeys(ctx, `SELECT id FROM keys
+		WHERE expiration_model = ? AND valid_to IS NOT NULL AND valid_to <= ? AND state <> ?`,
+		expiresModel, t.UnixMilli(), string(kms.KeyStatePendingImport))
+	return keys, wrap("keys with expired material", err)
+}
+
 // GetMaterial implements [store.Store].
 func (s *Store) GetMaterial(ctx context.Context, keyID, materialID string) (store.Material, error) {
 	m := store.Material{KeyID: keyID, ID: materialID}
-	var created sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT sealed, created FROM materials
-		WHERE key_id = ? AND id = ?`, keyID, materialID).Scan(&m.Sealed, &created)
+	var created, rotated sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT sealed, created, rotation_type, rotation_date
+		FROM materials WHERE key_id = ? AND id = ?`, keyID, materialID).
+		Scan(&m.Sealed, &created, &m.RotationType, &rotated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Material{}, wrap("get material", store.ErrNotFound)
 	}
 	m.Created = fromMillis(created)
+	m.RotationDate = fromMillis(rotated)
 	return m, wrap("get material", err)
 }
 
 // ListMaterials implements [store.Store]. An unknown key has no materials,
 // which is not an error.
 func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Material, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created FROM materials
-		WHERE key_id = ? ORDER BY created, seq`, keyID)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created, rotation_type, rotation_date
+		FROM materials WHERE key_id = ? ORDER BY created, seq`, keyID)
 	if err != nil {
 		return nil, wrap("list materials", err)
 	}
@@ -549,11 +626,12 @@ func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Materi
 	var ms []store.Material
 	for rows.Next() {
 		m := store.Material{KeyID: keyID}
-		var created sql.NullInt64
-		if err := rows.Scan(&m.ID, &m.Sealed, &created); err != nil {
+		var created, rotated sql.NullInt64
+		if err := rows.Scan(&m.ID, &m.Sealed, &created, &m.RotationType, &rotated); err != nil {
 			return nil, wrap("list materials", err)
 		}
 		m.Created = fromMillis(created)
+		m.RotationDate = fromMillis(rotated)
 		ms = append(ms, m)
 	}
 	return ms, wrap("list materials", rows.Err())

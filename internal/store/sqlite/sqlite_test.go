@@ -167,6 +167,7 @@ var shippedMigrations = []string{
 	"4156f26e9a4fa16ae6bb7565421bf1ae3190967936c4d5560ae6c4cd17dcf7a9",
 	"51b86a32160c1fb179c6dcdba6ffa7b063ededc9871225a2d8a7a67e7f781ad4",
 	"154ba0e0591ea86c42b734fa5587cb73f3fc29884dfd874ef563ba1da405e22d",
+	"b214c2facd599e846a7f03b5dbcea576c206fb7696eaf148aef12da7d3c82b99",
 }
 
 func TestMigrationsFrozen(t *testing.T) {
@@ -491,6 +492,194 @@ func checkUpgradedV2(t *testing.T, path string, reopen int) {
 	}
 	if n, err := s.CountGrants(ctx, v2GoneKeyID); err != nil || n != 0 {
 		t.Errorf("CountGrants(deleted key) = %d, %v; want 0", n, err)
+	}
+}
+
+// What TestUpgradeFromV3 stores in a version-3 database, besides v1's.
+const (
+	v3ImportedKeyID = "9abcdef0-12ab-34cd-56ef-1234567890ab" // EXTERNAL, awaiting material
+	v3GrantID       = "abababababababababababababababababababababababababababababababab"
+	v3RotatedID     = "0100" // material of the rotation after the upgrade
+	v3ImportedID    = "0200" // material imported after the upgrade
+)
+
+// TestUpgradeFromV3 opens a version-3 database, filled as the third release
+// wrote its rows, and checks that it upgrades in place: old data intact, old
+// keys without rotation or expiry, and rotation and expiry usable on them.
+func TestUpgradeFromV3(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 3)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, created) VALUES (?, ?)`, []any{v1Account, v1Created}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1Account, "us-east-1", "old key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", v1MaterialID}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v3ImportedKeyID, v1Account, "us-east-1", "", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "EXTERNAL",
+				"CUSTOMER", "PendingImport", v1Created, nil, "{}", ""}},
+		{`INSERT INTO key_tags (key_id, position, tag_key, tag_value) VALUES (?, ?, ?, ?)`,
+			[]any{v1KeyID, 0, "env", "prod"}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created) VALUES (?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1MaterialID, 1, []byte{9, 9}, v1Created}},
+		{`INSERT INTO aliases (account, region, name, key_id, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+			[]any{v1Account, "us-east-1", "alias/old", v1KeyID, v1Created, v1Created}},
+		{`INSERT INTO grants (id, key_id, name, grantee_principal, retiring_principal, issuing_account,
+			operations, context_equals, context_subset, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v3GrantID, v1KeyID, "old", v2Grantee, v2Retiring, "arn:aws:iam::" + v1Account + ":root",
+				`["Decrypt"]`, nil, `{"app":"x"}`, v1Created}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("v3 insert: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for reopen := range 2 {
+		checkUpgradedV3(t, path, reopen)
+	}
+}
+
+// checkUpgradedV3 opens the database of TestUpgradeFromV3, checks what the
+// third release stored and, on the first open, rotates the old key and
+// imports expiring material into the other.
+func checkUpgradedV3(t *testing.T, path string, reopen int) {
+	ctx := t.Context()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("open %d: %v", reopen, err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("open %d: Close: %v", reopen, err)
+		}
+	}()
+	var versions, newest int
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT COUNT(*), MAX(version) FROM schema_version`).Scan(&versions, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(migrations) || newest != len(migrations) {
+		t.Errorf("open %d: schema_version has %d rows up to %d, want %d", reopen, versions, newest, len(migrations))
+	}
+
+	created := time.UnixMilli(v1Created).UTC()
+	rotated := created.Add(time.Hour)
+	nextRotation := rotated.Add(365 * 24 * time.Hour)
+	validTo := rotated.Add(30 * 24 * time.Hour)
+	rotation := store.Material{KeyID: v1KeyID, ID: v3RotatedID, Sealed: []byte("rotated"), Created: rotated,
+		RotationType: "AUTOMATIC", RotationDate: rotated}
+	imported := store.Material{KeyID: v3ImportedKeyID, ID: v3ImportedID, Sealed: []byte("imported"), Created: rotated}
+
+	k, err := s.GetKey(ctx, v1KeyID)
+	if err != nil {
+		t.Fatalf("open %d: GetKey: %v", reopen, err)
+	}
+	if k.Description != "old key" || k.State != kms.KeyStateEnabled || k.Origin != kms.OriginAWSKMS ||
+		len(k.Tags) != 1 || k.Tags[0] != (kms.Tag{Key: "env", Value: "prod"}) || !k.DeletionDate.IsZero() ||
+		k.ExpirationModel != "" || !k.ValidTo.IsZero() {
+		t.Errorf("open %d: GetKey = %+v", reopen, k)
+	}
+	ik, err := s.GetKey(ctx, v3ImportedKeyID)
+	if err != nil {
+		t.Fatalf("open %d: GetKey(imported): %v", reopen, err)
+	}
+	if ik.Origin != kms.OriginExternal || ik.RotationEnabled || ik.RotationPeriodDays != 0 ||
+		!ik.NextRotationDate.IsZero() {
+		t.Errorf("open %d: GetKey(imported) = %+v", reopen, ik)
+	}
+	if a, err := s.GetAlias(ctx, v1Account, "us-east-1", "alias/old"); err != nil || a.TargetKeyID != v1KeyID {
+		t.Errorf("open %d: GetAlias = %+v, %v", reopen, a, err)
+	}
+	if gs, err := s.ListGrants(ctx, store.GrantFilter{KeyID: v1KeyID}); err != nil || len(gs) != 1 ||
+		gs[0].ID != v3GrantID || gs[0].EncryptionContextSubset["app"] != "x" || gs[0].EncryptionContextEquals != nil {
+		t.Errorf("open %d: ListGrants = %+v, %v", reopen, gs, err)
+	}
+
+	if reopen > 0 {
+		// What the first open did is still there.
+		if k.CurrentMaterialID != v3RotatedID || !k.RotationEnabled || k.RotationPeriodDays != 365 ||
+			!k.NextRotationDate.Equal(nextRotation) {
+			t.Errorf("GetKey after reopen = %+v", k)
+		}
+		ms, err := s.ListMaterials(ctx, v1KeyID)
+		if err != nil || len(ms) != 2 || ms[0].RotationType != "" || !ms[0].RotationDate.IsZero() ||
+			ms[1].ID != v3RotatedID || ms[1].RotationType != "AUTOMATIC" || !ms[1].RotationDate.Equal(rotated) {
+			t.Errorf("ListMaterials after reopen = %+v, %v", ms, err)
+		}
+		if ik.State != kms.KeyStateEnabled || ik.CurrentMaterialID != v3ImportedID ||
+			ik.ExpirationModel != "KEY_MATERIAL_EXPIRES" || !ik.ValidTo.Equal(validTo) {
+			t.Errorf("GetKey(imported) after reopen = %+v", ik)
+		}
+		if ks, err := s.KeysWithExpiredMaterial(ctx, validTo); err != nil || len(ks) != 1 || ks[0].ID != v3ImportedKeyID {
+			t.Errorf("KeysWithExpiredMaterial after reopen = %+v, %v", ks, err)
+		}
+		return
+	}
+
+	// Old keys and materials have no rotation and no expiry.
+	if k.CurrentMaterialID != v1MaterialID || k.RotationEnabled || k.RotationPeriodDays != 0 ||
+		!k.NextRotationDate.IsZero() {
+		t.Errorf("GetKey = %+v, want no rotation", k)
+	}
+	if ik.ExpirationModel != "" || !ik.ValidTo.IsZero() || ik.State != kms.KeyStatePendingImport {
+		t.Errorf("GetKey(imported) = %+v, want no expiry", ik)
+	}
+	if m, err := s.GetMaterial(ctx, v1KeyID, v1MaterialID); err != nil || string(m.Sealed) != "\x09\x09" ||
+		m.RotationType != "" || !m.RotationDate.IsZero() {
+		t.Errorf("GetMaterial = %+v, %v", m, err)
+	}
+	far := created.Add(100 * 365 * 24 * time.Hour)
+	if ks, err := s.KeysDueForRotation(ctx, far); err != nil || len(ks) != 0 {
+		t.Errorf("KeysDueForRotation = %+v, %v; want none", ks, err)
+	}
+	if ks, err := s.KeysWithExpiredMaterial(ctx, far); err != nil || len(ks) != 0 {
+		t.Errorf("KeysWithExpiredMaterial = %+v, %v; want none", ks, err)
+	}
+
+	// Turn rotation on and rotate the old key.
+	k.RotationEnabled = true
+	k.RotationPeriodDays = 365
+	k.NextRotationDate = rotated
+	if err := s.UpdateKey(ctx, k); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	if ks, err := s.KeysDueForRotation(ctx, rotated); err != nil || len(ks) != 1 || ks[0].ID != v1KeyID ||
+		len(ks[0].Tags) != 1 {
+		t.Errorf("KeysDueForRotation = %+v, %v; want the old key", ks, err)
+	}
+	if err := s.RotateKey(ctx, rotation, v1MaterialID, nextRotation); err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	stale := rotation
+	stale.ID = "0101"
+	if err := s.RotateKey(ctx, stale, v1MaterialID, nextRotation); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("RotateKey from the old material again: %v, want ErrConflict", err)
+	}
+	if m, err := s.GetMaterial(ctx, v1KeyID, v3RotatedID); err != nil || m.RotationType != "AUTOMATIC" ||
+		!m.RotationDate.Equal(rotated) {
+		t.Errorf("GetMaterial(rotated) = %+v, %v", m, err)
+	}
+
+	// Import expiring material into the other key.
+	if err := s.AddMaterial(ctx, imported); err != nil {
+		t.Fatalf("AddMaterial: %v", err)
+	}
+	ik.State = kms.KeyStateEnabled
+	ik.CurrentMaterialID = v3ImportedID
+	ik.ExpirationModel = "KEY_MATERIAL_EXPIRES"
+	ik.ValidTo = validTo
+	if err := s.UpdateKey(ctx, ik); err != nil {
+		t.Fatalf("UpdateKey(imported): %v", err)
 	}
 }
 

@@ -71,6 +71,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetirableGrants", testRetirableGrants},
 		{"DeleteKeyGrants", testDeleteKeyGrants},
 		{"GrantsConcurrency", testGrantsConcurrency},
+		{"RotationFieldsRoundTrip", testRotationFieldsRoundTrip},
+		{"RotateKey", testRotateKey},
+		{"RotateKeyConcurrency", testRotateKeyConcurrency},
+		{"DeleteMaterial", testDeleteMaterial},
+		{"KeysDueForRotation", testKeysDueForRotation},
+		{"KeysWithExpiredMaterial", testKeysWithExpiredMaterial},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +187,15 @@ func keyDiff(got, want kms.Key) string {
 	tm("DeletionDate", got.DeletionDate, want.DeletionDate)
 	str("Policy", got.Policy, want.Policy)
 	str("CurrentMaterialID", got.CurrentMaterialID, want.CurrentMaterialID)
+	if got.RotationEnabled != want.RotationEnabled {
+		d = append(d, fmt.Sprintf("RotationEnabled = %v, want %v", got.RotationEnabled, want.RotationEnabled))
+	}
+	if got.RotationPeriodDays != want.RotationPeriodDays {
+		d = append(d, fmt.Sprintf("RotationPeriodDays = %d, want %d", got.RotationPeriodDays, want.RotationPeriodDays))
+	}
+	tm("NextRotationDate", got.NextRotationDate, want.NextRotationDate)
+	str("ExpirationModel", got.ExpirationModel, want.ExpirationModel)
+	tm("ValidTo", got.ValidTo, want.ValidTo)
 	if !slices.Equal(got.Tags, want.Tags) {
 		d = append(d, fmt.Sprintf("Tags = %v, want %v", got.Tags, want.Tags))
 	}
@@ -193,10 +208,11 @@ func keyDiff(got, want kms.Key) string {
 func checkMaterial(t *testing.T, got, want store.Material) {
 	t.Helper()
 	if got.KeyID != want.KeyID || got.ID != want.ID ||
-		!bytes.Equal(got.Sealed, want.Sealed) || !got.Created.UTC().Equal(want.Created.UTC()) {
-		t.Errorf("material = {%s %s %x %v}, want {%s %s %x %v}",
-			got.KeyID, got.ID, got.Sealed, got.Created,
-			want.KeyID, want.ID, want.Sealed, want.Created)
+		!bytes.Equal(got.Sealed, want.Sealed) || !got.Created.UTC().Equal(want.Created.UTC()) ||
+		got.RotationType != want.RotationType || !got.RotationDate.UTC().Equal(want.RotationDate.UTC()) {
+		t.Errorf("material = {%s %s %x %v %q %v}, want {%s %s %x %v %q %v}",
+			got.KeyID, got.ID, got.Sealed, got.Created, got.RotationType, got.RotationDate,
+			want.KeyID, want.ID, want.Sealed, want.Created, want.RotationType, want.RotationDate)
 	}
 }
 

@@ -1,0 +1,250 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/policy"
+	"github.com/openkms/kms/internal/store"
+)
+
+const (
+	defaultRotationDays     = 365
+	maxOnDemandRotations    = 25
+	rotationConflictWindow  = 20 * time.Minute
+	rotationAutomatic       = "AUTOMATIC"
+	rotationOnDemand        = "ON_DEMAND"
+	materialStateCurrent    = "CURRENT"
+	materialStateNonCurrent = "NON_CURRENT"
+)
+
+// canRotate applies the rotation eligibility rules (spec §9.1) and the
+// state rules of EnableKeyRotation, DisableKeyRotation and
+// RotateKeyOnDemand (spec §4.3 note 5).
+func canRotate(k *kms.Key) error {
+	switch {
+	case k.Spec != kms.KeySpecSymmetricDefault || k.Usage != kms.KeyUsageEncryptDecrypt:
+		return kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
+	case k.Origin != kms.OriginAWSKMS:
+		return kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
+	case k.Manager == kms.KeyManagerAWS:
+		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is an AWS managed key, whose rotation cannot be changed.", k.ARN())
+	case k.State == kms.KeyStateDisabled:
+		return kms.Errorf(kms.ErrDisabled, "%s is disabled.", k.ARN())
+	case k.State != kms.KeyStateEnabled:
+		return stateError(k)
+	}
+	return nil
+}
+
+// EnableKeyRotation turns automatic rotation on, or changes its period.
+func (s *Service) EnableKeyRotation(ctx context.Context, c *Caller, in *EnableKeyRotationInput) (*struct{}, error) {
+	days := int32(defaultRotationDays)
+	if in.RotationPeriodInDays != nil {
+		days = *in.RotationPeriodInDays
+	}
+	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "EnableKeyRotation", fill: func(pc policy.Context) {
+		pc.SetInt(policy.KeyRotationPeriodInDays, int64(days))
+	}}, func(k *kms.Key) error {
+		if err := canRotate(k); err != nil {
+			return err
+		}
+		k.RotationEnabled, k.RotationPeriodDays = true, int(days)
+		k.NextRotationDate = s.now().UTC().Truncate(time.Millisecond).Add(time.Duration(days) * day)
+		return nil
+	})
+	return nil, err
+}
+
+// DisableKeyRotation turns automatic rotation off.
+func (s *Service) DisableKeyRotation(ctx context.Context, c *Caller, in *KeyIDInput) (*struct{}, error) {
+	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "DisableKeyRotation"}, func(k *kms.Key) error {
+		if err := canRotate(k); err != nil {
+			return err
+		}
+		k.RotationEnabled, k.RotationPeriodDays, k.NextRotationDate = false, 0, time.Time{}
+		return nil
+	})
+	return nil, err
+}
+
+// GetKeyRotationStatus reports whether a key rotates automatically.
+func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Caller, in *KeyIDInput) (*GetKeyRotationStatusOutput, error) {
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := s.authorizeKey(ctx, c, e, access{action: "GetKeyRotationStatus", cross: true, id: *in.KeyId}); err != nil {
+		return nil, err
+	}
+	k := &e.key
+	if k.Spec != kms.KeySpecSymmetricDefault {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
+	}
+	if k.State == kms.KeyStatePendingImport {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
+	}
+	out := &GetKeyRotationStatusOutput{KeyId: k.ARN()}
+	// While a deletion is pending the status reads false; cancelling the
+	// deletion brings the setting back.
+	if k.RotationEnabled && k.State != kms.KeyStatePendingDeletion {
+		days := int32(k.RotationPeriodDays)
+		next := Timestamp(k.NextRotationDate)
+		out.KeyRotationEnabled, out.RotationPeriodInDays, out.NextRotationDate = true, &days, &next
+	}
+	return out, nil
+}
+
+// RotateKeyOnDemand rotates a key now. Rotation is immediate here, so no
+// OnDemandRotationStartDate is ever left pending.
+func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInput) (*RotateKeyOnDemandOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	k := e.key
+	err = s.authorizeKey(ctx, c, e, access{action: "RotateKeyOnDemand", id: *in.KeyId})
+	s.cache.release(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := canRotate(&k); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if k.RotationEnabled && k.NextRotationDate.Sub(now) < rotationConflictWindow {
+		return nil, kms.Errorf("ConflictException", "An automatic rotation of %s is due within 20 minutes.", k.ARN())
+	}
+	ms, err := s.store.ListMaterials(ctx, k.ID)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	n := 0
+	for i := range ms {
+		if ms[i].RotationType == rotationOnDemand {
+			n++
+		}
+	}
+	if n >= maxOnDemandRotations {
+		return nil, kms.Errorf(kms.ErrLimitExceeded, "%s has been rotated on demand %d times, the most allowed.", k.ARN(), maxOnDemandRotations)
+	}
+	err = s.rotate(ctx, &k, rotationOnDemand, now, k.NextRotationDate)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, kms.Errorf("ConflictException", "%s is being rotated.", k.ARN())
+	}
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	s.log.Info("key rotated", "key", k.ARN(), "type", rotationOnDemand, "request_id", c.RequestID)
+	return &RotateKeyOnDemandOutput{KeyId: k.ARN()}, nil
+}
+
+// rotate gives a key new current material in one conditional write, so
+// two servers sharing a store can never rotate the same key twice.
+func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next time.Time) error {
+	m, err := s.newMaterial(k.ID)
+	if err != nil {
+		return kms.Internal(err)
+	}
+	m.RotationType, m.RotationDate = kind, now
+	err = s.store.RotateKey(ctx, *m, k.CurrentMaterialID, next)
+	s.cache.invalidateKey(k.ID)
+	return err
+}
+
+// SweepRotations rotates every Enabled key whose automatic rotation is due
+// at now; the server calls it periodically and once at start, so rotations
+// missed while it was down happen then (once, not once per missed period).
+func (s *Service) SweepRotations(ctx context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due, err := s.store.KeysDueForRotation(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	now = now.UTC().Truncate(time.Millisecond)
+	for i := range due {
+		k := &due[i]
+		next := now.Add(time.Duration(k.RotationPeriodDays) * day)
+		err := s.rotate(ctx, k, rotationAutomatic, now, next)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			continue // another node rotated it, or it is gone
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		s.log.Info("key rotated", "key", k.ARN(), "type", rotationAutomatic, "next", next)
+	}
+	return n, nil
+}
+
+// ListKeyRotations lists a key's rotations, oldest first; with
+// IncludeKeyMaterial ALL_KEY_MATERIAL also its first material.
+func (s *Service) ListKeyRotations(ctx context.Context, c *Caller, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
+	e, err := s.lookup(ctx, c, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := s.authorizeKey(ctx, c, e, access{action: "ListKeyRotations", id: *in.KeyId}); err != nil {
+		return nil, err
+	}
+	k := &e.key
+	if k.Spec != kms.KeySpecSymmetricDefault {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
+	}
+	after, err := s.parseMarker("ListKeyRotations", in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.store.ListMaterials(ctx, k.ID)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == "ALL_KEY_MATERIAL"
+	var entries []RotationsListEntry
+	for i := range ms {
+		m := &ms[i]
+		if m.RotationType == "" && !all {
+			continue
+		}
+		st := materialStateNonCurrent
+		if m.ID == k.CurrentMaterialID {
+			st = materialStateCurrent
+		}
+		r := RotationsListEntry{KeyId: k.ID, KeyMaterialId: m.ID, KeyMaterialState: st, RotationType: m.RotationType}
+		if !m.RotationDate.IsZero() {
+			d := Timestamp(m.RotationDate)
+			r.RotationDate = &d
+		}
+		entries = append(entries, r)
+	}
+	if after != "" {
+		i := 0
+		for i < len(entries) && entries[i].KeyMaterialId != after {
+			i++
+		}
+		if i == len(entries) {
+			return nil, kms.Errorf(kms.ErrInvalidMarker, "Invalid marker: %s", *in.Marker)
+		}
+		entries = entries[i+1:]
+	}
+	limit := pageLimit(in.Limit, 100, 1000)
+	out := &ListKeyRotationsOutput{Rotations: entries}
+	if len(entries) > limit {
+		out.Rotations = entries[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker("ListKeyRotations", entries[limit-1].KeyMaterialId)
+	}
+	if out.Rotations == nil {
+		out.Rotations = []RotationsListEntry{}
+	}
+	return out, nil
+}
