@@ -240,6 +240,11 @@ const (
 	ErrExpiredToken         = "ExpiredTokenException"
 	ErrDryRunOperation      = "DryRunOperationException"
 	ErrThrottling           = "ThrottlingException"
+
+	// Import of key material (spec §10).
+	ErrExpiredImportToken   = "ExpiredImportTokenException"
+	ErrInvalidImportToken   = "InvalidImportTokenException"
+	ErrIncorrectKeyMaterial = "IncorrectKeyMaterialException"
 )
 
 // NewUUID returns a random (version 4) UUID in lowercase, the form of key

@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/openkms/kms/internal/keys"
 )
 
 // awsCLI runs the real AWS CLI against a server the way the README does:
@@ -175,5 +178,94 @@ func TestAWSCLIMultiTenant(t *testing.T) {
 	if _, err := app.try("kms", "decrypt", "--ciphertext-blob", "fileb://acme.key.enc", "--encryption-context", "customer=acme"); err == nil ||
 		!strings.Contains(err.Error(), "DisabledException") {
 		t.Fatalf("decrypt after disable: %v", err)
+	}
+}
+
+// readmeScript returns the first ```sh block after the README heading.
+func readmeScript(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no heading %q", heading)
+	}
+	_, rest, ok = strings.Cut(rest, "\n```sh\n")
+	if !ok {
+		t.Fatalf("README.md has no sh block under %q", heading)
+	}
+	script, _, ok := strings.Cut(rest, "\n```\n")
+	if !ok {
+		t.Fatalf("README.md: unterminated sh block under %q", heading)
+	}
+	return script
+}
+
+// TestREADMEImportScript runs the README's scripted import, as written,
+// with the real AWS CLI and openssl (the server's endpoint and credentials
+// put in): import with RSAES_OAEP_SHA_256, delete, re-import with
+// RSA_AES_KEY_WRAP_SHA_256, decrypt. Then it decrypts the script's
+// ciphertext itself with the material openssl made, proving the key used
+// exactly those bytes.
+func TestREADMEImportScript(t *testing.T) {
+	for _, tool := range []string{"openssl", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed for this test and is not on PATH", tool)
+		}
+	}
+	if out, err := exec.Command("openssl", "version").CombinedOutput(); err != nil {
+		t.Fatalf("openssl version: %v\n%s", err, out)
+	}
+	script := readmeScript(t, "## Bring your own key material")
+	if !strings.Contains(script, "http://127.0.0.1:7900") {
+		t.Fatal("the README script does not name the quick-start endpoint")
+	}
+	dir, work := t.TempDir(), t.TempDir()
+	p := startKMS(t, dir)
+	newAWSCLI(t, p.URL, dir) // fails the test if there is no AWS CLI
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+strings.ReplaceAll(script, "http://127.0.0.1:7900", p.URL))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-config"),
+		"AWS_DEFAULT_REGION=us-east-1",
+	)
+	cmd.Dir = work
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("README import script: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) < 2 || lines[len(lines)-1] != "hello" || !slices.Contains(lines, "PendingImport") {
+		t.Fatalf("README import script printed:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+
+	material, err := os.ReadFile(filepath.Join(work, "PlaintextKeyMaterial.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := os.ReadFile(filepath.Join(work, "secret.enc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.SymmetricKeyFromBytes(material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := keys.Decrypt(k, blob, nil); err != nil || string(pt) != "hello\n" {
+		t.Fatalf("secret.enc under the imported material: %q, %v", pt, err)
+	}
+	cli := newAWSCLI(t, p.URL, dir)
+	keyID := cli.run("kms", "list-keys")["Keys"].([]any)[0].(map[string]any)["KeyId"].(string)
+	meta := cli.run("kms", "describe-key", "--key-id", keyID)["KeyMetadata"].(map[string]any)
+	if meta["Origin"] != "EXTERNAL" || meta["KeyState"] != "Enabled" || meta["ExpirationModel"] != "KEY_MATERIAL_DOES_NOT_EXPIRE" {
+		t.Fatalf("key after the script: %v", meta)
 	}
 }

@@ -69,16 +69,19 @@ var routes = map[string]handlerFunc{
 	"GetKeyRotationStatus":            op((*service.Service).GetKeyRotationStatus),
 	"RotateKeyOnDemand":               op((*service.Service).RotateKeyOnDemand),
 	"ListKeyRotations":                op((*service.Service).ListKeyRotations),
+	"GetParametersForImport":          op((*service.Service).GetParametersForImport),
+	"ImportKeyMaterial":               op((*service.Service).ImportKeyMaterial),
+	"DeleteImportedKeyMaterial":       op((*service.Service).DeleteImportedKeyMaterial),
 }
 
 // pending lists the KMS operations that exist in AWS but are not built yet;
 // they answer UnsupportedOperationException rather than UnknownOperation.
 var pending = []string{
 	"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-	"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores",
+	"DeriveSharedSecret", "DescribeCustomKeyStores",
 	"DisconnectCustomKeyStore", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-	"GenerateMac", "GetKeyLastUsage", "GetParametersForImport",
-	"GetPublicKey", "ImportKeyMaterial",
+	"GenerateMac", "GetKeyLastUsage",
+	"GetPublicKey",
 	"ReplicateKey",
 	"Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
 }

@@ -383,6 +383,9 @@ func (s *Server) sweep(ctx context.Context) {
 		if n, err := s.Service.SweepDeletions(ctx, s.now()); err != nil {
 			s.log.Error("deleting due keys", "err", err, "deleted", n)
 		}
+		if n, err := s.Service.SweepExpiredMaterial(ctx, s.now()); err != nil {
+			s.log.Error("deleting expired key material", "err", err, "expired", n)
+		}
 		// Rotations missed while the server was down happen here, at the
 		// first sweep after a start.
 		if n, err := s.Service.SweepRotations(ctx, s.now()); err != nil {

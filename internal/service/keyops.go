@@ -98,7 +98,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		return nil, validationf("XksKeyId must be specified only when Origin is EXTERNAL_KEY_STORE.")
 	case in.CustomKeyStoreId != nil || origin == "AWS_CLOUDHSM" || origin == "EXTERNAL_KEY_STORE":
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Custom key stores are not supported by this server.")
-	case origin != kms.OriginAWSKMS:
+	case origin != kms.OriginAWSKMS && origin != kms.OriginExternal:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Origin %s is not supported by this server yet.", origin)
 	case in.MultiRegion:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Multi-Region keys are not supported by this server.")
@@ -149,11 +149,16 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	if in.Description != nil {
 		k.Description = *in.Description
 	}
-	m, err := s.newMaterial(k.ID)
-	if err != nil {
-		return nil, kms.Internal(err)
+	var m *store.Material
+	if origin == kms.OriginExternal {
+		k.State = kms.KeyStatePendingImport // until ImportKeyMaterial
+	} else {
+		var err error
+		if m, err = s.newMaterial(k.ID); err != nil {
+			return nil, kms.Internal(err)
+		}
+		k.CurrentMaterialID = m.ID
 	}
-	k.CurrentMaterialID = m.ID
 	if err := s.store.CreateKey(ctx, k, m); err != nil {
 		return nil, kms.Internal(err)
 	}
@@ -302,7 +307,10 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Caller, in *KeyIDInp
 		if k.State != kms.KeyStatePendingDeletion {
 			return kms.Errorf(kms.ErrInvalidState, "%s is not pending deletion.", k.ARN())
 		}
-		k.State = kms.KeyStateDisabled
+		var err error
+		if k.State, err = s.stateAfterCancel(ctx, k); err != nil {
+			return err
+		}
 		k.DeletionDate = time.Time{}
 		return nil
 	})

@@ -41,6 +41,10 @@ type KeyMetadata struct {
 	EncryptionAlgorithms  []string `json:",omitempty"`
 	MultiRegion           bool
 	CurrentKeyMaterialId  string `json:",omitempty"`
+	// ExpirationModel and ValidTo describe imported material (Origin
+	// EXTERNAL, once imported); ValidTo only with KEY_MATERIAL_EXPIRES.
+	ExpirationModel string     `json:",omitempty"`
+	ValidTo         *Timestamp `json:",omitempty"`
 }
 
 var symmetricAlgorithms = []string{"SYMMETRIC_DEFAULT"}
@@ -67,6 +71,13 @@ func metadata(k *kms.Key) *KeyMetadata {
 	if k.State == kms.KeyStatePendingDeletion {
 		d := Timestamp(k.DeletionDate)
 		m.DeletionDate = &d
+	}
+	if k.Origin == kms.OriginExternal {
+		m.ExpirationModel = k.ExpirationModel
+		if k.ExpirationModel == expirationExpires && !k.ValidTo.IsZero() {
+			v := Timestamp(k.ValidTo)
+			m.ValidTo = &v
+		}
 	}
 	return m
 }
