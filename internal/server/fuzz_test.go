@@ -62,6 +62,13 @@ var fuzzTargets = []string{
 	"TrentService.ListRetirableGrants",
 	"TrentService.RetireGrant",
 	"TrentService.RevokeGrant",
+	"TrentService.EnableKeyRotation",
+	"TrentService.DisableKeyRotation",
+	"TrentService.GetKeyRotationStatus",
+	"TrentService.ListKeyRotations",
+	"TrentService.GetParametersForImport",
+	"TrentService.ImportKeyMaterial",
+	"TrentService.DeleteImportedKeyMaterial",
 	// PutKeyPolicy is left out: a policy that locks the root out (with the
 	// bypass flag) would stop the state snapshots, which read as root.
 }
@@ -89,6 +96,12 @@ var fuzzMutating = map[string]bool{
 	"TrentService.DeleteAlias":          true,
 	"TrentService.TagResource":          true,
 	"TrentService.UntagResource":        true,
+	// Their effects are not in the snapshot today; listed so they stay
+	// allowed to change it if it grows.
+	"TrentService.EnableKeyRotation":         true,
+	"TrentService.DisableKeyRotation":        true,
+	"TrentService.ImportKeyMaterial":         true,
+	"TrentService.DeleteImportedKeyMaterial": true,
 }
 
 // fuzzServer is a server opened once per fuzz process (the coordinator and
@@ -557,6 +570,16 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.CreateGrant", `{"KeyId":` + keyID + `,"GranteePrincipal":"x","Operations":[],"Constraints":{"EncryptionContextEquals":{"a":"b"}},"DryRun":true}`},
 		{"TrentService.ListGrants", `{"KeyId":` + keyID + `,"GrantId":"zz","Limit":100}`},
 		{"TrentService.ListRetirableGrants", `{"RetiringPrincipal":"arn:aws:iam::111122223333:root"}`},
+		{"TrentService.EnableKeyRotation", `{"KeyId":` + keyID + `,"RotationPeriodInDays":89}`},
+		{"TrentService.DisableKeyRotation", `{"KeyId":"alias/fuzz"}`},
+		{"TrentService.GetKeyRotationStatus", `{"KeyId":` + keyID + `}`},
+		{"TrentService.ListKeyRotations", `{"KeyId":` + keyID + `,"IncludeKeyMaterial":"ALL_KEY_MATERIAL","Limit":1}`},
+		{"TrentService.ListKeyRotations", `{"KeyId":` + keyID + `,"Marker":"%KEYS_MARKER%"}`},
+		{"TrentService.GetParametersForImport", `{"KeyId":` + keyID + `,"WrappingAlgorithm":"RSAES_OAEP_SHA_256","WrappingKeySpec":"RSA_2048"}`},
+		{"TrentService.GetParametersForImport", `{"KeyId":` + keyID + `,"WrappingAlgorithm":"RSAES_PKCS1_V1_5","WrappingKeySpec":"RSA_1024"}`},
+		{"TrentService.ImportKeyMaterial", `{"KeyId":` + keyID + `,"ImportToken":"AAAA","EncryptedKeyMaterial":"AAAA","ValidTo":1e30}`},
+		{"TrentService.ImportKeyMaterial", `{"KeyId":` + keyID + `,"ImportToken":"AAAA","EncryptedKeyMaterial":"AAAA","ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE","ValidTo":"x"}`},
+		{"TrentService.DeleteImportedKeyMaterial", `{"KeyId":` + keyID + `,"KeyMaterialId":"zz"}`},
 		{"TrentService.RetireGrant", `{"GrantToken":"AAAA"}`},
 		{"TrentService.RetireGrant", `{}`},
 		{"TrentService.RevokeGrant", `{"KeyId":` + keyID + `,"GrantId":"0000000000000000000000000000000000000000000000000000000000000000"}`},
