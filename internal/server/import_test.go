@@ -293,9 +293,10 @@ func TestImportErrors(t *testing.T) {
 		!m.ValidTo.Equal(again.ValidTo.Truncate(time.Millisecond)) || m.KeyState != types.KeyStateEnabled {
 		t.Fatalf("after re-import with an expiry: %+v", m)
 	}
-	newType := importInput(t, *k.KeyId, p, alg, newMaterial(t), nil)
+	// NEW_KEY_MATERIAL must bring other bytes (TestImportRotation imports them).
+	newType := importInput(t, *k.KeyId, p, alg, material, nil)
 	newType.ImportType = types.ImportTypeNewKeyMaterial
-	wantCode(t, imp(newType), "UnsupportedOperationException")
+	wantCode(t, imp(newType), "IncorrectKeyMaterialException")
 	// The same bytes in another key are other material.
 	o := importMaterial(t, c, *other.KeyId, material, nil)
 	if *o.KeyMaterialId == *first.KeyMaterialId {
@@ -565,4 +566,129 @@ func TestImportConditionKeys(t *testing.T) {
 	// Deleting is another permission.
 	_, err = alice.DeleteImportedKeyMaterial(ctx, &awskms.DeleteImportedKeyMaterialInput{KeyId: k.Arn})
 	wantMessage(t, err, "AccessDeniedException", "kms:DeleteImportedKeyMaterial")
+}
+
+// TestImportRotation rotates a key with imported material on demand: new
+// material imported with ImportType NEW_KEY_MATERIAL waits pending until
+// RotateKeyOnDemand makes it current, and old ciphertexts keep decrypting.
+func TestImportRotation(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	k := createExternalKey(t, c)
+	alg := types.AlgorithmSpecRsaesOaepSha256
+	rotate := func() error {
+		_, err := c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: k.KeyId})
+		return err
+	}
+	importNew := func(material []byte, validTo *time.Time) (*awskms.ImportKeyMaterialOutput, error) {
+		p := getParams(t, c, *k.KeyId, alg, types.WrappingKeySpecRsa2048)
+		in := importInput(t, *k.KeyId, p, alg, material, validTo)
+		in.ImportType = types.ImportTypeNewKeyMaterial
+		return c.ImportKeyMaterial(ctx, in)
+	}
+	listAll := func() []types.RotationsListEntry {
+		return must[*awskms.ListKeyRotationsOutput](t)(c.ListKeyRotations(ctx, &awskms.ListKeyRotationsInput{
+			KeyId: k.KeyId, IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial})).Rotations
+	}
+
+	m0 := newMaterial(t)
+	id0 := *importMaterial(t, c, *k.KeyId, m0, nil).KeyMaterialId
+	c0 := encryptWith(t, c, *k.KeyId, "under M0")
+	wantMessage(t, rotate(), "UnsupportedOperationException", "has no key material pending rotation")
+
+	m1 := newMaterial(t)
+	_, err := importNew(m1, aws.Time(time.Now().Add(dayDur)))
+	wantCode(t, err, "UnsupportedOperationException") // pending material must not expire here
+	out := must[*awskms.ImportKeyMaterialOutput](t)(importNew(m1, nil))
+	id1 := *out.KeyMaterialId
+	if id1 == id0 {
+		t.Fatal("new material has the id of the old")
+	}
+	// Pending: the key is unchanged, and the material is listed only with ALL_KEY_MATERIAL.
+	if m := describe(t, c, *k.KeyId); *m.CurrentKeyMaterialId != id0 || m.KeyState != types.KeyStateEnabled {
+		t.Fatalf("after importing pending material: material %s, state %s", *m.CurrentKeyMaterialId, m.KeyState)
+	}
+	all := listAll()
+	if len(all) != 2 || *all[0].KeyMaterialId != id0 || all[0].KeyMaterialState != types.KeyMaterialStateCurrent ||
+		all[0].ImportState != types.ImportStateImported ||
+		all[0].ExpirationModel != types.ExpirationModelTypeKeyMaterialDoesNotExpire ||
+		*all[1].KeyMaterialId != id1 || all[1].KeyMaterialState != types.KeyMaterialStatePendingRotation ||
+		all[1].ImportState != types.ImportStateImported || all[1].RotationType != "" || all[1].RotationDate != nil {
+		t.Fatalf("ListKeyRotations ALL_KEY_MATERIAL with pending material: %+v", all)
+	}
+	if rot := must[*awskms.ListKeyRotationsOutput](t)(c.ListKeyRotations(ctx, &awskms.ListKeyRotationsInput{KeyId: k.KeyId})); len(rot.Rotations) != 0 {
+		t.Fatalf("ListKeyRotations ROTATIONS_ONLY with pending material: %+v", rot.Rotations)
+	}
+	// One pending material at a time.
+	_, err = importNew(newMaterial(t), nil)
+	wantMessage(t, err, "ValidationException", "pending rotation")
+
+	if err := rotate(); err != nil {
+		t.Fatalf("RotateKeyOnDemand: %v", err)
+	}
+	if m := describe(t, c, *k.KeyId); *m.CurrentKeyMaterialId != id1 || m.KeyState != types.KeyStateEnabled {
+		t.Fatalf("after rotation: material %s, state %s", *m.CurrentKeyMaterialId, m.KeyState)
+	}
+	c1 := encryptWith(t, c, *k.KeyId, "under M1")
+	for i, tc := range []struct {
+		blob       []byte
+		plain, mid string
+	}{{c0, "under M0", id0}, {c1, "under M1", id1}} {
+		d := must[*awskms.DecryptOutput](t)(decryptWith(c, tc.blob))
+		if string(d.Plaintext) != tc.plain || *d.KeyMaterialId != tc.mid {
+			t.Fatalf("ciphertext %d: %q with material %s, want %q with %s", i, d.Plaintext, *d.KeyMaterialId, tc.plain, tc.mid)
+		}
+	}
+	all = listAll()
+	if len(all) != 2 || all[0].KeyMaterialState != types.KeyMaterialStateNonCurrent ||
+		*all[1].KeyMaterialId != id1 || all[1].KeyMaterialState != types.KeyMaterialStateCurrent ||
+		all[1].RotationType != types.RotationTypeOnDemand || all[1].RotationDate == nil {
+		t.Fatalf("ListKeyRotations ALL_KEY_MATERIAL after rotation: %+v", all)
+	}
+
+	// Nothing pending any more.
+	wantMessage(t, rotate(), "UnsupportedOperationException", "has no key material pending rotation")
+	// Imported keys never rotate automatically.
+	_, err = c.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: k.KeyId})
+	wantMessage(t, err, "UnsupportedOperationException", "origin is EXTERNAL")
+	// Material the key had before cannot come back as new material.
+	for _, m := range [][]byte{m0, m1} {
+		_, err = importNew(m, nil)
+		wantCode(t, err, "IncorrectKeyMaterialException")
+	}
+	// KeyMaterialId is not allowed with NEW_KEY_MATERIAL.
+	p := getParams(t, c, *k.KeyId, alg, types.WrappingKeySpecRsa2048)
+	in := importInput(t, *k.KeyId, p, alg, newMaterial(t), nil)
+	in.ImportType, in.KeyMaterialId = types.ImportTypeNewKeyMaterial, aws.String(id1)
+	_, err = c.ImportKeyMaterial(ctx, in)
+	wantCode(t, err, "ValidationException")
+
+	// Pending material can be deleted; the key keeps its current material.
+	id2 := *must[*awskms.ImportKeyMaterialOutput](t)(importNew(newMaterial(t), nil)).KeyMaterialId
+	del := must[*awskms.DeleteImportedKeyMaterialOutput](t)(c.DeleteImportedKeyMaterial(ctx,
+		&awskms.DeleteImportedKeyMaterialInput{KeyId: k.KeyId, KeyMaterialId: aws.String(id2)}))
+	if *del.KeyMaterialId != id2 {
+		t.Fatalf("DeleteImportedKeyMaterial of pending material answered %s", *del.KeyMaterialId)
+	}
+	if m := describe(t, c, *k.KeyId); *m.CurrentKeyMaterialId != id1 || m.KeyState != types.KeyStateEnabled {
+		t.Fatalf("after deleting pending material: material %s, state %s", *m.CurrentKeyMaterialId, m.KeyState)
+	}
+	wantMessage(t, rotate(), "UnsupportedOperationException", "has no key material pending rotation")
+
+	// Pending material does not expire, so rotating a key whose material
+	// expires leaves it without expiry.
+	e := createExternalKey(t, c)
+	importMaterial(t, c, *e.KeyId, newMaterial(t), aws.Time(time.Now().Add(10*dayDur)))
+	p = getParams(t, c, *e.KeyId, alg, types.WrappingKeySpecRsa2048)
+	in = importInput(t, *e.KeyId, p, alg, newMaterial(t), nil)
+	in.ImportType = types.ImportTypeNewKeyMaterial
+	pe := must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, in))
+	if m := describe(t, c, *e.KeyId); m.ExpirationModel != types.ExpirationModelTypeKeyMaterialExpires || m.ValidTo == nil {
+		t.Fatalf("expiring key after importing pending material: %s %v", m.ExpirationModel, m.ValidTo)
+	}
+	must[*awskms.RotateKeyOnDemandOutput](t)(c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: e.KeyId}))
+	if m := describe(t, c, *e.KeyId); *m.CurrentKeyMaterialId != *pe.KeyMaterialId ||
+		m.ExpirationModel != types.ExpirationModelTypeKeyMaterialDoesNotExpire || m.ValidTo != nil {
+		t.Fatalf("expiring key after rotation: material %s, %s %v", *m.CurrentKeyMaterialId, m.ExpirationModel, m.ValidTo)
+	}
 }

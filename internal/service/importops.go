@@ -155,8 +155,9 @@ func wrappingHash(alg string) hash.Hash {
 
 // ImportKeyMaterial unwraps key material with the token's private key and
 // makes it the key's material. The first import fixes which material the
-// key has for good; later imports must bring the same bytes, and may change
-// the expiration.
+// key has; later imports must bring the same bytes, and may change the
+// expiration, except NEW_KEY_MATERIAL ones, which bring different bytes
+// for the next on-demand rotation (see importForRotation).
 func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKeyMaterialInput) (*ImportKeyMaterialOutput, error) {
 	if in.KeyMaterialDescription != nil {
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeyMaterialDescription is not supported by this server.")
@@ -187,9 +188,17 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		if err := importable(k, "ImportKeyMaterial"); err != nil {
 			return err
 		}
+		// NEW_KEY_MATERIAL on a key that has material already is material
+		// for its next on-demand rotation (spec §9.1): stored pending,
+		// while the key keeps its state, material and expiration.
+		forRotation := in.ImportType != nil && *in.ImportType == importNewMaterial && k.CurrentMaterialID != ""
 		switch {
-		case in.ImportType != nil && *in.ImportType == importNewMaterial && k.CurrentMaterialID != "":
-			return kms.Errorf(kms.ErrUnsupportedOperation, "%s already has key material; importing new key material for rotation is not supported by this server.", k.ARN())
+		case forRotation && k.State == kms.KeyStatePendingImport:
+			return stateError(k)
+		case forRotation && model == expirationExpires:
+			// The store keeps one expiration per key, for its current
+			// material; pending material has nowhere to keep its own.
+			return kms.Errorf(kms.ErrUnsupportedOperation, "Key material imported for rotation must use ExpirationModel %s on this server.", expirationNotExpires)
 		case in.ImportType != nil && *in.ImportType == importExisting && k.CurrentMaterialID == "":
 			return validationf("%s has no key material to re-import; use ImportType NEW_KEY_MATERIAL.", k.ARN())
 		}
@@ -212,6 +221,13 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		}
 		sk.Zero()
 		id := importedMaterialID(k.ID, material)
+		if forRotation {
+			if err := s.importForRotation(ctx, k, id, material); err != nil {
+				return err
+			}
+			mid = id
+			return nil
+		}
 		if k.CurrentMaterialID != "" && id != k.CurrentMaterialID || in.KeyMaterialId != nil && *in.KeyMaterialId != id {
 			return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is not the key material previously imported into %s.", k.ARN())
 		}
@@ -239,6 +255,40 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 	s.log.Info("key material imported", "key", k.ARN(), "material", mid, "expiration_model", model,
 		"valid_to", validTo, "principal", c.Principal.ARN, "request_id", c.RequestID)
 	return &ImportKeyMaterialOutput{KeyId: k.ARN(), KeyMaterialId: mid}, nil
+}
+
+// importForRotation stores material as a key's material pending rotation.
+// It must differ from every material the key has or had as current, and
+// the key may have only one pending material at a time: a second is
+// refused, as AWS refuses it, rather than silently replacing the first
+// (DeleteImportedKeyMaterial with its KeyMaterialId removes it).
+func (s *Service) importForRotation(ctx context.Context, k *kms.Key, id string, material []byte) error {
+	if id == k.CurrentMaterialID {
+		return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is already key material of %s; import new key material for a rotation.", k.ARN())
+	}
+	ms, err := s.store.ListMaterials(ctx, k.ID)
+	if err != nil {
+		return kms.Internal(err)
+	}
+	for i := range ms {
+		if ms[i].ID == id {
+			return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is already key material of %s; import new key material for a rotation.", k.ARN())
+		}
+	}
+	for i := range ms {
+		if ms[i].Pending {
+			return validationf("%s already has key material %s pending rotation; rotate the key with RotateKeyOnDemand, or delete that material, before importing more.", k.ARN(), ms[i].ID)
+		}
+	}
+	sealed, err := s.sealer.Seal(material, materialAAD(k.ID, id))
+	if err != nil {
+		return kms.Internal(err)
+	}
+	err = s.store.AddMaterial(ctx, store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: s.now().UTC(), Pending: true})
+	if err != nil {
+		return kms.Internal(err)
+	}
+	return nil
 }
 
 // importedMaterialID names imported material: the same bytes imported into
@@ -292,6 +342,7 @@ func unwrapMaterial(t *importToken, wrapped []byte) ([]byte, error) {
 // key goes to PendingImport (a pending deletion stays pending) and keeps
 // everything else, so importing the same material restores it.
 func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Caller, in *DeleteImportedKeyMaterialInput) (*DeleteImportedKeyMaterialOutput, error) {
+	deleted := ""
 	k, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "DeleteImportedKeyMaterial"}, func(k *kms.Key) error {
 		if k.Origin != kms.OriginExternal {
 			return errOrigin(k)
@@ -301,7 +352,20 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Caller, in *
 			return stateError(k)
 		}
 		if in.KeyMaterialId != nil && *in.KeyMaterialId != k.CurrentMaterialID {
-			return kms.Errorf(kms.ErrNotFound, "Key material %s is not found in %s.", *in.KeyMaterialId, k.ARN())
+			// Only material pending rotation can be deleted besides the
+			// current one; the key keeps its state and material.
+			m, err := s.store.GetMaterial(ctx, k.ID, *in.KeyMaterialId)
+			switch {
+			case errors.Is(err, store.ErrNotFound) || err == nil && !m.Pending:
+				return kms.Errorf(kms.ErrNotFound, "Key material %s is not found in %s.", *in.KeyMaterialId, k.ARN())
+			case err != nil:
+				return kms.Internal(err)
+			}
+			if err := s.store.DeleteMaterial(ctx, k.ID, m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return kms.Internal(err)
+			}
+			deleted = m.ID
+			return nil
 		}
 		if err := s.deleteImported(ctx, k); err != nil {
 			return err
@@ -309,14 +373,15 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Caller, in *
 		if k.State != kms.KeyStatePendingDeletion {
 			k.State = kms.KeyStatePendingImport
 		}
+		deleted = k.CurrentMaterialID
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("imported key material deleted", "key", k.ARN(), "material", k.CurrentMaterialID,
+	s.log.Info("imported key material deleted", "key", k.ARN(), "material", deleted,
 		"principal", c.Principal.ARN, "request_id", c.RequestID)
-	return &DeleteImportedKeyMaterialOutput{KeyId: k.ARN(), KeyMaterialId: k.CurrentMaterialID}, nil
+	return &DeleteImportedKeyMaterialOutput{KeyId: k.ARN(), KeyMaterialId: deleted}, nil
 }
 
 // deleteImported deletes a key's current material if it is still stored.

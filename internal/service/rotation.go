@@ -18,16 +18,20 @@ const (
 	rotationOnDemand        = "ON_DEMAND"
 	materialStateCurrent    = "CURRENT"
 	materialStateNonCurrent = "NON_CURRENT"
+	materialStatePending    = "PENDING_ROTATION"
+	importStateImported     = "IMPORTED"
 )
 
 // canRotate applies the rotation eligibility rules (spec §9.1) and the
 // state rules of EnableKeyRotation, DisableKeyRotation and
-// RotateKeyOnDemand (spec §4.3 note 5).
-func canRotate(k *kms.Key) error {
+// RotateKeyOnDemand (spec §4.3 note 5). Keys with imported material
+// (EXTERNAL) rotate only on demand, so only onDemand admits them.
+func canRotate(k *kms.Key, onDemand bool) error {
 	switch {
 	case k.Spec != kms.KeySpecSymmetricDefault || k.Usage != kms.KeyUsageEncryptDecrypt:
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
-	case k.Origin != kms.OriginAWSKMS:
+	case k.Origin != kms.OriginAWSKMS &&
+		!(onDemand && k.Origin == kms.OriginExternal && k.State != kms.KeyStatePendingImport):
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
 	case k.Manager == kms.KeyManagerAWS:
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is an AWS managed key, whose rotation cannot be changed.", k.ARN())
@@ -48,7 +52,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Caller, in *EnableKe
 	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "EnableKeyRotation", fill: func(pc policy.Context) {
 		pc.SetInt(policy.KeyRotationPeriodInDays, int64(days))
 	}}, func(k *kms.Key) error {
-		if err := canRotate(k); err != nil {
+		if err := canRotate(k, false); err != nil {
 			return err
 		}
 		k.RotationEnabled, k.RotationPeriodDays = true, int(days)
@@ -61,7 +65,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Caller, in *EnableKe
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Caller, in *KeyIDInput) (*struct{}, error) {
 	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "DisableKeyRotation"}, func(k *kms.Key) error {
-		if err := canRotate(k); err != nil {
+		if err := canRotate(k, false); err != nil {
 			return err
 		}
 		k.RotationEnabled, k.RotationPeriodDays, k.NextRotationDate = false, 0, time.Time{}
@@ -99,7 +103,9 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Caller, in *KeyID
 }
 
 // RotateKeyOnDemand rotates a key now. Rotation is immediate here, so no
-// OnDemandRotationStartDate is ever left pending.
+// OnDemandRotationStartDate is ever left pending. A key with imported
+// material rotates to the material imported for it with ImportType
+// NEW_KEY_MATERIAL, and cannot rotate without.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInput) (*RotateKeyOnDemandOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,7 +119,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 	if err != nil {
 		return nil, err
 	}
-	if err := canRotate(&k); err != nil {
+	if err := canRotate(&k, true); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -125,15 +131,26 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 		return nil, kms.Internal(err)
 	}
 	n := 0
+	var pending *store.Material
 	for i := range ms {
 		if ms[i].RotationType == rotationOnDemand {
 			n++
 		}
+		if ms[i].Pending {
+			pending = &ms[i]
+		}
+	}
+	if k.Origin == kms.OriginExternal && pending == nil {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s has no key material pending rotation; import new key material with ImportType NEW_KEY_MATERIAL first.", k.ARN())
 	}
 	if n >= maxOnDemandRotations {
 		return nil, kms.Errorf(kms.ErrLimitExceeded, "%s has been rotated on demand %d times, the most allowed.", k.ARN(), maxOnDemandRotations)
 	}
-	err = s.rotate(ctx, &k, rotationOnDemand, now, k.NextRotationDate)
+	if k.Origin == kms.OriginExternal {
+		err = s.promote(ctx, &k, pending.ID, now)
+	} else {
+		err = s.rotate(ctx, &k, rotationOnDemand, now, k.NextRotationDate)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return nil, kms.Errorf("ConflictException", "%s is being rotated.", k.ARN())
 	}
@@ -155,6 +172,23 @@ func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next
 	err = s.store.RotateKey(ctx, *m, k.CurrentMaterialID, next)
 	s.cache.invalidateKey(k.ID)
 	return err
+}
+
+// promote makes a key's pending imported material current, in one
+// conditional write like rotate. Pending material never expires (see
+// ImportKeyMaterial), so a key whose material expired until now stops
+// expiring; that second write is not atomic with the first, and if it is
+// lost the key keeps the old ValidTo, after which the sweeper deletes the
+// new material and a re-import of it restores the key.
+func (s *Service) promote(ctx context.Context, k *kms.Key, materialID string, now time.Time) error {
+	err := s.store.PromoteMaterial(ctx, k.ID, materialID, k.CurrentMaterialID, rotationOnDemand, now)
+	s.cache.invalidateKey(k.ID)
+	if err != nil {
+		return err
+	}
+	// The same write made the key's material non-expiring.
+	k.CurrentMaterialID, k.ExpirationModel, k.ValidTo = materialID, expirationNotExpires, time.Time{}
+	return nil
 }
 
 // SweepRotations rotates every Enabled key whose automatic rotation is due
@@ -186,7 +220,8 @@ func (s *Service) SweepRotations(ctx context.Context, now time.Time) (int, error
 }
 
 // ListKeyRotations lists a key's rotations, oldest first; with
-// IncludeKeyMaterial ALL_KEY_MATERIAL also its first material.
+// IncludeKeyMaterial ALL_KEY_MATERIAL also its first material and any
+// imported material pending rotation.
 func (s *Service) ListKeyRotations(ctx context.Context, c *Caller, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
 	e, err := s.lookup(ctx, c, *in.KeyId, false)
 	if err != nil {
@@ -216,13 +251,28 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Caller, in *ListKeyRo
 			continue
 		}
 		st := materialStateNonCurrent
-		if m.ID == k.CurrentMaterialID {
+		switch {
+		case m.ID == k.CurrentMaterialID:
 			st = materialStateCurrent
+		case m.Pending:
+			st = materialStatePending
 		}
 		r := RotationsListEntry{KeyId: k.ID, KeyMaterialId: m.ID, KeyMaterialState: st, RotationType: m.RotationType}
 		if !m.RotationDate.IsZero() {
 			d := Timestamp(m.RotationDate)
 			r.RotationDate = &d
+		}
+		if k.Origin == kms.OriginExternal {
+			// Listed materials are stored, so imported. The key's
+			// expiration is its current material's; no other expires.
+			r.ImportState, r.ExpirationModel = importStateImported, expirationNotExpires
+			if st == materialStateCurrent {
+				r.ExpirationModel = k.ExpirationModel
+				if !k.ValidTo.IsZero() {
+					v := Timestamp(k.ValidTo)
+					r.ValidTo = &v
+				}
+			}
 		}
 		entries = append(entries, r)
 	}

@@ -49,6 +49,10 @@ type RotationsListEntry struct {
 	KeyMaterialState string
 	RotationDate     *Timestamp `json:",omitempty"`
 	RotationType     string     `json:",omitempty"`
+	// For keys with imported material (EXTERNAL) only.
+	ImportState     string     `json:",omitempty"`
+	ExpirationModel string     `json:",omitempty"`
+	ValidTo         *Timestamp `json:",omitempty"`
 }
 
 // ListKeyRotationsOutput is the response of ListKeyRotations.

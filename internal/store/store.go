@@ -119,6 +119,10 @@ type Material struct {
 	// the rotation made it.
 	RotationType string
 	RotationDate time.Time
+	// Pending marks material imported for a future on-demand rotation of
+	// an EXTERNAL key (KeyMaterialState PENDING_ROTATION): stored, but
+	// never current. PromoteMaterial makes it current and clears it.
+	Pending bool
 }
 
 // Grant lets a principal use a key for some operations (spec §8). Grants
@@ -269,6 +273,16 @@ type Store interface {
 	// first), ErrNotFound if the key is absent. It is the one write that
 	// makes a rotation, so a rotation can never happen twice.
 	RotateKey(ctx context.Context, m Material, prev string, next time.Time) error
+	// PromoteMaterial makes the pending material materialID of a key its
+	// current material, in one transaction, only if the key's current
+	// material is still prev: it clears the material's Pending and sets its
+	// RotationType and RotationDate. ErrConflict if the current material
+	// is no longer prev (another node rotated first), ErrNotFound if the
+	// key is absent or has no pending material of that id. It is to
+	// imported material what RotateKey is to generated material. Pending
+	// material never expires, so the same write sets the key's
+	// ExpirationModel to KEY_MATERIAL_DOES_NOT_EXPIRE and clears ValidTo.
+	PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error
 	// DeleteMaterial removes one material version (imported material that
 	// expired or was deleted); ErrNotFound if absent.
 	DeleteMaterial(ctx context.Context, keyID, materialID string) error

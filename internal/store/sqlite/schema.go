@@ -153,6 +153,11 @@ var migrations = [][]string{
 		`CREATE INDEX keys_by_rotation ON keys (state, next_rotation_date)`,
 		`CREATE INDEX keys_by_expiry ON keys (expiration_model, valid_to)`,
 	},
+	{ // version 5: imported material pending an on-demand rotation
+		// pending is 0 or 1; existing materials are all made current or
+		// were current once.
+		`ALTER TABLE materials ADD COLUMN pending INTEGER NOT NULL DEFAULT 0`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

@@ -373,10 +373,10 @@ func insertTags(ctx context.Context, tx *sql.Tx, keyID string, tags []kms.Tag) e
 
 func insertMaterial(ctx context.Context, tx *sql.Tx, keyID string, m store.Material) error {
 	ok, err := exec(ctx, tx, `INSERT INTO materials
-		(key_id, id, seq, sealed, created, rotation_type, rotation_date)
-		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?, ?, ?)
+		(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
+		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		keyID, m.ID, keyID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate))
+		keyID, m.ID, keyID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate), boolInt(m.Pending))
 	if err == nil && !ok {
 		err = store.ErrExists
 	}
@@ -422,6 +422,43 @@ func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, ne
 		return insertMaterial(ctx, tx, m.KeyID, m)
 	}))
 }
+
+// PromoteMaterial implements [store.Store]. Like RotateKey, the conditional
+// UPDATE of the key is the compare-and-swap; on a mismatch a stale prev
+// (ErrConflict) is reported before a material that is not pending
+// (ErrNotFound), so the losers of a race learn that they lost.
+func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error {
+	return wrap("promote material", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = ?, expiration_model = ?, valid_to = NULL
+			WHERE id = ? AND current_material = ? AND EXISTS
+			(SELECT 1 FROM materials WHERE key_id = ? AND id = ? AND pending = 1)`,
+			materialID, materialDoesNotExpire, keyID, prev, keyID, materialID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			var current string
+			err := tx.QueryRowContext(ctx, `SELECT current_material FROM keys WHERE id = ?`, keyID).Scan(&current)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return store.ErrNotFound
+			case err != nil:
+				return err
+			case current != prev:
+				return store.ErrConflict
+			}
+			return store.ErrNotFound // no such pending material
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE materials SET pending = 0, rotation_type = ?, rotation_date = ?
+			WHERE key_id = ? AND id = ?`,
+			rotationType, millis(rotationDate), keyID, materialID)
+		return err
+	}))
+}
+
+// materialDoesNotExpire is the expiration model a promoted material gives
+// its key (see [store.Store.PromoteMaterial]).
+const materialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 
 // DeleteMaterial implements [store.Store]. It leaves the key alone, even
 // when the material is its current one.
@@ -603,21 +640,23 @@ func (s *Store) KeysWithExpiredMaterial(ctx context.Context, t time.Time) ([]kms
 func (s *Store) GetMaterial(ctx context.Context, keyID, materialID string) (store.Material, error) {
 	m := store.Material{KeyID: keyID, ID: materialID}
 	var created, rotated sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT sealed, created, rotation_type, rotation_date
+	var pending int
+	err := s.r.QueryRowContext(ctx, `SELECT sealed, created, rotation_type, rotation_date, pending
 		FROM materials WHERE key_id = ? AND id = ?`, keyID, materialID).
-		Scan(&m.Sealed, &created, &m.RotationType, &rotated)
+		Scan(&m.Sealed, &created, &m.RotationType, &rotated, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Material{}, wrap("get material", store.ErrNotFound)
 	}
 	m.Created = fromMillis(created)
 	m.RotationDate = fromMillis(rotated)
+	m.Pending = pending != 0
 	return m, wrap("get material", err)
 }
 
 // ListMaterials implements [store.Store]. An unknown key has no materials,
 // which is not an error.
 func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Material, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created, rotation_type, rotation_date
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created, rotation_type, rotation_date, pending
 		FROM materials WHERE key_id = ? ORDER BY created, seq`, keyID)
 	if err != nil {
 		return nil, wrap("list materials", err)
@@ -627,11 +666,13 @@ func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Materi
 	for rows.Next() {
 		m := store.Material{KeyID: keyID}
 		var created, rotated sql.NullInt64
-		if err := rows.Scan(&m.ID, &m.Sealed, &created, &m.RotationType, &rotated); err != nil {
+		var pending int
+		if err := rows.Scan(&m.ID, &m.Sealed, &created, &m.RotationType, &rotated, &pending); err != nil {
 			return nil, wrap("list materials", err)
 		}
 		m.Created = fromMillis(created)
 		m.RotationDate = fromMillis(rotated)
+		m.Pending = pending != 0
 		ms = append(ms, m)
 	}
 	return ms, wrap("list materials", rows.Err())

@@ -168,6 +168,7 @@ var shippedMigrations = []string{
 	"51b86a32160c1fb179c6dcdba6ffa7b063ededc9871225a2d8a7a67e7f781ad4",
 	"154ba0e0591ea86c42b734fa5587cb73f3fc29884dfd874ef563ba1da405e22d",
 	"b214c2facd599e846a7f03b5dbcea576c206fb7696eaf148aef12da7d3c82b99",
+	"8fafd1c348b19f18c54040ab5c35d873d7ba73790648b45aee38056f3d0d4758",
 }
 
 func TestMigrationsFrozen(t *testing.T) {
@@ -680,6 +681,113 @@ func checkUpgradedV3(t *testing.T, path string, reopen int) {
 	ik.ValidTo = validTo
 	if err := s.UpdateKey(ctx, ik); err != nil {
 		t.Fatalf("UpdateKey(imported): %v", err)
+	}
+}
+
+// What TestUpgradeFromV4 stores in a version-4 database, besides v1's.
+const (
+	v4ImportedKeyID = "9abcdef0-12ab-34cd-56ef-1234567890ab" // EXTERNAL, with material
+	v4ImportedID    = "0200"                                 // its material, imported before the upgrade
+	v4PendingID     = "0300"                                 // material imported for rotation after it
+)
+
+// TestUpgradeFromV4 opens a version-4 database, filled as the fourth
+// release wrote its rows, and checks that it upgrades in place: old
+// materials are not pending, and pending material can be added and
+// promoted.
+func TestUpgradeFromV4(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 4)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO accounts (id, created) VALUES (?, ?)`, []any{v1Account, v1Created}},
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material,
+			rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v4ImportedKeyID, v1Account, "us-east-1", "", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "EXTERNAL",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", v4ImportedID, 0, 0, nil, "KEY_MATERIAL_DOES_NOT_EXPIRE", nil}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created, rotation_type, rotation_date)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v4ImportedKeyID, v4ImportedID, 1, []byte{7, 7}, v1Created, "", nil}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("v4 insert: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for reopen := range 2 {
+		checkUpgradedV4(t, path, reopen)
+	}
+}
+
+// checkUpgradedV4 opens the database of TestUpgradeFromV4, checks what the
+// fourth release stored and, on the first open, imports pending material
+// and promotes it.
+func checkUpgradedV4(t *testing.T, path string, reopen int) {
+	ctx := t.Context()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("open %d: %v", reopen, err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("open %d: Close: %v", reopen, err)
+		}
+	}()
+	var versions, newest int
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT COUNT(*), MAX(version) FROM schema_version`).Scan(&versions, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(migrations) || newest != len(migrations) {
+		t.Errorf("open %d: schema_version has %d rows up to %d, want %d", reopen, versions, newest, len(migrations))
+	}
+	created := time.UnixMilli(v1Created).UTC()
+	rotated := created.Add(time.Hour)
+
+	if m, err := s.GetMaterial(ctx, v4ImportedKeyID, v4ImportedID); err != nil || m.Pending ||
+		string(m.Sealed) != "\x07\x07" || m.RotationType != "" || !m.Created.Equal(created) {
+		t.Errorf("open %d: GetMaterial(old) = %+v, %v", reopen, m, err)
+	}
+	k, err := s.GetKey(ctx, v4ImportedKeyID)
+	if err != nil {
+		t.Fatalf("open %d: GetKey: %v", reopen, err)
+	}
+
+	if reopen > 0 {
+		// What the first open did is still there.
+		ms, err := s.ListMaterials(ctx, v4ImportedKeyID)
+		if err != nil || len(ms) != 2 || ms[0].Pending || ms[1].ID != v4PendingID || ms[1].Pending ||
+			ms[1].RotationType != "ON_DEMAND" || !ms[1].RotationDate.Equal(rotated) {
+			t.Errorf("ListMaterials after reopen = %+v, %v", ms, err)
+		}
+		if k.CurrentMaterialID != v4PendingID || k.Origin != kms.OriginExternal ||
+			k.ExpirationModel != "KEY_MATERIAL_DOES_NOT_EXPIRE" {
+			t.Errorf("GetKey after reopen = %+v", k)
+		}
+		return
+	}
+
+	if k.CurrentMaterialID != v4ImportedID {
+		t.Errorf("GetKey = %+v, want material %s", k, v4ImportedID)
+	}
+	pending := store.Material{KeyID: v4ImportedKeyID, ID: v4PendingID, Sealed: []byte("pending"),
+		Created: created.Add(time.Minute), Pending: true}
+	if err := s.AddMaterial(ctx, pending); err != nil {
+		t.Fatalf("AddMaterial(pending): %v", err)
+	}
+	if m, err := s.GetMaterial(ctx, v4ImportedKeyID, v4PendingID); err != nil || !m.Pending {
+		t.Errorf("GetMaterial(pending) = %+v, %v", m, err)
+	}
+	if err := s.PromoteMaterial(ctx, v4ImportedKeyID, v4PendingID, v4ImportedID, "ON_DEMAND", rotated); err != nil {
+		t.Fatalf("PromoteMaterial: %v", err)
 	}
 }
 

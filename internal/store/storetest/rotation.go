@@ -455,3 +455,139 @@ func testKeysWithExpiredMaterial(t *testing.T, s store.Store) {
 func sortKeys(keys []kms.Key) {
 	slices.SortFunc(keys, func(a, b kms.Key) int { return strings.Compare(a.ID, b.ID) })
 }
+
+// externalKey returns an Enabled EXTERNAL key whose current material is n.
+func externalKey(n int, account, region string) kms.Key {
+	k := newKey(n, account, region)
+	k.Origin = kms.OriginExternal
+	k.ExpirationModel = doesNotExpire
+	return k
+}
+
+// pendingMaterial returns material n of a key, imported for a future rotation.
+func pendingMaterial(keyID string, n int, created time.Time) store.Material {
+	m := *newMaterial(keyID, n, created)
+	m.Pending = true
+	return m
+}
+
+func testPendingMaterialRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := externalKey(1, acct1, region1)
+	first := newMaterial(k.ID, 1, k.CreationDate)
+	mustCreateKey(t, s, k, first)
+	p := pendingMaterial(k.ID, 2, at(time.Minute))
+	if err := s.AddMaterial(ctx, p); err != nil {
+		t.Fatalf("AddMaterial(pending): %v", err)
+	}
+	checkMaterials(t, s, k.ID, *first, p)
+	got, err := s.GetMaterial(ctx, k.ID, p.ID)
+	if err != nil {
+		t.Fatalf("GetMaterial(pending): %v", err)
+	}
+	checkMaterial(t, got, p)
+	if got, err := s.GetMaterial(ctx, k.ID, first.ID); err != nil || got.Pending {
+		t.Errorf("GetMaterial(first) = pending %t, %v; want not pending", got.Pending, err)
+	}
+	// Adding pending material leaves the key alone.
+	checkKey(t, mustGetKey(t, s, k.ID), k)
+}
+
+func testPromoteMaterial(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := externalKey(1, acct1, region1)
+	// The current material expires; the promoted one must not.
+	k.ExpirationModel, k.ValidTo = expires, at(48*time.Hour)
+	first := newMaterial(k.ID, 1, k.CreationDate)
+	mustCreateKey(t, s, k, first)
+	other := externalKey(2, acct1, region1)
+	otherFirst := newMaterial(other.ID, 1, other.CreationDate)
+	mustCreateKey(t, s, other, otherFirst)
+	p := pendingMaterial(k.ID, 2, at(time.Minute))
+	if err := s.AddMaterial(ctx, p); err != nil {
+		t.Fatalf("AddMaterial(pending): %v", err)
+	}
+
+	// Not found: unknown key, unknown material, a material that is not
+	// pending, and the pending material of another key. Nothing changes.
+	when := at(time.Hour)
+	wantErr(t, "PromoteMaterial(unknown key)",
+		s.PromoteMaterial(ctx, keyID(99), p.ID, first.ID, onDemand, when), store.ErrNotFound)
+	wantErr(t, "PromoteMaterial(unknown material)",
+		s.PromoteMaterial(ctx, k.ID, materialID(99), first.ID, onDemand, when), store.ErrNotFound)
+	wantErr(t, "PromoteMaterial(current material)",
+		s.PromoteMaterial(ctx, k.ID, first.ID, first.ID, onDemand, when), store.ErrNotFound)
+	wantErr(t, "PromoteMaterial(another key's material)",
+		s.PromoteMaterial(ctx, other.ID, p.ID, other.CurrentMaterialID, onDemand, when), store.ErrNotFound)
+
+	// A stale prev conflicts and writes nothing.
+	for _, prev := range []string{materialID(99), p.ID, ""} {
+		wantErr(t, fmt.Sprintf("PromoteMaterial(prev %.8s…)", prev),
+			s.PromoteMaterial(ctx, k.ID, p.ID, prev, onDemand, when), store.ErrConflict)
+	}
+	checkKey(t, mustGetKey(t, s, k.ID), k)
+	checkMaterials(t, s, k.ID, *first, p)
+
+	// Success: the material becomes current and a rotation; nothing else moves.
+	if err := s.PromoteMaterial(ctx, k.ID, p.ID, first.ID, onDemand, when); err != nil {
+		t.Fatalf("PromoteMaterial: %v", err)
+	}
+	want := k
+	want.CurrentMaterialID = p.ID
+	want.ExpirationModel, want.ValidTo = doesNotExpire, time.Time{}
+	checkKey(t, mustGetKey(t, s, k.ID), want)
+	promoted := p
+	promoted.Pending, promoted.RotationType, promoted.RotationDate = false, onDemand, when
+	checkMaterials(t, s, k.ID, *first, promoted)
+
+	// Once promoted it is no longer pending.
+	wantErr(t, "PromoteMaterial twice",
+		s.PromoteMaterial(ctx, k.ID, p.ID, p.ID, onDemand, when), store.ErrNotFound)
+	checkKey(t, mustGetKey(t, s, k.ID), want)
+	checkKey(t, mustGetKey(t, s, other.ID), other)
+	checkMaterials(t, s, other.ID, *otherFirst)
+}
+
+// testPromoteMaterialConcurrency races promotions of the same pending
+// material from the same prev: exactly one wins. Run it under -race.
+func testPromoteMaterialConcurrency(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const workers = 8
+	k := externalKey(1, acct1, region1)
+	first := newMaterial(k.ID, 1, k.CreationDate)
+	mustCreateKey(t, s, k, first)
+	p := pendingMaterial(k.ID, 2, at(time.Minute))
+	if err := s.AddMaterial(ctx, p); err != nil {
+		t.Fatalf("AddMaterial(pending): %v", err)
+	}
+	var (
+		wg      sync.WaitGroup
+		wins    atomic.Int32
+		results = make([]error, workers)
+	)
+	when := at(time.Hour)
+	for w := range workers {
+		wg.Go(func() {
+			err := s.PromoteMaterial(ctx, k.ID, p.ID, first.ID, onDemand, when)
+			results[w] = err
+			if err == nil {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d promotions of the same material succeeded, want 1", n)
+	}
+	for w, err := range results {
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			t.Errorf("losing PromoteMaterial %d: %v, want ErrConflict", w, err)
+		}
+	}
+	if got := mustGetKey(t, s, k.ID); got.CurrentMaterialID != p.ID {
+		t.Fatalf("key has material %s, want %s", got.CurrentMaterialID, p.ID)
+	}
+	promoted := p
+	promoted.Pending, promoted.RotationType, promoted.RotationDate = false, onDemand, when
+	checkMaterials(t, s, k.ID, *first, promoted)
+}

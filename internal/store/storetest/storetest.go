@@ -77,6 +77,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteMaterial", testDeleteMaterial},
 		{"KeysDueForRotation", testKeysDueForRotation},
 		{"KeysWithExpiredMaterial", testKeysWithExpiredMaterial},
+		{"PendingMaterialRoundTrip", testPendingMaterialRoundTrip},
+		{"PromoteMaterial", testPromoteMaterial},
+		{"PromoteMaterialConcurrency", testPromoteMaterialConcurrency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,10 +212,11 @@ func checkMaterial(t *testing.T, got, want store.Material) {
 	t.Helper()
 	if got.KeyID != want.KeyID || got.ID != want.ID ||
 		!bytes.Equal(got.Sealed, want.Sealed) || !got.Created.UTC().Equal(want.Created.UTC()) ||
-		got.RotationType != want.RotationType || !got.RotationDate.UTC().Equal(want.RotationDate.UTC()) {
-		t.Errorf("material = {%s %s %x %v %q %v}, want {%s %s %x %v %q %v}",
-			got.KeyID, got.ID, got.Sealed, got.Created, got.RotationType, got.RotationDate,
-			want.KeyID, want.ID, want.Sealed, want.Created, want.RotationType, want.RotationDate)
+		got.RotationType != want.RotationType || !got.RotationDate.UTC().Equal(want.RotationDate.UTC()) ||
+		got.Pending != want.Pending {
+		t.Errorf("material = {%s %s %x %v %q %v pending %t}, want {%s %s %x %v %q %v pending %t}",
+			got.KeyID, got.ID, got.Sealed, got.Created, got.RotationType, got.RotationDate, got.Pending,
+			want.KeyID, want.ID, want.Sealed, want.Created, want.RotationType, want.RotationDate, want.Pending)
 	}
 }
 
