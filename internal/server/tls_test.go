@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -85,6 +86,7 @@ func TestListenRules(t *testing.T) {
 	} {
 		cfg := tc.cfg
 		cfg.DataDir = t.TempDir()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 		srv, err := server.Open(cfg)
 		if err != nil {
 			t.Fatal(err)
