@@ -159,11 +159,14 @@ type Principal struct {
 	RoleARN string
 }
 
+// RootARN returns the ARN of an account's root user.
+func RootARN(account string) string { return "arn:" + Partition + ":iam::" + account + ":root" }
+
 // RootPrincipal returns the root principal of an account.
 func RootPrincipal(account, accessKeyID string) Principal {
 	return Principal{
 		Account:     account,
-		ARN:         "arn:" + Partition + ":iam::" + account + ":root",
+		ARN:         RootARN(account),
 		Type:        PrincipalRoot,
 		UserID:      account,
 		AccessKeyID: accessKeyID,

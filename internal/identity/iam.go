@@ -211,7 +211,7 @@ func (i *Identity) GetUser(ctx context.Context, c *Caller, in *GetUserInput) (*G
 			if err != nil {
 				return nil, kms.Internal(err)
 			}
-			return &GetUserOutput{User: User{UserID: c.Principal.Account, Arn: rootARN(c.Principal.Account), CreateDate: Time(a.Created)}}, nil
+			return &GetUserOutput{User: User{UserID: c.Principal.Account, Arn: kms.RootARN(c.Principal.Account), CreateDate: Time(a.Created)}}, nil
 		}
 		name = self
 	}
@@ -388,7 +388,7 @@ func (i *Identity) CreateAccessKey(ctx context.Context, c *Caller, in *CreateAcc
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
-	principalARN := rootARN(c.Principal.Account)
+	principalARN := kms.RootARN(c.Principal.Account)
 	if !root {
 		principalARN = userARN(u.Account, u.Path, u.Name)
 	}

@@ -422,7 +422,7 @@ func (i *Identity) CreateAccount(ctx context.Context, id, pinnedAKID, pinnedSecr
 			return RootCredentials{}, err
 		}
 		err = i.store.PutAccessKey(ctx, store.AccessKey{ID: creds.AccessKeyID, Account: id,
-			PrincipalARN: rootARN(id), SealedSecret: sealed, Active: true, Created: i.now().UTC()})
+			PrincipalARN: kms.RootARN(id), SealedSecret: sealed, Active: true, Created: i.now().UTC()})
 		if errors.Is(err, store.ErrExists) {
 			return RootCredentials{}, fmt.Errorf("access key id %s is taken", creds.AccessKeyID)
 		}
@@ -501,8 +501,6 @@ func validAccountID(s string) bool {
 	}
 	return true
 }
-
-func rootARN(account string) string { return "arn:" + kms.Partition + ":iam::" + account + ":root" }
 
 func userARN(account, path, name string) string {
 	return "arn:" + kms.Partition + ":iam::" + account + ":user" + pathOrRoot(path) + name

@@ -39,7 +39,7 @@ func NewPrincipal(p kms.Principal, roleARN string) Principal {
 }
 
 // IsRoot reports whether the principal is the root user of its account.
-func (p *Principal) IsRoot() bool { return p.Account != "" && p.ARN == rootARN(p.Account) }
+func (p *Principal) IsRoot() bool { return p.Account != "" && p.ARN == kms.RootARN(p.Account) }
 
 // Context holds the condition keys of one request, keyed by lower-cased key
 // name (condition key names are case-insensitive). A key with no values is

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/openkms/kms"
 )
 
 // glob reports whether s matches pattern, where * matches any run of
@@ -214,5 +216,5 @@ func accountRoot(account string) string {
 	if account == "" {
 		return ""
 	}
-	return rootARN(account)
+	return kms.RootARN(account)
 }

@@ -233,7 +233,7 @@ func parsePrincipalValue(v *jvalue) (principals, string) {
 				case s == "*":
 					p.anyone = true
 				case isAccountID(s):
-					p.aws = append(p.aws, rootARN(s))
+					p.aws = append(p.aws, kms.RootARN(s))
 				case validPrincipalARN(s):
 					p.aws = append(p.aws, s)
 				default:
@@ -350,10 +350,6 @@ func alnum(s string) bool {
 		}
 	}
 	return true
-}
-
-func rootARN(account string) string {
-	return "arn:" + kms.Partition + ":iam::" + account + ":root"
 }
 
 func (s *statement) parseActions(action, notAction *jvalue, kind Kind) error {

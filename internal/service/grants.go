@@ -266,7 +266,7 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	issuing := "arn:" + kms.Partition + ":iam::" + c.Principal.Account + ":root"
+	issuing := kms.RootARN(c.Principal.Account)
 	if in.Name != nil {
 		for i := range e.grants {
 			if g := &e.grants[i]; g.Name == *in.Name && sameGrant(g, grantee, retiring, issuing, in.Operations, in.Constraints) {
@@ -428,7 +428,7 @@ func (s *Service) RetireGrant(ctx context.Context, c *Caller, in *RetireGrantInp
 	p := &c.Principal
 	allowed := g.RetiringPrincipal != "" && granteeMatches(g.RetiringPrincipal, p) ||
 		granteeMatches(g.GranteePrincipal, p) && slices.Contains(g.Operations, "RetireGrant")
-	if !allowed && g.IssuingAccount == "arn:"+kms.Partition+":iam::"+p.Account+":root" {
+	if !allowed && g.IssuingAccount == kms.RootARN(p.Account) {
 		// The issuing account may retire, and delegate that through IAM.
 		allowed = s.authorizeIAM(ctx, c, "RetireGrant", e.key.ARN(), nil) == nil
 	}
