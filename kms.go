@@ -36,9 +36,25 @@ const (
 // KeySpec says what kind of key material a key holds.
 type KeySpec string
 
-// Key specs. Only the symmetric one is implemented so far.
+// Key specs (spec §5.1).
 const (
 	KeySpecSymmetricDefault KeySpec = "SYMMETRIC_DEFAULT"
+	KeySpecRSA2048          KeySpec = "RSA_2048"
+	KeySpecRSA3072          KeySpec = "RSA_3072"
+	KeySpecRSA4096          KeySpec = "RSA_4096"
+	KeySpecECCNISTP256      KeySpec = "ECC_NIST_P256"
+	KeySpecECCNISTP384      KeySpec = "ECC_NIST_P384"
+	KeySpecECCNISTP521      KeySpec = "ECC_NIST_P521"
+	KeySpecECCSECGP256K1    KeySpec = "ECC_SECG_P256K1"
+	KeySpecEd25519          KeySpec = "ECC_NIST_EDWARDS25519"
+	KeySpecMLDSA44          KeySpec = "ML_DSA_44"
+	KeySpecMLDSA65          KeySpec = "ML_DSA_65"
+	KeySpecMLDSA87          KeySpec = "ML_DSA_87"
+	KeySpecHMAC224          KeySpec = "HMAC_224"
+	KeySpecHMAC256          KeySpec = "HMAC_256"
+	KeySpecHMAC384          KeySpec = "HMAC_384"
+	KeySpecHMAC512          KeySpec = "HMAC_512"
+	KeySpecSM2              KeySpec = "SM2"
 )
 
 // KeyUsage says which operations a key may be used for.
