@@ -259,6 +259,8 @@ const (
 	ErrExpiredToken         = "ExpiredTokenException"
 	ErrDryRunOperation      = "DryRunOperationException"
 	ErrThrottling           = "ThrottlingException"
+	ErrKMSInvalidSignature  = "KMSInvalidSignatureException"
+	ErrKMSInvalidMac        = "KMSInvalidMacException"
 
 	// Import of key material (spec §10).
 	ErrExpiredImportToken   = "ExpiredImportTokenException"

@@ -79,6 +79,9 @@ type PublicKey struct {
 	der  []byte
 }
 
+// Implemented reports whether this build can make key pairs of spec.
+func Implemented(spec kms.KeySpec) bool { _, ok := families[spec]; return ok }
+
 func familyOf(spec kms.KeySpec) (*family, error) {
 	f, ok := families[spec]
 	if !ok {

@@ -63,9 +63,9 @@ var (
 	eccUse = []kms.KeyUsage{kms.KeyUsageSignVerify, kms.KeyUsageKeyAgreement}
 	macUse = []kms.KeyUsage{kms.KeyUsageGenerateVerifyMAC}
 
-	rsaEnc  = []string{AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256}
-	rsaSign = []string{AlgRSAPKCS1SHA256, AlgRSAPKCS1SHA384, AlgRSAPKCS1SHA512, AlgRSAPSSSHA256, AlgRSAPSSSHA384, AlgRSAPSSSHA512}
-	ecdh    = []string{AlgECDH}
+	rsaEnc   = []string{AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256}
+	rsaSign  = []string{AlgRSAPKCS1SHA256, AlgRSAPKCS1SHA384, AlgRSAPKCS1SHA512, AlgRSAPSSSHA256, AlgRSAPSSSHA384, AlgRSAPSSSHA512}
+	ecdhAlgs = []string{AlgECDH}
 )
 
 var specs = map[kms.KeySpec]specInfo{
@@ -73,9 +73,9 @@ var specs = map[kms.KeySpec]specInfo{
 	kms.KeySpecRSA2048:          {usages: rsaUse, encryption: rsaEnc, signing: rsaSign},
 	kms.KeySpecRSA3072:          {usages: rsaUse, encryption: rsaEnc, signing: rsaSign},
 	kms.KeySpecRSA4096:          {usages: rsaUse, encryption: rsaEnc, signing: rsaSign},
-	kms.KeySpecECCNISTP256:      {usages: eccUse, signing: []string{AlgECDSASHA256}, agreement: ecdh},
-	kms.KeySpecECCNISTP384:      {usages: eccUse, signing: []string{AlgECDSASHA384}, agreement: ecdh},
-	kms.KeySpecECCNISTP521:      {usages: eccUse, signing: []string{AlgECDSASHA512}, agreement: ecdh},
+	kms.KeySpecECCNISTP256:      {usages: eccUse, signing: []string{AlgECDSASHA256}, agreement: ecdhAlgs},
+	kms.KeySpecECCNISTP384:      {usages: eccUse, signing: []string{AlgECDSASHA384}, agreement: ecdhAlgs},
+	kms.KeySpecECCNISTP521:      {usages: eccUse, signing: []string{AlgECDSASHA512}, agreement: ecdhAlgs},
 	kms.KeySpecECCSECGP256K1:    {usages: sigVer, signing: []string{AlgECDSASHA256}},
 	kms.KeySpecEd25519:          {usages: sigVer, signing: []string{AlgEd25519, AlgEd25519ph}},
 	kms.KeySpecMLDSA44:          {usages: sigVer, signing: []string{AlgMLDSA}},
@@ -86,7 +86,7 @@ var specs = map[kms.KeySpec]specInfo{
 	kms.KeySpecHMAC384:          {usages: macUse, mac: []string{AlgHMACSHA384}},
 	kms.KeySpecHMAC512:          {usages: macUse, mac: []string{AlgHMACSHA512}},
 	kms.KeySpecSM2: {usages: []kms.KeyUsage{kms.KeyUsageEncryptDecrypt, kms.KeyUsageSignVerify, kms.KeyUsageKeyAgreement},
-		encryption: []string{AlgSM2PKE}, signing: []string{AlgSM2DSA}, agreement: ecdh},
+		encryption: []string{AlgSM2PKE}, signing: []string{AlgSM2DSA}, agreement: ecdhAlgs},
 }
 
 // KnownSpec reports whether spec is a key spec of the API.

@@ -85,6 +85,9 @@ const (
 	KeyScheduleKeyDeletionWindow      = "kms:ScheduleKeyDeletionPendingWindowInDays"
 	KeySigningAlgorithm               = "kms:SigningAlgorithm"
 	KeyMacAlgorithm                   = "kms:MacAlgorithm"
+	KeyMessageType                    = "kms:MessageType"
+	KeyKeyAgreementAlgorithm          = "kms:KeyAgreementAlgorithm"
+	KeyDataKeyPairSpec                = "kms:DataKeyPairSpec"
 	KeyViaService                     = "kms:ViaService"
 )
 

@@ -76,7 +76,7 @@ func TestProtocolErrors(t *testing.T) {
 		{"not an object", "TrentService.ListKeys", "[1]", creds, 400, "SerializationException", ""},
 		{"wrong type", "TrentService.ListKeys", `{"Limit":"ten"}`, creds, 400, "SerializationException", ""},
 		{"bad base64", "TrentService.Decrypt", `{"CiphertextBlob":"!!!"}`, creds, 400, "SerializationException", ""},
-		{"not yet built", "TrentService.Sign", "{}", creds, 400, "UnsupportedOperationException", ""},
+		{"not yet built", "TrentService.ReplicateKey", "{}", creds, 400, "UnsupportedOperationException", ""},
 		{"unknown key id", "TrentService.Encrypt", `{"KeyId":"alias/x","Plaintext":"eA=="}`, creds, 400, "NotFoundException", ""},
 		{"missing key id", "TrentService.DescribeKey", `{}`, creds, 400, "ValidationException",
 			"1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},

@@ -24,8 +24,12 @@ type keyEntry struct {
 	policyOnce sync.Once
 	policyDoc  *policy.Document // parsed key policy; nil if unparsable
 
-	mu        sync.Mutex // guards materials
+	mu        sync.Mutex // guards materials, pair and mac
 	materials map[string]*keys.SymmetricKey
+	// pair and mac are the material of asymmetric and HMAC keys, which
+	// have exactly one version.
+	pair *keys.PrivateKey
+	mac  *keys.HMACKey
 
 	// refs counts users between acquire and release; material is zeroed only
 	// when the entry is evicted and no request still uses it.
@@ -68,6 +72,13 @@ func (e *keyEntry) zero() {
 		m.Zero()
 	}
 	clear(e.materials)
+	if e.mac != nil {
+		e.mac.Zero()
+		e.mac = nil
+	}
+	// Go's private key types cannot be wiped; dropping the reference is
+	// the best we can do.
+	e.pair = nil
 }
 
 // keyCache is a bounded LRU of keyEntry by key id, plus alias resolutions.

@@ -11,17 +11,22 @@ import (
 	"github.com/openkms/kms/internal/policy"
 )
 
-// encrypter is a key ready to encrypt: an acquired cache entry and its current
-// material. Callers must call done.
+// encrypter is a key ready to encrypt: an acquired cache entry and either
+// its current symmetric material or its public key. Callers must call done.
 type encrypter struct {
-	s *Service
-	e *keyEntry
-	m *keys.SymmetricKey
+	s   *Service
+	e   *keyEntry
+	m   *keys.SymmetricKey
+	pub *keys.PublicKey
+	alg string
 }
 
 func (x *encrypter) done() { x.s.cache.release(x.e) }
 
 func (x *encrypter) encrypt(plaintext []byte, encCtx map[string]string) ([]byte, error) {
+	if x.pub != nil {
+		return asymEncrypt(&x.e.key, x.pub, x.alg, plaintext, encCtx)
+	}
 	mid, err := keys.ParseMaterialID(x.e.key.CurrentMaterialID)
 	if err != nil {
 		return nil, kms.Internal(err)
@@ -33,21 +38,58 @@ func (x *encrypter) encrypt(plaintext []byte, encCtx map[string]string) ([]byte,
 	return blob, nil
 }
 
+// materialID is the KeyMaterialId of a response: symmetric keys only.
+func (x *encrypter) materialID() string {
+	if x.pub != nil {
+		return ""
+	}
+	return x.e.key.CurrentMaterialID
+}
+
+// asymEncrypt encrypts with RSAES-OAEP or SM2PKE: no encryption context, and
+// at most MaxPlaintext bytes (spec §2.5 Encrypt).
+func asymEncrypt(k *kms.Key, pub *keys.PublicKey, alg string, plaintext []byte, encCtx map[string]string) ([]byte, error) {
+	if len(encCtx) > 0 {
+		return nil, errAsymContext
+	}
+	if n := keys.MaxPlaintext(k.Spec, alg); len(plaintext) > n {
+		return nil, validationf("Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, k.Spec, n)
+	}
+	ct, err := pub.Encrypt(alg, plaintext)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return ct, nil
+}
+
+var errAsymContext = validationf("EncryptionContext is not supported with asymmetric KMS keys.")
+
 // encrypterFor resolves, authorizes and checks a key for encryption by op.
+// alg nil means SYMMETRIC_DEFAULT.
 func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, op string, a access, alg *string) (*encrypter, error) {
 	e, err := s.lookup(ctx, c, id, true)
 	if err != nil {
 		return nil, err
 	}
-	x := &encrypter{s: s, e: e}
+	x := &encrypter{s: s, e: e, alg: keys.AlgSymmetricDefault}
+	if alg != nil {
+		x.alg = *alg
+	}
 	a.id, a.cross = id, true
 	if err := s.checkUse(ctx, c, e, a, op, alg); err != nil {
 		x.done()
 		return nil, err
 	}
-	x.m, err = s.material(ctx, e, e.key.CurrentMaterialID)
-	if err == nil && x.m == nil {
-		err = kms.Internal(errors.New("current material of key " + e.key.ID + " is missing"))
+	if x.alg != keys.AlgSymmetricDefault {
+		var p *keys.PrivateKey
+		if p, err = s.keyPair(ctx, e); err == nil {
+			x.pub = p.Public()
+		}
+	} else {
+		x.m, err = s.material(ctx, e, e.key.CurrentMaterialID)
+		if err == nil && x.m == nil {
+			err = kms.Internal(errors.New("current material of key " + e.key.ID + " is missing"))
+		}
 	}
 	if err != nil {
 		x.done()
@@ -56,8 +98,8 @@ func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, op string, a 
 	return x, nil
 }
 
-// checkUse authorizes a cryptographic operation on a key, then checks the
-// key's state and usage.
+// checkUse authorizes an encryption operation on a key, then checks the
+// key's state, usage and algorithm (nil: SYMMETRIC_DEFAULT).
 func (s *Service) checkUse(ctx context.Context, c *Caller, e *keyEntry, a access, op string, alg *string) error {
 	if err := s.authorizeKey(ctx, c, e, a); err != nil {
 		return err
@@ -65,7 +107,11 @@ func (s *Service) checkUse(ctx context.Context, c *Caller, e *keyEntry, a access
 	if err := usable(&e.key); err != nil {
 		return err
 	}
-	return symmetricUse(&e.key, op, alg)
+	a2 := keys.AlgSymmetricDefault
+	if alg != nil {
+		a2 = *alg
+	}
+	return keyUse(&e.key, op, kms.KeyUsageEncryptDecrypt, a2)
 }
 
 // Encrypt encrypts up to 4 KiB under a key.
@@ -80,6 +126,9 @@ func (s *Service) Encrypt(ctx context.Context, c *Caller, in *EncryptInput) (*En
 		return nil, err
 	}
 	defer x.done()
+	if x.pub != nil && len(in.EncryptionContext) > 0 {
+		return nil, errAsymContext
+	}
 	if in.DryRun {
 		return nil, errDryRun
 	}
@@ -87,41 +136,57 @@ func (s *Service) Encrypt(ctx context.Context, c *Caller, in *EncryptInput) (*En
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: blob, KeyId: x.e.key.ARN(), EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}, nil
+	return &EncryptOutput{CiphertextBlob: blob, KeyId: x.e.key.ARN(), EncryptionAlgorithm: x.alg}, nil
 }
 
 // opened is the result of decrypting a ciphertext blob.
 type opened struct {
 	plaintext  []byte
 	keyARN     string
-	materialID string
+	alg        string
+	materialID string // symmetric ciphertexts only
 }
 
-// open decrypts a symmetric ciphertext blob (spec §2.5 Decrypt steps 1-6),
-// authorizing a (whose fill should set the algorithm and context keys).
-// With dryRun it stops after the checks.
+// open decrypts a ciphertext (spec §2.5 Decrypt), authorizing a (whose fill
+// should set the algorithm and context keys). With dryRun it stops after
+// the checks.
 func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *string, alg *string, encCtx map[string]string, a access, op string, dryRun bool) (*opened, error) {
-	hdr, err := keys.ParseHeader(blob)
-	if err != nil {
-		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
-	}
 	a.cross = true
 	if keyID != nil {
 		a.id = *keyID
 	}
+	hdr, perr := keys.ParseHeader(blob)
+	// An asymmetric algorithm needs the key named. Without one, a blob of
+	// ours falls through to be refused for its key's algorithms.
+	if alg != nil && *alg != keys.AlgSymmetricDefault && (keyID != nil || perr != nil) {
+		return s.openAsym(ctx, c, blob, keyID, *alg, encCtx, a, op, dryRun)
+	}
 	var e *keyEntry
+	errCiphertext := kms.Errorf(kms.ErrInvalidCiphertext, "")
 	if keyID != nil {
-		e, err = s.lookup(ctx, c, *keyID, true)
-		if err != nil {
+		var err error
+		if e, err = s.lookup(ctx, c, *keyID, true); err != nil {
 			return nil, err
 		}
-		if e.key.ARN() != hdr.KeyARN {
+		switch {
+		case keys.IsAsymmetric(e.key.Spec):
+			// Report the algorithm mismatch, not the ciphertext.
+			err = s.checkUse(ctx, c, e, a, op, alg)
+		case perr != nil:
+			err = errCiphertext
+		case e.key.ARN() != hdr.KeyARN:
+			err = kms.Errorf(kms.ErrIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+		}
+		if err != nil {
 			s.cache.release(e)
-			return nil, kms.Errorf(kms.ErrIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+			return nil, err
 		}
 	} else {
-		e, err = s.blobKey(ctx, c, hdr.KeyARN)
-		if err != nil {
+		if perr != nil {
+			return nil, errCiphertext
+		}
+		var err error
+		if e, err = s.blobKey(ctx, c, hdr.KeyARN); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +213,38 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 	if err != nil {
 		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
 	}
-	return &opened{plaintext: pt, keyARN: e.key.ARN(), materialID: mid}, nil
+	return &opened{plaintext: pt, keyARN: e.key.ARN(), alg: keys.AlgSymmetricDefault, materialID: mid}, nil
+}
+
+// openAsym decrypts an RSAES-OAEP or SM2PKE ciphertext. The request must
+// name the key: the ciphertext carries no metadata.
+func (s *Service) openAsym(ctx context.Context, c *Caller, blob []byte, keyID *string, alg string, encCtx map[string]string, a access, op string, dryRun bool) (*opened, error) {
+	if keyID == nil {
+		return nil, validationf("KeyId is required to decrypt with the asymmetric algorithm %s.", alg)
+	}
+	e, err := s.lookup(ctx, c, *keyID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cache.release(e)
+	if err := s.checkUse(ctx, c, e, a, op, &alg); err != nil {
+		return nil, err
+	}
+	if len(encCtx) > 0 {
+		return nil, errAsymContext
+	}
+	if dryRun {
+		return nil, errDryRun
+	}
+	p, err := s.keyPair(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := p.Decrypt(alg, blob)
+	if err != nil {
+		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
+	}
+	return &opened{plaintext: pt, keyARN: e.key.ARN(), alg: alg}, nil
 }
 
 var errBlobKeyDenied = kms.Errorf(kms.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
@@ -186,7 +282,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptOutput{KeyId: o.keyARN, Plaintext: o.plaintext, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: o.materialID}, nil
+	return &DecryptOutput{KeyId: o.keyARN, Plaintext: o.plaintext, EncryptionAlgorithm: o.alg, KeyMaterialId: o.materialID}, nil
 }
 
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
@@ -198,9 +294,17 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 	// kms:ReEncryptOnSameKey compares the key the ciphertext names with the
 	// destination; an unparsable blob fails in open below.
 	hdr, _ := keys.ParseHeader(in.CiphertextBlob)
+	source := hdr.KeyARN
+	if in.SourceKeyId != nil && in.SourceEncryptionAlgorithm != nil && *in.SourceEncryptionAlgorithm != keys.AlgSymmetricDefault {
+		// Asymmetric ciphertexts name no key; the request does.
+		if e, err := s.lookup(ctx, c, *in.SourceKeyId, true); err == nil {
+			source = e.key.ARN()
+			s.cache.release(e)
+		}
+	}
 	var same bool
 	if e, err := s.lookup(ctx, c, *in.DestinationKeyId, true); err == nil {
-		same = hdr.KeyARN == e.key.ARN()
+		same = source == e.key.ARN()
 		s.cache.release(e)
 	}
 	sameKey := func(pc policy.Context) { pc.SetBool(policy.KeyReEncryptOnSameKey, same) }
@@ -229,10 +333,10 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 		CiphertextBlob:                 blob,
 		SourceKeyId:                    o.keyARN,
 		KeyId:                          x.e.key.ARN(),
-		SourceEncryptionAlgorithm:      "SYMMETRIC_DEFAULT",
-		DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+		SourceEncryptionAlgorithm:      o.alg,
+		DestinationEncryptionAlgorithm: x.alg,
 		SourceKeyMaterialId:            o.materialID,
-		DestinationKeyMaterialId:       x.e.key.CurrentMaterialID,
+		DestinationKeyMaterialId:       x.materialID(),
 	}, nil
 }
 
@@ -279,7 +383,7 @@ func (s *Service) generateDataKey(ctx context.Context, c *Caller, in *GenerateDa
 		clear(dk)
 		return nil, err
 	}
-	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyId: x.e.key.ARN(), KeyMaterialId: x.e.key.CurrentMaterialID}
+	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyId: x.e.key.ARN(), KeyMaterialId: x.materialID()}
 	if withPlaintext {
 		out.Plaintext = dk
 	} else {

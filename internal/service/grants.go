@@ -24,11 +24,33 @@ const (
 	maxGrantsPerGrantee = 500
 )
 
-// symmetricGrantOps are the operations a grant on a symmetric encryption
-// key may allow (spec §8.2).
-var symmetricGrantOps = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
-	"CreateGrant", "RetireGrant", "DescribeKey"}
+// grantOpsFor returns the operations a grant on k may allow (spec §8.2).
+func grantOpsFor(k *kms.Key) []string {
+	switch {
+	case k.Spec == kms.KeySpecSymmetricDefault:
+		return symmetricGrantOps
+	case k.Usage == kms.KeyUsageEncryptDecrypt:
+		return asymEncryptGrantOps
+	case k.Usage == kms.KeyUsageSignVerify:
+		return signGrantOps
+	case k.Usage == kms.KeyUsageGenerateVerifyMAC:
+		return macGrantOps
+	case k.Usage == kms.KeyUsageKeyAgreement:
+		return agreementGrantOps
+	}
+	return nil
+}
+
+var (
+	symmetricGrantOps = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+		"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+		"CreateGrant", "RetireGrant", "DescribeKey"}
+	asymEncryptGrantOps = []string{"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey",
+		"CreateGrant", "RetireGrant", "DescribeKey"}
+	signGrantOps      = []string{"Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey"}
+	macGrantOps       = []string{"GenerateMac", "VerifyMac", "CreateGrant", "RetireGrant", "DescribeKey"}
+	agreementGrantOps = []string{"DeriveSharedSecret", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey"}
+)
 
 // Grant tokens are opaque but not secret. Ours name the grant and its key
 // and carry a MAC, so a token can be checked and resolved without a lookup
@@ -229,9 +251,12 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 	defer s.cache.release(e)
 	k := &e.key
 	for _, op := range in.Operations {
-		if !slices.Contains(symmetricGrantOps, op) {
+		if !slices.Contains(grantOpsFor(k), op) {
 			return nil, validationf("Operation %s is not valid for a grant on %s key %s.", op, k.Spec, k.ARN())
 		}
+	}
+	if in.Constraints != nil && k.Spec != kms.KeySpecSymmetricDefault {
+		return nil, validationf("Grant constraints are valid only for symmetric encryption keys; %s has key spec %s.", k.ARN(), k.Spec)
 	}
 	a := access{action: "CreateGrant", cross: true, id: *in.KeyId,
 		grantOK: func(parent *store.Grant) bool { return childWithin(parent, in.Operations, in.Constraints) },

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/policy"
 	"github.com/openkms/kms/internal/store"
 )
@@ -83,11 +84,11 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	} else if spec != kms.KeySpecSymmetricDefault {
 		return nil, validationf("You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
-	if spec != kms.KeySpecSymmetricDefault {
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeySpec %s is not supported by this server yet.", spec)
-	}
-	if usage != kms.KeyUsageEncryptDecrypt {
+	if !keys.ValidUsage(spec, usage) {
 		return nil, validationf("KeyUsage %s is not compatible with KeySpec %s.", usage, spec)
+	}
+	if keys.IsAsymmetric(spec) && !keys.Implemented(spec) {
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeySpec %s is not supported by this server.", spec)
 	}
 	origin := kms.OriginAWSKMS
 	if in.Origin != nil {
@@ -100,6 +101,8 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Custom key stores are not supported by this server.")
 	case origin != kms.OriginAWSKMS && origin != kms.OriginExternal:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Origin %s is not supported by this server yet.", origin)
+	case origin == kms.OriginExternal && spec != kms.KeySpecSymmetricDefault:
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Importing key material for KeySpec %s is not supported by this server yet.", spec)
 	case in.MultiRegion:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Multi-Region keys are not supported by this server.")
 	}
@@ -154,7 +157,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		k.State = kms.KeyStatePendingImport // until ImportKeyMaterial
 	} else {
 		var err error
-		if m, err = s.newMaterial(k.ID); err != nil {
+		if m, err = s.newMaterial(k.ID, k.Spec); err != nil {
 			return nil, kms.Internal(err)
 		}
 		k.CurrentMaterialID = m.ID

@@ -102,7 +102,7 @@ func (s *Service) managedKey(ctx context.Context, account, region, name string) 
 		RotationPeriodDays: defaultRotationDays,
 		NextRotationDate:   now.Add(defaultRotationDays * day),
 	}
-	m, err := s.newMaterial(k.ID)
+	m, err := s.newMaterial(k.ID, k.Spec)
 	if err != nil {
 		return nil, true, kms.Internal(err)
 	}

@@ -164,7 +164,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 // rotate gives a key new current material in one conditional write, so
 // two servers sharing a store can never rotate the same key twice.
 func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next time.Time) error {
-	m, err := s.newMaterial(k.ID)
+	m, err := s.newMaterial(k.ID, k.Spec)
 	if err != nil {
 		return kms.Internal(err)
 	}

@@ -260,22 +260,6 @@ func stateError(k *kms.Key) error {
 	return kms.Errorf(kms.ErrInvalidState, "%s is %s.", k.ARN(), what)
 }
 
-// symmetricUse checks that a key can do a symmetric encryption operation
-// with the requested algorithm.
-func symmetricUse(k *kms.Key, op string, alg *string) error {
-	if k.Usage != kms.KeyUsageEncryptDecrypt {
-		return kms.Errorf(kms.ErrInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.ARN(), k.Usage, op)
-	}
-	if alg != nil && *alg != "SYMMETRIC_DEFAULT" || k.Spec != kms.KeySpecSymmetricDefault {
-		a := "SYMMETRIC_DEFAULT"
-		if alg != nil {
-			a = *alg
-		}
-		return kms.Errorf(kms.ErrInvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", a, k.Spec)
-	}
-	return nil
-}
-
 var errDryRun = kms.Errorf(kms.ErrDryRunOperation, "The request would have succeeded, but the DryRun option is set.")
 
 func errRecipient() error {
@@ -289,6 +273,21 @@ func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.S
 	if m := e.material(id); m != nil {
 		return m, nil
 	}
+	b, err := s.unseal(ctx, e, id)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	m, err := keys.SymmetricKeyFromBytes(b)
+	clear(b)
+	if err != nil {
+		return nil, kms.Internal(fmt.Errorf("material of key %s: %w", e.key.ID, err))
+	}
+	return e.addMaterial(id, m), nil
+}
+
+// unseal reads and unseals material version id of a key; nil, nil if the
+// version does not exist. Callers clear the bytes after use.
+func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, error) {
 	sm, err := s.store.GetMaterial(ctx, e.key.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -300,12 +299,7 @@ func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.S
 	if err != nil {
 		return nil, kms.Internal(fmt.Errorf("unseal material of key %s: %w", e.key.ID, err))
 	}
-	m, err := keys.SymmetricKeyFromBytes(b)
-	clear(b)
-	if err != nil {
-		return nil, kms.Internal(fmt.Errorf("material of key %s: %w", e.key.ID, err))
-	}
-	return e.addMaterial(id, m), nil
+	return b, nil
 }
 
 // materialAAD binds sealed material to its key and version, so sealed
@@ -314,19 +308,40 @@ func materialAAD(keyID, materialID string) []byte {
 	return []byte("kms-material\x00" + keyID + "\x00" + materialID)
 }
 
-// newMaterial creates and seals a fresh symmetric key version.
-func (s *Service) newMaterial(keyID string) (*store.Material, error) {
-	k, err := keys.NewSymmetricKey()
-	if err != nil {
-		return nil, err
+// newMaterial creates and seals a fresh material version for a key of
+// spec: an AES key, an HMAC key, or a key pair (which has passed its
+// pair-wise consistency test) as PKCS#8.
+func (s *Service) newMaterial(keyID string, spec kms.KeySpec) (*store.Material, error) {
+	var b []byte
+	switch {
+	case spec == kms.KeySpecSymmetricDefault:
+		k, err := keys.NewSymmetricKey()
+		if err != nil {
+			return nil, err
+		}
+		defer k.Zero()
+		b = k.Bytes()
+	case keys.IsHMAC(spec):
+		k, err := keys.NewHMACKey(spec)
+		if err != nil {
+			return nil, err
+		}
+		defer k.Zero()
+		b = k.Bytes()
+	default:
+		k, err := keys.GenerateKeyPair(spec)
+		if err != nil {
+			return nil, err
+		}
+		if b, err = k.Marshal(); err != nil {
+			return nil, err
+		}
 	}
-	defer k.Zero()
+	defer clear(b)
 	mid, err := keys.NewMaterialID()
 	if err != nil {
 		return nil, err
 	}
-	b := k.Bytes()
-	defer clear(b)
 	sealed, err := s.sealer.Seal(b, materialAAD(keyID, mid.String()))
 	if err != nil {
 		return nil, err

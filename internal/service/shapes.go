@@ -25,29 +25,30 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 
 // KeyMetadata describes a key (spec §2.0).
 type KeyMetadata struct {
-	AWSAccountId          string
-	KeyId                 string
-	Arn                   string
-	CreationDate          Timestamp
-	Enabled               bool
-	Description           string
-	KeyUsage              kms.KeyUsage
-	KeyState              kms.KeyState
-	DeletionDate          *Timestamp `json:",omitempty"`
-	Origin                kms.Origin
-	KeyManager            kms.KeyManager
-	CustomerMasterKeySpec kms.KeySpec
-	KeySpec               kms.KeySpec
-	EncryptionAlgorithms  []string `json:",omitempty"`
-	MultiRegion           bool
-	CurrentKeyMaterialId  string `json:",omitempty"`
+	AWSAccountId           string
+	KeyId                  string
+	Arn                    string
+	CreationDate           Timestamp
+	Enabled                bool
+	Description            string
+	KeyUsage               kms.KeyUsage
+	KeyState               kms.KeyState
+	DeletionDate           *Timestamp `json:",omitempty"`
+	Origin                 kms.Origin
+	KeyManager             kms.KeyManager
+	CustomerMasterKeySpec  kms.KeySpec `json:",omitempty"`
+	KeySpec                kms.KeySpec
+	EncryptionAlgorithms   []string `json:",omitempty"`
+	SigningAlgorithms      []string `json:",omitempty"`
+	MacAlgorithms          []string `json:",omitempty"`
+	KeyAgreementAlgorithms []string `json:",omitempty"`
+	MultiRegion            bool
+	CurrentKeyMaterialId   string `json:",omitempty"`
 	// ExpirationModel and ValidTo describe imported material (Origin
 	// EXTERNAL, once imported); ValidTo only with KEY_MATERIAL_EXPIRES.
 	ExpirationModel string     `json:",omitempty"`
 	ValidTo         *Timestamp `json:",omitempty"`
 }
-
-var symmetricAlgorithms = []string{"SYMMETRIC_DEFAULT"}
 
 func metadata(k *kms.Key) *KeyMetadata {
 	m := &KeyMetadata{
@@ -61,13 +62,13 @@ func metadata(k *kms.Key) *KeyMetadata {
 		KeyState:              k.State,
 		Origin:                k.Origin,
 		KeyManager:            k.Manager,
-		CustomerMasterKeySpec: k.Spec,
+		CustomerMasterKeySpec: masterKeySpec(k.Spec),
 		KeySpec:               k.Spec,
-		CurrentKeyMaterialId:  k.CurrentMaterialID,
 	}
-	if k.Usage == kms.KeyUsageEncryptDecrypt {
-		m.EncryptionAlgorithms = symmetricAlgorithms
+	if k.Spec == kms.KeySpecSymmetricDefault {
+		m.CurrentKeyMaterialId = k.CurrentMaterialID
 	}
+	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms = algorithmLists(k)
 	if k.State == kms.KeyStatePendingDeletion {
 		d := Timestamp(k.DeletionDate)
 		m.DeletionDate = &d
@@ -282,7 +283,7 @@ type DecryptOutput struct {
 	KeyId               string
 	Plaintext           []byte
 	EncryptionAlgorithm string
-	KeyMaterialId       string
+	KeyMaterialId       string `json:",omitempty"`
 }
 
 // ReEncryptInput is the request of ReEncrypt.
@@ -319,8 +320,8 @@ type ReEncryptOutput struct {
 	KeyId                          string
 	SourceEncryptionAlgorithm      string
 	DestinationEncryptionAlgorithm string
-	SourceKeyMaterialId            string
-	DestinationKeyMaterialId       string
+	SourceKeyMaterialId            string `json:",omitempty"`
+	DestinationKeyMaterialId       string `json:",omitempty"`
 }
 
 // GenerateDataKeyInput is the request of GenerateDataKey and
