@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -16,14 +17,22 @@ import (
 // ML_DSA_44, ML_DSA_65 and ML_DSA_87 key pairs (FIPS 204), with
 // filippo.io/mldsa (crypto/mldsa from Go 1.27 on), for ML_DSA_SHAKE_256:
 //
-//   - RAW: pure ML-DSA of the message with the empty context string, hedged
-//     (randomised) signing.
+//   - RAW: pure ML-DSA of the message with the empty context string.
 //   - EXTERNAL_MU: the message is the 64-byte μ = SHAKE256(tr || M', 64)
 //     of FIPS 204 §6.2 (Algorithm 7, line 6), which the client computed; the
 //     signature verifies as a pure ML-DSA signature of the client's message.
 //
-// filippo.io/mldsa signs a μ but, like crypto/mldsa, cannot verify one
-// (golang/go#80272), so mldsa_mu.go does that.
+// Signing is the deterministic variant of FIPS 204 (rnd = 0³²), so a key
+// has exactly one signature per μ whichever way μ arrived. That is what lets
+// Verify take EXTERNAL_MU at all: filippo.io/mldsa, like crypto/mldsa and
+// circl, can sign a μ but exposes no way to verify one (golang/go#80272),
+// and we write no ML-DSA arithmetic of our own. The private key never
+// leaves the server, so every genuine signature under it is one this code
+// made, deterministically; ML-DSA is strongly unforgeable, so a signature
+// over μ is valid exactly when it equals our signature of μ. RAW
+// verification is the ordinary algorithm. Switch EXTERNAL_MU to a real
+// verifier (and back to hedged signing) once the Go API has one, and before
+// ML-DSA key material can be imported.
 //
 // The SPKI is that of RFC 9881 (id-ml-dsa-44/65/87, no parameters, the
 // public key as the BIT STRING); the PKCS#8 holds only the 32-byte seed, the
@@ -49,6 +58,9 @@ type mldsaPrivate struct {
 
 type mldsaPublic struct {
 	k *mldsa.PublicKey
+	// sk is set when the public key came from its private key; only then
+	// can it verify EXTERNAL_MU signatures (see above).
+	sk *mldsa.PrivateKey
 }
 
 // Format keeps fmt from printing the key material whatever the verb.
@@ -75,7 +87,7 @@ func generateMLDSA(spec kms.KeySpec) (privateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mldsaPrivate{k: k, pub: &mldsaPublic{k: k.PublicKey()}}, nil
+	return &mldsaPrivate{k: k, pub: &mldsaPublic{k: k.PublicKey(), sk: k}}, nil
 }
 
 // parseMLDSAPrivate reads a seed-only PKCS#8 key of spec's parameter set,
@@ -95,7 +107,7 @@ func parseMLDSAPrivate(spec kms.KeySpec, der []byte) (privateKey, error) {
 	if !ok || k.PublicKey().Parameters() != params {
 		return nil, errMLDSAKey
 	}
-	p := &mldsaPrivate{k: k, pub: &mldsaPublic{k: k.PublicKey()}}
+	p := &mldsaPrivate{k: k, pub: &mldsaPublic{k: k.PublicKey(), sk: k}}
 	enc, err := p.pkcs8()
 	if err != nil || !bytes.Equal(enc, der) {
 		return nil, errMLDSAKey
@@ -138,14 +150,13 @@ func (p *mldsaPrivate) sign(alg, messageType string, msg []byte) ([]byte, error)
 	}
 	switch messageType {
 	case MessageRaw:
-		// Hedged: filippo.io/mldsa draws the randomness itself (the
-		// reader argument is ignored). nil options: empty context.
-		return p.k.Sign(nil, msg, nil)
+		// nil options: the empty context.
+		return p.k.SignDeterministic(msg, nil)
 	case MessageExternalMu:
 		if len(msg) != mldsaMuSize {
 			return nil, ErrUnsupported
 		}
-		return p.k.Sign(nil, msg, mldsacrypto.MLDSAMu)
+		return p.k.SignDeterministic(msg, mldsacrypto.MLDSAMu)
 	}
 	return nil, ErrUnsupported
 }
@@ -158,10 +169,11 @@ func (p *mldsaPublic) verify(alg, messageType string, msg, sig []byte) bool {
 	case MessageRaw:
 		return mldsa.Verify(p.k, msg, sig, nil) == nil
 	case MessageExternalMu:
-		if len(msg) != mldsaMuSize {
+		if len(msg) != mldsaMuSize || p.sk == nil {
 			return false
 		}
-		return mldsaVerifyMu(p.k.Bytes(), msg, sig)
+		want, err := p.sk.SignDeterministic(msg, mldsacrypto.MLDSAMu)
+		return err == nil && subtle.ConstantTimeCompare(want, sig) == 1
 	}
 	return false
 }

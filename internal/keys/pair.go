@@ -147,6 +147,10 @@ func ParsePublicKey(spec kms.KeySpec, der []byte) (*PublicKey, error) {
 	return &PublicKey{spec: spec, k: k, der: bytes.Clone(der)}, nil
 }
 
+// Format keeps key material out of logs and errors whatever the verb; the
+// value receiver covers PrivateKey and *PrivateKey.
+func (PrivateKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("keys.PrivateKey(REDACTED)")) }
+
 // Spec returns the key's spec.
 func (p *PrivateKey) Spec() kms.KeySpec { return p.spec }
 
