@@ -69,6 +69,13 @@ var fuzzTargets = []string{
 	"TrentService.GetParametersForImport",
 	"TrentService.ImportKeyMaterial",
 	"TrentService.DeleteImportedKeyMaterial",
+	"TrentService.Verify",
+	"TrentService.GetPublicKey",
+	"TrentService.GenerateMac",
+	"TrentService.VerifyMac",
+	"TrentService.DeriveSharedSecret",
+	"TrentService.GenerateDataKeyPair",
+	"TrentService.GenerateDataKeyPairWithoutPlaintext",
 	// PutKeyPolicy is left out: a policy that locks the root out (with the
 	// bypass flag) would stop the state snapshots, which read as root.
 }
@@ -186,7 +193,31 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 		tb.Fatalf("setup: missing markers %q %q %q", keysMarker, aliasesMarker, tagsMarker)
 	}
 
+	// One key of each other usage, with a signature and a MAC to verify.
+	var sign, mac, ecdh, rsa struct{ KeyMetadata struct{ KeyId string } }
+	fs.mustCall(tb, "TrentService.CreateKey", `{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}`, &sign)
+	fs.mustCall(tb, "TrentService.CreateKey", `{"KeySpec":"HMAC_256","KeyUsage":"GENERATE_VERIFY_MAC"}`, &mac)
+	fs.mustCall(tb, "TrentService.CreateKey", `{"KeySpec":"ECC_NIST_P256","KeyUsage":"KEY_AGREEMENT"}`, &ecdh)
+	fs.mustCall(tb, "TrentService.CreateKey", `{"KeySpec":"RSA_2048","KeyUsage":"ENCRYPT_DECRYPT"}`, &rsa)
+	var sig struct{ Signature []byte }
+	fs.mustCall(tb, "TrentService.Sign", `{"KeyId":"`+sign.KeyMetadata.KeyId+`","Message":"aGVsbG8=","SigningAlgorithm":"ECDSA_SHA_256"}`, &sig)
+	var tag struct{ Mac []byte }
+	fs.mustCall(tb, "TrentService.GenerateMac", `{"KeyId":"`+mac.KeyMetadata.KeyId+`","Message":"aGVsbG8=","MacAlgorithm":"HMAC_SHA_256"}`, &tag)
+	var pub struct{ PublicKey []byte }
+	fs.mustCall(tb, "TrentService.GetPublicKey", `{"KeyId":"`+sign.KeyMetadata.KeyId+`"}`, &pub)
+	var rsaEnc struct{ CiphertextBlob []byte }
+	fs.mustCall(tb, "TrentService.Encrypt", `{"KeyId":"`+rsa.KeyMetadata.KeyId+`","Plaintext":"aGVsbG8=","EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}`, &rsaEnc)
+	b64 := base64.StdEncoding.EncodeToString
+
 	fs.vars = strings.NewReplacer(
+		"%SIGN_KEY%", sign.KeyMetadata.KeyId,
+		"%MAC_KEY%", mac.KeyMetadata.KeyId,
+		"%ECDH_KEY%", ecdh.KeyMetadata.KeyId,
+		"%RSA_KEY%", rsa.KeyMetadata.KeyId,
+		"%SIG%", b64(sig.Signature),
+		"%MAC%", b64(tag.Mac),
+		"%PUB%", b64(pub.PublicKey),
+		"%RSA_BLOB%", b64(rsaEnc.CiphertextBlob),
 		"%KEY_ID%", k1.KeyId,
 		"%KEY_ARN%", k1.Arn,
 		"%KEY2_ID%", k2.KeyId,
@@ -584,6 +615,31 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.RetireGrant", `{}`},
 		{"TrentService.RevokeGrant", `{"KeyId":` + keyID + `,"GrantId":"0000000000000000000000000000000000000000000000000000000000000000"}`},
 		{"TrentService.ListKeyPolicies", `{"KeyId":` + keyID + `,"Limit":0,"Marker":"%KEYS_MARKER%"}`},
+		// Signing, MACs, key agreement and data key pairs
+		{"TrentService.Sign", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.Sign", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","MessageType":"DIGEST","SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.Sign", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","MessageType":"EXTERNAL_MU","SigningAlgorithm":"ML_DSA_SHAKE_256","DryRun":true}`},
+		{"TrentService.Sign", `{"KeyId":` + keyID + `,"Message":"aGVsbG8=","SigningAlgorithm":"RSASSA_PSS_SHA_256"}`},
+		{"TrentService.Sign", `{"KeyId":"%SIGN_KEY%","Message":` + plain4097 + `,"SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.Verify", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","Signature":"%SIG%","SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.Verify", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","Signature":"AAAA","SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.Verify", `{"KeyId":"%SIGN_KEY%","Message":"aGVsbG8=","Signature":` + blob6145 + `,"SigningAlgorithm":"ECDSA_SHA_256"}`},
+		{"TrentService.GetPublicKey", `{"KeyId":"%SIGN_KEY%"}`},
+		{"TrentService.GetPublicKey", `{"KeyId":` + keyID + `}`},
+		{"TrentService.GenerateMac", `{"KeyId":"%MAC_KEY%","Message":"aGVsbG8=","MacAlgorithm":"HMAC_SHA_256"}`},
+		{"TrentService.GenerateMac", `{"KeyId":"%MAC_KEY%","Message":"aGVsbG8=","MacAlgorithm":"HMAC_SHA_384"}`},
+		{"TrentService.VerifyMac", `{"KeyId":"%MAC_KEY%","Message":"aGVsbG8=","Mac":"%MAC%","MacAlgorithm":"HMAC_SHA_256"}`},
+		{"TrentService.VerifyMac", `{"KeyId":"%MAC_KEY%","Message":"aGVsbG8=","Mac":"AAAA","MacAlgorithm":"HMAC_SHA_256"}`},
+		{"TrentService.DeriveSharedSecret", `{"KeyId":"%ECDH_KEY%","KeyAgreementAlgorithm":"ECDH","PublicKey":"%PUB%"}`},
+		{"TrentService.DeriveSharedSecret", `{"KeyId":"%ECDH_KEY%","KeyAgreementAlgorithm":"ECDH","PublicKey":"AAAA"}`},
+		{"TrentService.Encrypt", `{"KeyId":"%RSA_KEY%","Plaintext":"aGVsbG8=","EncryptionAlgorithm":"RSAES_OAEP_SHA_1"}`},
+		{"TrentService.Encrypt", `{"KeyId":"%RSA_KEY%","Plaintext":"aGVsbG8=","EncryptionAlgorithm":"RSAES_OAEP_SHA_1","EncryptionContext":{"a":"b"}}`},
+		{"TrentService.Decrypt", `{"KeyId":"%RSA_KEY%","CiphertextBlob":"%RSA_BLOB%","EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}`},
+		{"TrentService.Decrypt", `{"CiphertextBlob":"%RSA_BLOB%","EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}`},
+		{"TrentService.ReEncrypt", `{"SourceKeyId":"%RSA_KEY%","CiphertextBlob":"%RSA_BLOB%","SourceEncryptionAlgorithm":"RSAES_OAEP_SHA_256","DestinationKeyId":` + keyID + `}`},
+		{"TrentService.GenerateDataKeyPair", `{"KeyId":` + keyID + `,"KeyPairSpec":"ECC_NIST_P256","EncryptionContext":{"a":"b"}}`},
+		{"TrentService.GenerateDataKeyPairWithoutPlaintext", `{"KeyId":` + keyID + `,"KeyPairSpec":"ECC_NIST_EDWARDS25519"}`},
+		{"TrentService.GenerateDataKeyPair", `{"KeyId":"%RSA_KEY%","KeyPairSpec":"RSA_2048"}`},
 		{"TrentService.Frobnicate", `{}`},
 		{"TrentService.", `{}`},
 		{"TrentService.createkey", `{}`},
