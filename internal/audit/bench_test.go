@@ -1,0 +1,58 @@
+package audit
+
+import (
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func benchLog(b *testing.B) *Log {
+	b.Helper()
+	return openLog(b, Config{
+		Path:               filepath.Join(b.TempDir(), "audit.db"),
+		Signer:             testKey("bench"),
+		CheckpointInterval: time.Hour,
+		Logger:             quiet,
+	})
+}
+
+func reportRate(b *testing.B, l *Log, start time.Time) {
+	s := l.Stats()
+	b.ReportMetric(float64(s.Records)/time.Since(start).Seconds(), "records/s")
+	if s.Batches > 0 {
+		b.ReportMetric(float64(s.Records)/float64(s.Batches), "records/batch")
+	}
+}
+
+// BenchmarkAppendSerial is one caller at a time: every record pays for a
+// commit (and fsync) of its own.
+func BenchmarkAppendSerial(b *testing.B) {
+	l := benchLog(b)
+	ctx := b.Context()
+	start := time.Now()
+	for b.Loop() {
+		if err := l.Append(ctx, kmsRecord("us-east-1", "Encrypt", keyID1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, l, start)
+}
+
+// BenchmarkAppendParallel is 64 concurrent callers, as a busy server has:
+// group commit shares each fsync among the records that queued meanwhile.
+func BenchmarkAppendParallel(b *testing.B) {
+	l := benchLog(b)
+	ctx := b.Context()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Append(ctx, kmsRecord("us-east-1", "Encrypt", keyID1)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, l, start)
+}

@@ -1,0 +1,338 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reader reads an audit database: lookups, exports and key usage. A [Log]
+// embeds one; [OpenReader] opens one on its own, read-only, for tools that
+// run beside the server.
+type Reader struct {
+	db *sql.DB
+	// wake, if set, returns a channel closed at the next commit, so that
+	// Follow in the writing process need not wait for its poll.
+	wake func() <-chan struct{}
+}
+
+// OpenReader opens the audit database at path read-only. The server may be
+// writing it at the same time.
+func OpenReader(path string) (*Reader, error) {
+	d, err := dsn(path, "mode=ro", "_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	db, err := sql.Open("sqlite", d)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	if err := checkVersion(context.Background(), db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	return &Reader{db: db}, nil
+}
+
+// Close closes the reader's connections.
+func (r *Reader) Close() error { return r.db.Close() }
+
+// Event is a stored record with the members lookups need already decoded.
+type Event struct {
+	Region      string
+	Seq         uint64 // position in the region's chain
+	EventID     string
+	EventName   string
+	EventSource string
+	EventTime   time.Time
+	Username    string // see [Username]
+	AccessKeyID string
+	RequestID   string
+	ReadOnly    bool
+	Resources   []Resource
+	// Raw is the record's JSON exactly as stored and hashed: the
+	// CloudTrailEvent of a LookupEvents result.
+	Raw json.RawMessage
+}
+
+// Query selects records for [Reader.Lookup]. Empty members match anything;
+// the others must all match.
+type Query struct {
+	EventName string
+	// ResourceName matches a resource's ARN, or the last path segment of
+	// it: a key id finds records of the key's ARN.
+	ResourceName string
+	Username     string // see [Username]
+	AccessKeyID  string
+	EventID      string
+	ReadOnly     *bool
+	// StartTime and EndTime bound eventTime, both inclusive.
+	StartTime, EndTime time.Time
+	// MaxResults is the page size: 1 to MaxLookupResults; other values
+	// mean MaxLookupResults.
+	MaxResults int
+	// NextToken continues an earlier lookup with the same query.
+	NextToken string
+}
+
+// MaxLookupResults is the largest page Lookup returns, as in CloudTrail.
+const MaxLookupResults = 50
+
+// ErrBadToken is returned for a NextToken that Lookup did not make.
+var ErrBadToken = errors.New("audit: invalid NextToken")
+
+// cursor is a position in the newest-first order of Lookup.
+type cursor struct {
+	time int64 // event_time, ms
+	id   int64
+}
+
+const tokenVersion = 1
+
+// token encodes c: a version byte, then both members as big-endian 64-bit
+// integers, in unpadded base64url. It is not secret or authenticated;
+// callers that hand it out should MAC it.
+func (c cursor) token() string {
+	b := []byte{tokenVersion}
+	b = binary.BigEndian.AppendUint64(b, uint64(c.time))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.id))
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parseToken decodes a token; only what token produces is accepted, so a
+// token has one encoding.
+func parseToken(s string) (cursor, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != 17 || b[0] != tokenVersion {
+		return cursor{}, ErrBadToken
+	}
+	c := cursor{
+		time: int64(binary.BigEndian.Uint64(b[1:9])),
+		id:   int64(binary.BigEndian.Uint64(b[9:17])),
+	}
+	if c.id <= 0 {
+		return cursor{}, ErrBadToken
+	}
+	return c, nil
+}
+
+const eventColumns = `r.id, r.region, r.seq, r.event_time, r.event_id, r.event_name, r.event_source,
+	r.user_name, r.access_key_id, r.request_id, r.read_only, r.body`
+
+// Lookup returns the records matching q, newest first (by eventTime, then
+// commit order), a page at a time. next is empty on the last page.
+func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next string, err error) {
+	limit := q.MaxResults
+	if limit <= 0 || limit > MaxLookupResults {
+		limit = MaxLookupResults
+	}
+	// The order, and the time bounds, go on the columns of the index that
+	// drives the query: the resources index when looking up by resource,
+	// so that a busy key's records need no sorting.
+	from, timeCol, idCol := `records r`, `r.event_time`, `r.id`
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	if q.ResourceName != "" {
+		from, timeCol, idCol = `resources s JOIN records r ON r.id = s.record_id`, `s.event_time`, `s.record_id`
+		add(`s.name = ? AND (s.arn = ? OR s.name = ?)`, resourceName(q.ResourceName), q.ResourceName, q.ResourceName)
+	}
+	if q.EventName != "" {
+		add(`r.event_name = ?`, q.EventName)
+	}
+	if q.Username != "" {
+		add(`r.user_name = ?`, q.Username)
+	}
+	if q.AccessKeyID != "" {
+		add(`r.access_key_id = ?`, q.AccessKeyID)
+	}
+	if q.EventID != "" {
+		add(`r.event_id = ?`, q.EventID)
+	}
+	if q.ReadOnly != nil {
+		add(`r.read_only = ?`, *q.ReadOnly)
+	}
+	if !q.StartTime.IsZero() {
+		add(timeCol+` >= ?`, q.StartTime.UnixMilli())
+	}
+	if !q.EndTime.IsZero() {
+		add(timeCol+` <= ?`, q.EndTime.UnixMilli())
+	}
+	if q.NextToken != "" {
+		c, err := parseToken(q.NextToken)
+		if err != nil {
+			return nil, "", err
+		}
+		add(`(`+timeCol+`, `+idCol+`) < (?, ?)`, c.time, c.id)
+	}
+	query := `SELECT ` + eventColumns + ` FROM ` + from
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY ` + timeCol + ` DESC, ` + idCol + ` DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	events, ids, err := r.events(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: lookup: %w", err)
+	}
+	if len(events) > limit {
+		events, ids = events[:limit], ids[:limit]
+		last := events[limit-1]
+		next = cursor{time: last.EventTime.UnixMilli(), id: ids[limit-1]}.token()
+	}
+	return events, next, nil
+}
+
+// events runs query, which selects eventColumns. It returns the records'
+// ids beside them.
+func (r *Reader) events(ctx context.Context, query string, args ...any) ([]Event, []int64, error) {
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var events []Event
+	var ids []int64
+	for rows.Next() {
+		var e Event
+		var id, t int64
+		var body []byte
+		if err := rows.Scan(&id, &e.Region, &e.Seq, &t, &e.EventID, &e.EventName, &e.EventSource,
+			&e.Username, &e.AccessKeyID, &e.RequestID, &e.ReadOnly, &body); err != nil {
+			return nil, nil, err
+		}
+		e.EventTime = time.UnixMilli(t).UTC()
+		e.Raw = body
+		// The resources are read from the record itself: the index keeps
+		// each ARN once per record, and not the other members.
+		var res struct {
+			Resources []Resource `json:"resources"`
+		}
+		if err := json.Unmarshal(body, &res); err != nil {
+			return nil, nil, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
+		}
+		e.Resources = res.Resources
+		events = append(events, e)
+		ids = append(ids, id)
+	}
+	return events, ids, rows.Err()
+}
+
+// exportPage is how many records Since reads per query. Each page is read
+// whole before fn sees it, so a slow consumer holds no read transaction
+// open (which would keep the WAL from being checkpointed).
+const exportPage = 256
+
+// Since calls fn for each record whose eventTime is at or after t, in the
+// order they were logged (which may differ from eventTime order by the
+// length of a request), until fn returns an error, which Since returns.
+func (r *Reader) Since(ctx context.Context, t time.Time, fn func(Event) error) error {
+	_, err := r.since(ctx, 0, t, fn)
+	return err
+}
+
+// since is Since for records logged after the one with id after; it
+// returns the id of the last record it passed to fn (or after).
+func (r *Reader) since(ctx context.Context, after int64, t time.Time, fn func(Event) error) (int64, error) {
+	for {
+		events, ids, err := r.events(ctx, `SELECT `+eventColumns+` FROM records r
+			WHERE r.id > ? AND r.event_time >= ? ORDER BY r.id LIMIT ?`, after, t.UnixMilli(), exportPage)
+		if err != nil {
+			return after, fmt.Errorf("audit: export: %w", err)
+		}
+		for i, e := range events {
+			if err := fn(e); err != nil {
+				return after, err
+			}
+			after = ids[i]
+		}
+		if len(events) < exportPage {
+			return after, nil
+		}
+	}
+}
+
+// Follow is Since that does not stop: after the records logged so far, it
+// passes on new ones as they are committed, checking every poll (and, in
+// the process that writes the log, at every commit). It returns when ctx
+// ends, with ctx's error, or when fn fails.
+func (r *Reader) Follow(ctx context.Context, t time.Time, poll time.Duration, fn func(Event) error) error {
+	if poll <= 0 {
+		poll = time.Second
+	}
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	var after int64
+	for {
+		// Take the wake channel before reading, so a commit between the
+		// read and the wait is not missed.
+		var wake <-chan struct{}
+		if r.wake != nil {
+			wake = r.wake()
+		}
+		var err error
+		if after, err = r.since(ctx, after, t, fn); err != nil {
+			return err
+		}
+		timer.Reset(poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// LastUse is a key's most recent successful cryptographic use.
+type LastUse struct {
+	Time      time.Time
+	EventName string // the operation
+	Region    string
+	EventID   string // the record's eventID (CloudTrailEventId)
+	RequestID string // KmsRequestId
+}
+
+// LastUsage returns the most recent record that counts as a use of the key
+// with ARN keyARN (see [IsKeyUse]); ok is false if there is none. It
+// survives Prune.
+func (r *Reader) LastUsage(ctx context.Context, keyARN string) (u LastUse, ok bool, err error) {
+	var t int64
+	err = r.db.QueryRowContext(ctx, `SELECT event_time, event_name, region, event_id, request_id
+		FROM key_last_use WHERE arn = ?`, keyARN).Scan(&t, &u.EventName, &u.Region, &u.EventID, &u.RequestID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return LastUse{}, false, nil
+	}
+	if err != nil {
+		return LastUse{}, false, fmt.Errorf("audit: last usage: %w", err)
+	}
+	u.Time = time.UnixMilli(t).UTC()
+	return u, true, nil
+}
+
+// TrackingStart is when the log was created: key usage before it is not
+// known (GetKeyLastUsage's TrackingStartDate).
+func (r *Reader) TrackingStart(ctx context.Context) (time.Time, error) {
+	var v string
+	if err := r.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'created'`).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("audit: tracking start: %w", err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("audit: tracking start: %w", err)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}

@@ -1,0 +1,163 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// migrations[i] takes the schema from version i to version i+1. Append only:
+// a shipped migration is never edited (TestMigrationsFrozen pins them).
+//
+// Times are Unix milliseconds, UTC, in BIGINT columns; event times are whole
+// seconds, as records write them. Hashes and signatures are BLOBs; record,
+// checkpoint and anchor bodies are the exact JSON bytes that were hashed or
+// signed, as TEXT.
+var migrations = [][]string{
+	{ // version 1
+		// id orders records by commit (AUTOINCREMENT: never reused, even
+		// after a prune empties the table, so a follower's cursor holds).
+		// (region, seq) is the chain position. The columns after body are
+		// copied out of it for lookups.
+		`CREATE TABLE records (
+			id            INTEGER PRIMARY KEY AUTOINCREMENT,
+			region        TEXT NOT NULL,
+			seq           BIGINT NOT NULL,
+			prev          BLOB NOT NULL,
+			hash          BLOB NOT NULL,
+			body          TEXT NOT NULL,
+			event_time    BIGINT NOT NULL,
+			event_id      TEXT NOT NULL,
+			event_name    TEXT NOT NULL,
+			event_source  TEXT NOT NULL,
+			user_name     TEXT NOT NULL,
+			access_key_id TEXT NOT NULL,
+			request_id    TEXT NOT NULL,
+			read_only     INTEGER NOT NULL,
+			UNIQUE (region, seq)
+		)`,
+		// Lookups return the newest first: (event_time, id) descending.
+		`CREATE INDEX records_by_time ON records (event_time, id)`,
+		`CREATE INDEX records_by_name ON records (event_name, event_time, id)`,
+		`CREATE INDEX records_by_user ON records (user_name, event_time, id)`,
+		`CREATE INDEX records_by_access_key ON records (access_key_id, event_time, id)`,
+		`CREATE INDEX records_by_event_id ON records (event_id)`,
+		// An index of the ARNs in records' resources (each once per
+		// record). name is the ARN's last path segment (a key id for a key
+		// ARN): the one index, on name, serves lookups by ARN too, as an
+		// ARN's name is known. event_time is the record's, so that a
+		// lookup by resource walks the index newest first.
+		`CREATE TABLE resources (
+			record_id  BIGINT NOT NULL,
+			arn        TEXT NOT NULL,
+			name       TEXT NOT NULL,
+			event_time BIGINT NOT NULL,
+			PRIMARY KEY (record_id, arn)
+		) WITHOUT ROWID`,
+		`CREATE INDEX resources_by_name ON resources (name, event_time, record_id)`,
+		// Checkpoints in the order they were signed; a region's form a chain.
+		`CREATE TABLE checkpoints (
+			id        INTEGER PRIMARY KEY AUTOINCREMENT,
+			region    TEXT NOT NULL,
+			seq       BIGINT NOT NULL,
+			body      TEXT NOT NULL,
+			signature BLOB NOT NULL
+		)`,
+		`CREATE INDEX checkpoints_by_region ON checkpoints (region, id)`,
+		// The signed start of each pruned region's chain.
+		`CREATE TABLE anchors (
+			region    TEXT PRIMARY KEY,
+			seq       BIGINT NOT NULL,
+			body      TEXT NOT NULL,
+			signature BLOB NOT NULL
+		)`,
+		// Each key's last successful cryptographic use, kept apart from the
+		// records so that pruning them does not forget it.
+		`CREATE TABLE key_last_use (
+			arn        TEXT PRIMARY KEY,
+			event_time BIGINT NOT NULL,
+			event_name TEXT NOT NULL,
+			region     TEXT NOT NULL,
+			event_id   TEXT NOT NULL,
+			request_id TEXT NOT NULL
+		) WITHOUT ROWID`,
+		`CREATE TABLE meta (
+			name  TEXT PRIMARY KEY,
+			value TEXT NOT NULL
+		)`,
+		// Scratch space for the health probe's test writes.
+		`CREATE TABLE probe (
+			id   INTEGER PRIMARY KEY,
+			data BLOB NOT NULL
+		)`,
+	},
+}
+
+// migrate brings the schema up to date in one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	if _, err := tx.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("audit database schema version %d is newer than this binary supports (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		for _, stmt := range migrations[v] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration to version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// checkVersion fails unless a database opened for reading has a schema this
+// binary knows.
+func checkVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) error {
+	var v int
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("not an audit database: %w", err)
+	}
+	if v < 1 || v > len(migrations) {
+		return fmt.Errorf("audit database schema version %d, this binary reads 1 to %d", v, len(migrations))
+	}
+	return nil
+}
+
+const busyTimeout = 5000 // ms to wait for a lock held by another connection
+
+// dsn is the driver URI for the file at path. A file: URI with an escaped
+// path, so '?' or '#' in a file name cannot be mistaken for parameters.
+func dsn(path string, params ...string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	params = append([]string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout),
+		"_pragma=synchronous(FULL)",
+		"_pragma=fullfsync(1)", // macOS: fsync alone does not reach the disk
+	}, params...)
+	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + strings.Join(params, "&"), nil
+}
