@@ -109,6 +109,7 @@ type request struct {
 	eventID   string
 	eventName string
 	source    string
+	account   string
 	user      string
 	accessKey string
 	requestID string
@@ -326,8 +327,8 @@ func (l *Log) init() error {
 // would cost more than running them.
 const (
 	stInsertRecord = `INSERT INTO records (region, seq, prev, hash, body,
-		event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only, account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	stInsertResource = `INSERT INTO resources (record_id, arn, name, event_time)
 		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	stLastUse = `INSERT INTO key_last_use (arn, event_time, event_name, region, event_id, request_id)
@@ -396,6 +397,7 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		eventID:   r.EventID,
 		eventName: r.EventName,
 		source:    r.EventSource,
+		account:   r.RecipientAccountID,
 		user:      Username(r.UserIdentity),
 		requestID: r.RequestID,
 		readOnly:  r.ReadOnly,
@@ -615,7 +617,7 @@ func (l *Log) insert(tx *sql.Tx, batch []*request) error {
 		seq := c.seq + 1
 		hash := recordHash(c.hash, seq, req.body)
 		res, err := insRecord.ExecContext(ctx, req.region, seq, c.hash[:], hash[:], string(req.body),
-			req.eventTime, req.eventID, req.eventName, req.source, req.user, req.accessKey, req.requestID, req.readOnly)
+			req.eventTime, req.eventID, req.eventName, req.source, req.user, req.accessKey, req.requestID, req.readOnly, req.account)
 		if err != nil {
 			return err
 		}

@@ -67,7 +67,11 @@ type Event struct {
 // Query selects records for [Reader.Lookup]. Empty members match anything;
 // the others must all match.
 type Query struct {
-	EventName string
+	// AccountID matches the account a record is filed with: its
+	// recipientAccountId.
+	AccountID   string
+	EventName   string
+	EventSource string
 	// ResourceName matches a resource's ARN, or the last path segment of
 	// it: a key id finds records of the key's ARN.
 	ResourceName string
@@ -149,8 +153,14 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 		from, timeCol, idCol = `resources s JOIN records r ON r.id = s.record_id`, `s.event_time`, `s.record_id`
 		add(`s.name = ? AND (s.arn = ? OR s.name = ?)`, resourceName(q.ResourceName), q.ResourceName, q.ResourceName)
 	}
+	if q.AccountID != "" {
+		add(`r.account = ?`, q.AccountID)
+	}
 	if q.EventName != "" {
 		add(`r.event_name = ?`, q.EventName)
+	}
+	if q.EventSource != "" {
+		add(`r.event_source = ?`, q.EventSource)
 	}
 	if q.Username != "" {
 		add(`r.user_name = ?`, q.Username)

@@ -94,6 +94,13 @@ var migrations = [][]string{
 			data BLOB NOT NULL
 		)`,
 	},
+	{ // version 2
+		// The account a record is filed with (its recipientAccountId), so
+		// that a lookup sees one account's records.
+		`ALTER TABLE records ADD COLUMN account TEXT NOT NULL DEFAULT ''`,
+		`UPDATE records SET account = COALESCE(json_extract(body, '$.recipientAccountId'), '') WHERE json_valid(body)`,
+		`CREATE INDEX records_by_account ON records (account, event_time, id)`,
+	},
 }
 
 // migrate brings the schema up to date in one transaction.
