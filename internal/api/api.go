@@ -17,8 +17,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/service"
 	"github.com/openkms/kms/internal/sigv4"
@@ -30,8 +32,9 @@ const MaxBodyBytes = 1 << 20
 
 const targetPrefix = "TrentService."
 
-// handlerFunc runs one operation on a raw JSON body.
-type handlerFunc func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (any, error)
+// handlerFunc runs one operation on a raw JSON body. It returns the decoded
+// request (nil if it did not decode) for the audit record, and the result.
+type handlerFunc func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (in, out any, err error)
 
 // routes is the table of implemented operations, by X-Amz-Target suffix.
 var routes = map[string]handlerFunc{
@@ -80,13 +83,14 @@ var routes = map[string]handlerFunc{
 	"DeriveSharedSecret":                  op((*service.Service).DeriveSharedSecret),
 	"GenerateDataKeyPair":                 op((*service.Service).GenerateDataKeyPair),
 	"GenerateDataKeyPairWithoutPlaintext": op((*service.Service).GenerateDataKeyPairWithoutPlaintext),
+	"GetKeyLastUsage":                     op((*service.Service).GetKeyLastUsage),
 }
 
 // pending lists the KMS operations that exist in AWS but are not built yet;
 // they answer UnsupportedOperationException rather than UnknownOperation.
 var pending = []string{
 	"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore", "DescribeCustomKeyStores",
-	"DisconnectCustomKeyStore", "GetKeyLastUsage", "ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
+	"DisconnectCustomKeyStore", "ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
 }
 
 // input is what every request shape implements.
@@ -98,19 +102,19 @@ type input[T any] interface {
 // op adapts a service method to a handlerFunc: decode, validate, run.
 // Operations without output return a nil *Out and get an empty body.
 func op[In any, Out any, P input[In]](f func(*service.Service, context.Context, *service.Caller, P) (*Out, error)) handlerFunc {
-	return func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (any, error) {
+	return func(ctx context.Context, s *service.Service, c *service.Caller, body []byte) (any, any, error) {
 		in := P(new(In))
 		if err := decode(body, in); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		out, err := f(s, ctx, c, in)
 		if err != nil || out == nil {
-			return nil, err
+			return in, nil, err
 		}
-		return out, nil
+		return in, out, nil
 	}
 }
 
@@ -146,6 +150,18 @@ type Handler struct {
 	// rather than by Verifier.
 	Region func(region string) bool
 	Log    *slog.Logger
+	// Audit receives one record per request; nil records nothing (tests
+	// of the protocol alone).
+	Audit Auditor
+	// Now is the clock of audit records; nil means time.Now.
+	Now func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -166,42 +182,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if isLookupEvents(r.Header.Get("X-Amz-Target")) {
+		h.serveLookupEvents(w, r, reqID) // CloudTrail: see cloudtrail.go
+		return
+	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	run, known := routes[name]
 	if !ok || !known && !isPending(name) {
 		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Unknown operation %q.", r.Header.Get("X-Amz-Target")), "")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		h.writeError(w, r, reqID, kms.Errorf(kms.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes), name)
-		return
+	rec := newRecord(r, reqID, audit.EventSourceKMS, name, h.now())
+	in, out, err := h.runKMS(w, r, reqID, rec, "kms", name, run)
+	if err == nil {
+		rec.ResponseElements = responseElements(name, out)
 	}
-	auth, err := h.Verifier.Verify(r, body)
-	if err == nil && auth.Service != "kms" {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
+	rec.RequestParameters = requestParameters(name, in)
+	setOutcome(rec, err)
+	if aerr := h.record(r.Context(), rec); aerr != nil && err == nil {
+		out, err = nil, aerr
 	}
-	if err == nil && h.Region != nil && !h.Region(auth.Region) {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
-	}
-	if err != nil {
-		h.writeError(w, r, reqID, err, name)
-		return
-	}
-	if !known {
-		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not supported by this server yet.", name), name)
-		return
-	}
-	c := &service.Caller{
-		Principal: auth.Principal,
-		Region:    auth.Region,
-		RequestID: reqID,
-		SourceIP:  sourceIP(r),
-		// aws:SecureTransport; set only when this server terminates TLS.
-		SecureTransport: r.TLS != nil,
-		UserAgent:       r.UserAgent(),
-	}
-	out, err := run(r.Context(), h.Service, c, body)
 	if err != nil {
 		h.writeError(w, r, reqID, err, name)
 		return
@@ -218,6 +218,79 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
+}
+
+// runKMS authenticates a KMS request (or, with scope "cloudtrail", a
+// LookupEvents request) and runs its operation, filling in the caller and
+// keys of its audit record as they become known.
+func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, rec *audit.Record, scope, name string, run handlerFunc) (in, out any, err error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, nil, kms.Errorf(kms.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
+	}
+	auth, err := h.Verifier.Verify(r, body)
+	if err == nil {
+		setCaller(rec, auth.Principal, auth.Region)
+	} else {
+		unauthenticated(rec, r)
+	}
+	if err == nil && auth.Service != scope {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", scope)
+	}
+	if err == nil && h.Region != nil && !h.Region(auth.Region) {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if run == nil {
+		return nil, nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not supported by this server yet.", name)
+	}
+	if err := h.auditHealthy(); err != nil {
+		return nil, nil, err
+	}
+	c := &service.Caller{
+		Principal: auth.Principal,
+		Region:    auth.Region,
+		RequestID: reqID,
+		SourceIP:  sourceIP(r),
+		// aws:SecureTransport; set only when this server terminates TLS.
+		SecureTransport: r.TLS != nil,
+		UserAgent:       r.UserAgent(),
+	}
+	in, out, err = run(r.Context(), h.Service, c, body)
+	setKeys(rec, c.Keys())
+	return in, out, err
+}
+
+// unauthenticated fills the identity and region of the record of a request
+// that failed authentication with what it claims: the access key id and
+// region of its credential scope (AKID/date/region/service/aws4_request).
+func unauthenticated(rec *audit.Record, r *http.Request) {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	p := strings.Split(cred, "/")
+	rec.UserIdentity = &audit.UserIdentity{Type: "Unknown", AccessKeyID: clipParam(p[0])}
+	if len(p) == 5 && validRegion(p[2]) {
+		rec.AWSRegion = p[2]
+	}
+}
+
+// validRegion accepts region-shaped names only (lowercase letters, digits
+// and dashes), so a record's region is never attacker-chosen junk.
+func validRegion(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isPending(name string) bool {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/identity"
 )
 
@@ -174,46 +175,22 @@ func queryService(r *http.Request) string {
 // decode, run, render.
 func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, service string) {
 	api := queryAPIs[service]
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		h.writeQueryError(w, api, reqID, kms.Errorf(identity.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes), "")
-		return
+	source := audit.EventSourceIAM
+	if service == "sts" {
+		source = audit.EventSourceSTS
 	}
-	auth, err := h.Verifier.Verify(r, body)
-	if err == nil && auth.Service != service {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
-	}
-	if err == nil && service != "iam" && h.Region != nil && !h.Region(auth.Region) {
-		// IAM is global; STS, like KMS, serves the configured regions.
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
-	}
-	if err != nil {
+	rec := newRecord(r, reqID, source, "", h.now())
+	action, out, err := h.runQuery(w, r, reqID, rec, api, service)
+	if action == "" {
+		// Not an operation of the API (no or unknown Action): nothing
+		// happened to record.
 		h.writeQueryError(w, api, reqID, err, "")
 		return
 	}
-	params, err := url.ParseQuery(string(body))
-	if err != nil {
-		h.writeQueryError(w, api, reqID, kms.Errorf("MalformedQueryString", "The request body is not a valid form-encoded query string."), "")
-		return
+	setOutcome(rec, err)
+	if aerr := h.record(r.Context(), rec); aerr != nil && err == nil {
+		out, err = nil, aerr
 	}
-	action := params.Get("Action")
-	if action == "" {
-		h.writeQueryError(w, api, reqID, kms.Errorf("MissingAction", "Missing Action"), "")
-		return
-	}
-	run, ok := api.routes[action]
-	if v := params.Get("Version"); !ok || v != "" && v != api.version {
-		h.writeQueryError(w, api, reqID, kms.Errorf("InvalidAction", "Could not find operation %s for version %s", clipParam(action), clipParam(v)), "")
-		return
-	}
-	c := &identity.Caller{
-		Principal:       auth.Principal,
-		Region:          auth.Region,
-		RequestID:       reqID,
-		SourceIP:        sourceIP(r),
-		SecureTransport: r.TLS != nil,
-	}
-	out, err := run(r.Context(), h.Identity, c, params)
 	if err != nil {
 		h.writeQueryError(w, api, reqID, err, action)
 		return
@@ -241,6 +218,78 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Write(buf.Bytes())
+}
+
+// runQuery authenticates an IAM or STS request and runs its action, filling
+// in its audit record. It returns the action ("" when the request names no
+// known one).
+func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, reqID string, rec *audit.Record, api *queryAPI, service string) (string, any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return "", nil, kms.Errorf(identity.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
+	}
+	params, perr := url.ParseQuery(string(body))
+	action := params.Get("Action")
+	run, ok := api.routes[action]
+	if v := params.Get("Version"); perr == nil && ok && (v == "" || v == api.version) {
+		rec.EventName = action
+		rec.ReadOnly = readOnly(action)
+		rec.RequestParameters = queryParameters(params)
+	} else {
+		action = ""
+	}
+	auth, err := h.Verifier.Verify(r, body)
+	if err == nil {
+		setCaller(rec, auth.Principal, auth.Region)
+	} else {
+		unauthenticated(rec, r)
+	}
+	if err == nil && auth.Service != service {
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
+	}
+	if err == nil && service != "iam" && h.Region != nil && !h.Region(auth.Region) {
+		// IAM is global; STS, like KMS, serves the configured regions.
+		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
+	}
+	switch {
+	case err != nil:
+		return action, nil, err
+	case perr != nil:
+		return "", nil, kms.Errorf("MalformedQueryString", "The request body is not a valid form-encoded query string.")
+	case params.Get("Action") == "":
+		return "", nil, kms.Errorf("MissingAction", "Missing Action")
+	case action == "":
+		return "", nil, kms.Errorf("InvalidAction", "Could not find operation %s for version %s", clipParam(params.Get("Action")), clipParam(params.Get("Version")))
+	}
+	if err := h.auditHealthy(); err != nil {
+		return action, nil, err
+	}
+	c := &identity.Caller{
+		Principal:       auth.Principal,
+		Region:          auth.Region,
+		RequestID:       reqID,
+		SourceIP:        sourceIP(r),
+		SecureTransport: r.TLS != nil,
+	}
+	out, err := run(r.Context(), h.Identity, c, params)
+	return action, out, err
+}
+
+// queryParameters renders the parameters of an IAM or STS request as
+// CloudTrail does (lowerCamelCase, without Action and Version). No IAM or
+// STS request carries a secret.
+func queryParameters(params url.Values) any {
+	m := map[string]any{}
+	for k, v := range params {
+		if k == "Action" || k == "Version" || len(v) == 0 {
+			continue
+		}
+		m[lowerCamel(clipParam(k))] = v[0]
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 type responseMetadata struct {

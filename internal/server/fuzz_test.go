@@ -76,6 +76,7 @@ var fuzzTargets = []string{
 	"TrentService.DeriveSharedSecret",
 	"TrentService.GenerateDataKeyPair",
 	"TrentService.GenerateDataKeyPairWithoutPlaintext",
+	"TrentService.GetKeyLastUsage",
 	// PutKeyPolicy is left out: a policy that locks the root out (with the
 	// bypass flag) would stop the state snapshots, which read as root.
 }
@@ -640,6 +641,13 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.GenerateDataKeyPair", `{"KeyId":` + keyID + `,"KeyPairSpec":"ECC_NIST_P256","EncryptionContext":{"a":"b"}}`},
 		{"TrentService.GenerateDataKeyPairWithoutPlaintext", `{"KeyId":` + keyID + `,"KeyPairSpec":"ECC_NIST_EDWARDS25519"}`},
 		{"TrentService.GenerateDataKeyPair", `{"KeyId":"%RSA_KEY%","KeyPairSpec":"RSA_2048"}`},
+		// GetKeyLastUsage
+		{"TrentService.GetKeyLastUsage", `{"KeyId":` + keyID + `}`},
+		{"TrentService.GetKeyLastUsage", `{"KeyId":"%KEY2_ARN%"}`},
+		{"TrentService.GetKeyLastUsage", `{"KeyId":"%SIGN_KEY%"}`},
+		{"TrentService.GetKeyLastUsage", `{"KeyId":"alias/fuzz"}`},
+		{"TrentService.GetKeyLastUsage", `{"KeyId":"%ALIAS_ARN%"}`},
+		{"TrentService.GetKeyLastUsage", `{"KeyId":"arn:aws:kms:us-east-1:999999999999:key/%KEY_ID%"}`},
 		{"TrentService.Frobnicate", `{}`},
 		{"TrentService.", `{}`},
 		{"TrentService.createkey", `{}`},

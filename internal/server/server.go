@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openkms/kms/internal/api"
+	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/service"
@@ -47,6 +49,12 @@ type Config struct {
 	RootSecretAccessKey string
 	// SweepInterval is how often due key deletions run; 0 means a minute.
 	SweepInterval time.Duration
+	// AuditRetention is how long audit records are kept; 0 keeps them
+	// forever. Pruning runs with the sweeps.
+	AuditRetention time.Duration
+	// AuditFailWrites, if set, is consulted before every audit write and
+	// fails it with its error. It is for tests of the fail-closed path.
+	AuditFailWrites func() error
 	// Now is the server's clock (session expiry, creation and deletion
 	// dates); nil means time.Now. Tests move it. SigV4's clock-skew check
 	// always uses the real clock, which clients sign with.
@@ -64,9 +72,25 @@ type Server struct {
 	identity *identity.Identity
 	Service  *service.Service
 	handler  http.Handler
+	// Audit is the audit trail.
+	Audit *audit.Log
 }
 
-const dbFile = "kms.db"
+const (
+	dbFile    = "kms.db"
+	auditFile = "audit.db"
+)
+
+// auditSigningLabel derives the key that signs audit checkpoints from the
+// root key: sealed like everything else, and never stored.
+const auditSigningLabel = "audit-checkpoint-signing"
+
+// AuditSigner returns the audit checkpoint signing key of a sealer.
+func AuditSigner(sealer *seal.Sealer) ed25519.PrivateKey {
+	seed := sealer.DeriveKey(auditSigningLabel)
+	defer clear(seed)
+	return ed25519.NewKeyFromSeed(seed)
+}
 
 // openData opens the seal and the store of a data dir. create allows
 // making them on a new (empty) data dir; fresh reports that it did.
@@ -124,7 +148,19 @@ func Open(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity})
+	s.Audit, err = audit.Open(audit.Config{
+		Path:       filepath.Join(cfg.DataDir, auditFile),
+		Signer:     AuditSigner(sealer),
+		Now:        s.now,
+		Logger:     cfg.Logger,
+		FailWrites: cfg.AuditFailWrites,
+	})
+	if err != nil {
+		s.identity.Close()
+		st.Close()
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity, Audit: s.Audit, Trail: s.Audit})
 	var regionOK func(string) bool
 	if len(cfg.Regions) > 0 {
 		regionOK = func(r string) bool {
@@ -140,9 +176,11 @@ func Open(cfg Config) (*Server, error) {
 		Service:  s.Service,
 		Identity: s.identity,
 		// The SigV4 skew check keeps the real clock: clients sign with it.
-		Verifier: &sigv4.Verifier{Service: "kms", Services: []string{"kms", "iam", "sts"}, Lookup: s.identity.Lookup},
+		Verifier: &sigv4.Verifier{Service: "kms", Services: []string{"kms", "iam", "sts", "cloudtrail"}, Lookup: s.identity.Lookup},
 		Region:   regionOK,
 		Log:      cfg.Logger,
+		Audit:    s.Audit,
+		Now:      s.now,
 	}
 	return s, nil
 }
@@ -154,7 +192,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Close() error {
 	s.Service.Close()
 	s.identity.Close()
-	return s.store.Close()
+	return errors.Join(s.Audit.Close(), s.store.Close())
 }
 
 // bootstrap makes sure the configured account exists with root credentials,
@@ -390,6 +428,13 @@ func (s *Server) sweep(ctx context.Context) {
 		// first sweep after a start.
 		if n, err := s.Service.SweepRotations(ctx, s.now()); err != nil {
 			s.log.Error("rotating due keys", "err", err, "rotated", n)
+		}
+		if r := s.cfg.AuditRetention; r > 0 {
+			if n, err := s.Audit.Prune(ctx, s.now().Add(-r)); err != nil {
+				s.log.Error("pruning audit records", "err", err)
+			} else if n > 0 {
+				s.log.Info("audit records pruned", "records", n, "retention", r)
+			}
 		}
 		select {
 		case <-ctx.Done():

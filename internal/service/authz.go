@@ -107,24 +107,7 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 // ListKeys, ListAliases, GenerateRandom, the alias side of alias
 // operations): the caller's IAM policies alone, on resource.
 func (s *Service) authorizeIAM(ctx context.Context, c *Caller, action, resource string, fill func(policy.Context)) error {
-	pc := s.requestContext(c)
-	if fill != nil {
-		fill(pc)
-	}
-	req := &policy.Request{
-		Action:    "kms:" + action,
-		Resource:  resource,
-		Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN),
-		Context:   pc,
-	}
-	ids, err := s.identityPolicies(ctx, c)
-	if err != nil {
-		return err
-	}
-	if d := policy.Authorize(req, &policy.Inputs{IdentityPolicies: ids}); !d.Allowed {
-		return accessDenied(req, d)
-	}
-	return nil
+	return s.authorizeIdentity(ctx, c, "kms:"+action, resource, fill)
 }
 
 func accessDenied(req *policy.Request, d policy.Decision) error {

@@ -265,6 +265,9 @@ func (s *Service) blobKey(ctx context.Context, c *Caller, keyARN string) (*keyEn
 	if errors.As(err, &ke) && ke.Code == kms.ErrNotFound {
 		return nil, denied
 	}
+	if err == nil {
+		c.noteKey(e.key.ARN())
+	}
 	return e, err
 }
 

@@ -367,7 +367,7 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Caller, in *
 			deleted = m.ID
 			return nil
 		}
-		if err := s.deleteImported(ctx, k); err != nil {
+		if _, err := s.deleteImported(ctx, k); err != nil {
 			return err
 		}
 		if k.State != kms.KeyStatePendingDeletion {
@@ -388,15 +388,18 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Caller, in *
 // The key keeps CurrentMaterialID: a re-import must bring that material.
 // The caller updates the key and drops it from the cache, which wipes the
 // unsealed copy.
-func (s *Service) deleteImported(ctx context.Context, k *kms.Key) error {
+func (s *Service) deleteImported(ctx context.Context, k *kms.Key) (deleted bool, err error) {
 	if k.CurrentMaterialID == "" {
-		return nil // never imported
+		return false, nil // never imported
 	}
-	err := s.store.DeleteMaterial(ctx, k.ID, k.CurrentMaterialID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return kms.Internal(err)
+	err = s.store.DeleteMaterial(ctx, k.ID, k.CurrentMaterialID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, kms.Internal(err)
+	}
+	return true, nil
 }
 
 // SweepExpiredMaterial deletes the imported material whose ValidTo is at or
@@ -412,13 +415,22 @@ func (s *Service) SweepExpiredMaterial(ctx context.Context, now time.Time) (int,
 	n := 0
 	for i := range due {
 		k := &due[i]
-		if err := s.deleteImported(ctx, k); err != nil {
+		if err := s.auditReady(); err != nil {
+			return n, err
+		}
+		deleted, err := s.deleteImported(ctx, k)
+		if err != nil {
 			return n, err
 		}
 		// Dropped twice: now, to wipe the unsealed material, and after the
 		// update, since a Decrypt (which takes no lock) may cache the key
 		// again in between.
 		s.cache.invalidateKey(k.ID)
+		if deleted {
+			if err := s.serviceEvent(ctx, "DeleteExpiredKeyMaterial", k); err != nil {
+				return n, err
+			}
+		}
 		if k.State == kms.KeyStatePendingDeletion {
 			continue // material gone, state kept; listed again until deleted
 		}

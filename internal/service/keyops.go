@@ -165,6 +165,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	if err := s.store.CreateKey(ctx, k, m); err != nil {
 		return nil, kms.Internal(err)
 	}
+	c.noteKey(k.ARN())
 	s.log.Info("key created", "key", k.ARN(), "principal", c.Principal.ARN, "request_id", c.RequestID)
 	return &CreateKeyOutput{KeyMetadata: metadata(&k)}, nil
 }
@@ -334,11 +335,17 @@ func (s *Service) SweepDeletions(ctx context.Context, now time.Time) (int, error
 	}
 	for i := range due {
 		k := &due[i]
+		if err := s.auditReady(); err != nil {
+			return i, err
+		}
 		if err := s.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return i, err
 		}
 		s.cache.invalidateKey(k.ID)
 		s.log.Info("key deleted", "key", k.ARN(), "deletion_date", k.DeletionDate)
+		if err := s.serviceEvent(ctx, "DeleteKey", k); err != nil {
+			return i + 1, err
+		}
 	}
 	if len(due) > 0 {
 		s.cache.invalidateAliases()

@@ -206,6 +206,9 @@ func (s *Service) SweepRotations(ctx context.Context, now time.Time) (int, error
 	for i := range due {
 		k := &due[i]
 		next := now.Add(time.Duration(k.RotationPeriodDays) * day)
+		if err := s.auditReady(); err != nil {
+			return n, err
+		}
 		err := s.rotate(ctx, k, rotationAutomatic, now, next)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			continue // another node rotated it, or it is gone
@@ -215,6 +218,9 @@ func (s *Service) SweepRotations(ctx context.Context, now time.Time) (int, error
 		}
 		n++
 		s.log.Info("key rotated", "key", k.ARN(), "type", rotationAutomatic, "next", next)
+		if err := s.serviceEvent(ctx, "RotateKey", k); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -36,6 +36,12 @@ type Config struct {
 	// have none (so only account roots and key policies that name a
 	// principal directly allow anything).
 	Identities Identities
+	// Audit records the actions the server takes by itself; nil records
+	// nothing.
+	Audit Auditor
+	// Trail reads the audit trail for LookupEvents and GetKeyLastUsage;
+	// nil makes them unsupported.
+	Trail Trail
 }
 
 // Identities is the IAM side of authorization (package identity).
@@ -55,6 +61,8 @@ type Service struct {
 	markerKey []byte
 	grantKey  []byte
 	ids       Identities
+	audit     Auditor
+	trail     Trail
 
 	// mu serializes changes, so a read-modify-write of a key or alias
 	// never loses a concurrent update. Reads and crypto do not take it.
@@ -70,6 +78,23 @@ type Caller struct {
 	RequestID       string
 	SourceIP        string
 	UserAgent       string
+
+	// keys are the ARNs of the keys the request resolved, for its audit
+	// record.
+	keys []string
+}
+
+// Keys returns the ARNs of the keys the request used, in the order it
+// resolved them.
+func (c *Caller) Keys() []string { return c.keys }
+
+func (c *Caller) noteKey(arn string) {
+	for _, k := range c.keys {
+		if k == arn {
+			return
+		}
+	}
+	c.keys = append(c.keys, arn)
 }
 
 // New returns a Service.
@@ -83,6 +108,8 @@ func New(cfg Config) *Service {
 		markerKey: cfg.Sealer.DeriveKey("pagination-marker"),
 		grantKey:  cfg.Sealer.DeriveKey("grant-token"),
 		ids:       cfg.Identities,
+		audit:     cfg.Audit,
+		trail:     cfg.Trail,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -102,6 +129,14 @@ func (s *Service) Close() { s.cache.purge() }
 // callers must release it. allowAlias says whether the operation accepts
 // alias names and alias ARNs.
 func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias bool) (*keyEntry, error) {
+	e, err := s.resolve(ctx, c, id, allowAlias)
+	if err == nil {
+		c.noteKey(e.key.ARN())
+	}
+	return e, err
+}
+
+func (s *Service) resolve(ctx context.Context, c *Caller, id string, allowAlias bool) (*keyEntry, error) {
 	switch {
 	case strings.HasPrefix(id, "arn:"):
 		a, err := parseARN(id)
