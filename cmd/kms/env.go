@@ -2,7 +2,7 @@ package main
 
 // Every environment variable the binary reads, in one place. Each flag of
 // `kms server` falls back to the variable named beside it; `kms account
-// create` reads the data dir and seal ones too.
+// create` and `kms audit` read the data dir and seal ones too.
 const (
 	envDataDir         = "KMS_DATA_DIR"               // --data-dir
 	envListen          = "KMS_LISTEN"                 // --listen
@@ -16,4 +16,5 @@ const (
 	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // first start only
 	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // first start only
 	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
+	envAuditRetention  = "KMS_AUDIT_RETENTION"        // --audit-retention (e.g. 90d; empty keeps forever)
 )

@@ -2,6 +2,7 @@
 //
 //	kms server [flags]           run the server (see kms server -h)
 //	kms account create [flags]   add an account with its own root credentials
+//	kms audit verify|export|tail check, export or follow the audit log
 //	kms version                  print the version
 package main
 
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServer(args[1:], stdout, stderr)
 	case "account":
 		return runAccount(args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kms", version)
 		return 0
@@ -52,6 +55,8 @@ func usage(w io.Writer) {
   kms server [flags]           run the KMS server (kms server -h lists the flags)
   kms account create [flags]   add an account with its own root credentials
                                (kms account create -h lists the flags)
+  kms audit verify|export|tail check, export or follow the audit log
+                               (kms audit help)
   kms version                  print the version
 `)
 }
@@ -67,7 +72,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kms server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	var regions, level string
+	var regions, level, retention string
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (store, seal, credentials)")
 	fs.StringVar(&cfg.Listen, "listen", env(envListen, server.DefaultListen), "address to listen on")
 	fs.StringVar(&cfg.AccountID, "account-id", env(envAccountID, "111122223333"), "account created on first start")
@@ -77,6 +82,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", env(envInsecureHTTP, "") == "true", "allow plain HTTP on a non-loopback address")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
 	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
+	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,6 +94,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		fmt.Fprintf(stderr, "kms server: bad --log-level %q\n", level)
 		return 2
+	}
+	if retention != "" {
+		d, err := parseAge(retention)
+		if err != nil {
+			fmt.Fprintf(stderr, "kms server: bad --audit-retention %q: %v\n", retention, err)
+			return 2
+		}
+		cfg.AuditRetention = d
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	for _, r := range strings.Split(regions, ",") {
