@@ -232,7 +232,7 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 	if err == nil {
 		setCaller(rec, auth.Principal, auth.Region)
 	} else {
-		unauthenticated(rec, r)
+		h.unauthenticated(rec, r)
 	}
 	if err == nil && auth.Service != scope {
 		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", scope)
@@ -266,6 +266,20 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 // unauthenticated fills the identity and region of the record of a request
 // that failed authentication with what it claims: the access key id and
 // region of its credential scope (AKID/date/region/service/aws4_request).
+// A key id that exists files the record with its account, so that the
+// owner sees attempts with a wrong secret.
+func (h *Handler) unauthenticated(rec *audit.Record, r *http.Request) {
+	unauthenticated(rec, r)
+	if id := rec.UserIdentity.AccessKeyID; id != "" && h.Verifier != nil && h.Verifier.Lookup != nil {
+		cred, err := h.Verifier.Lookup(r.Context(), id, r.Header.Get("X-Amz-Security-Token"))
+		clear(cred.Secret)
+		if err == nil {
+			rec.UserIdentity.AccountID = cred.Principal.Account
+			rec.RecipientAccountID = cred.Principal.Account
+		}
+	}
+}
+
 func unauthenticated(rec *audit.Record, r *http.Request) {
 	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
 	if !ok {

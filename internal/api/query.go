@@ -242,7 +242,7 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, reqID string,
 	if err == nil {
 		setCaller(rec, auth.Principal, auth.Region)
 	} else {
-		unauthenticated(rec, r)
+		h.unauthenticated(rec, r)
 	}
 	if err == nil && auth.Service != service {
 		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)

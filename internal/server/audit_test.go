@@ -152,8 +152,9 @@ type expectation struct {
 	resources []string // key ARNs, in any order
 	errCode   string
 	errMsg    string
-	// unauthenticated: a request that failed SigV4 belongs to no account
-	// (recipientAccountId empty).
+	// unauthenticated: a request that failed SigV4; it is filed with the
+	// account of the access key id it claimed (recipientAccountId and
+	// userIdentity.accountId), or with none for an unknown key id.
 	unauthenticated bool
 	params          map[string]any // members requestParameters must have, as JSON decodes them
 	noParams        []string       // members requestParameters must not have
@@ -167,7 +168,7 @@ func (e *expectation) verify(t *testing.T, r *ctRecord, start time.Time) {
 		source = "kms.amazonaws.com"
 	}
 	recipient := testAccount
-	if e.unauthenticated {
+	if e.unauthenticated && e.identity.AccountID == "" {
 		recipient = ""
 	}
 	if r.EventVersion != "1.08" || r.EventSource != source || r.EventName != e.name || r.AWSRegion != testRegion ||
@@ -447,8 +448,15 @@ func TestAuditRecords(t *testing.T) {
 		Plaintext: []byte("signed with the wrong key")})
 	secret([]byte("signed with the wrong key"))
 	id, m = errID(t, err, "InvalidSignatureException")
-	expect(&expectation{requestID: id, name: "Encrypt", readOnly: true, identity: ctIdentity{Type: "Unknown", AccessKeyID: testAccessKeyID},
+	expect(&expectation{requestID: id, name: "Encrypt", readOnly: true, identity: ctIdentity{Type: "Unknown", AccessKeyID: testAccessKeyID, AccountID: testAccount},
 		errCode: "InvalidSignatureException", errMsg: m, unauthenticated: true})
+
+	// An access key id nobody has: filed with no account.
+	_, err = newClient(ts.URL, testRegion, "AKIANOSUCHKEY0000000", wrongSecret).Encrypt(ctx, &awskms.EncryptInput{KeyId: sym.KeyId,
+		Plaintext: []byte("signed with the wrong key")})
+	id, m = errID(t, err, "UnrecognizedClientException")
+	expect(&expectation{requestID: id, name: "Encrypt", readOnly: true, identity: ctIdentity{Type: "Unknown", AccessKeyID: "AKIANOSUCHKEY0000000"},
+		errCode: "UnrecognizedClientException", errMsg: m, unauthenticated: true})
 
 	recs := trail(t, ts)
 	index := byRequestID(t, recs)
