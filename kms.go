@@ -173,6 +173,8 @@ type Principal struct {
 	// RoleARN is the role of an assumed-role session: key policies that
 	// name the role match all of its sessions.
 	RoleARN string
+	// SessionCreated is when an assumed-role session was issued.
+	SessionCreated time.Time
 }
 
 // RootARN returns the ARN of an account's root user.

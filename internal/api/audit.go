@@ -71,6 +71,10 @@ func userIdentity(p kms.Principal) *audit.UserIdentity {
 			Type: "Role", PrincipalID: roleID, ARN: p.RoleARN, AccountID: p.Account,
 			UserName: p.RoleARN[strings.LastIndexByte(p.RoleARN, '/')+1:],
 		}}
+		if !p.SessionCreated.IsZero() {
+			// This server has no MFA: no session is MFA-authenticated.
+			u.SessionContext.Attributes = &audit.SessionAttributes{CreationDate: p.SessionCreated}
+		}
 	default:
 		u.Type = string(p.Type)
 	}

@@ -534,11 +534,12 @@ func userPrincipal(u store.User, accessKeyID string) kms.Principal {
 
 func sessionPrincipal(s *Session, accessKeyID string) kms.Principal {
 	return kms.Principal{
-		Account:     s.Account,
-		ARN:         sessionARN(s.Account, s.RoleName, s.SessionName),
-		Type:        kms.PrincipalAssumedRole,
-		UserID:      s.RoleID + ":" + s.SessionName,
-		AccessKeyID: accessKeyID,
-		RoleARN:     roleARN(s.Account, s.RolePath, s.RoleName),
+		Account:        s.Account,
+		ARN:            sessionARN(s.Account, s.RoleName, s.SessionName),
+		Type:           kms.PrincipalAssumedRole,
+		UserID:         s.RoleID + ":" + s.SessionName,
+		AccessKeyID:    accessKeyID,
+		RoleARN:        roleARN(s.Account, s.RolePath, s.RoleName),
+		SessionCreated: s.Created,
 	}
 }

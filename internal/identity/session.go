@@ -22,6 +22,9 @@ type Session struct {
 	RolePath    string    `json:"p"`
 	SessionName string    `json:"n"`
 	Expiration  time.Time `json:"e"`
+	// Created is when AssumeRole issued the session; zero in tokens
+	// issued before it was recorded.
+	Created time.Time `json:"c,omitzero"`
 }
 
 // errBadToken covers every reason a token does not open; callers answer

@@ -117,6 +117,7 @@ func (i *Identity) AssumeRole(ctx context.Context, c *Caller, in *AssumeRoleInpu
 		RoleID:      e.role.ID,
 		RolePath:    pathOrRoot(e.role.Path),
 		SessionName: in.RoleSessionName,
+		Created:     i.now().UTC().Truncate(time.Second),
 		Expiration:  i.now().UTC().Add(time.Duration(duration) * time.Second).Truncate(time.Second),
 	}
 	token, err := i.tokens.encode(s)

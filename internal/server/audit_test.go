@@ -66,6 +66,10 @@ type ctIdentity struct {
 	InvokedBy      string `json:"invokedBy"`
 	SessionContext *struct {
 		SessionIssuer ctIssuer `json:"sessionIssuer"`
+		Attributes    struct {
+			CreationDate     string `json:"creationDate"`
+			MFAAuthenticated string `json:"mfaAuthenticated"`
+		} `json:"attributes"`
 	} `json:"sessionContext"`
 }
 
@@ -189,6 +193,11 @@ func (e *expectation) verify(t *testing.T, r *ctRecord, start time.Time) {
 		t.Errorf("%s: sessionContext in %s", e.name, r.raw)
 	case e.issuer != nil && (r.UserIdentity.SessionContext == nil || r.UserIdentity.SessionContext.SessionIssuer != *e.issuer):
 		t.Errorf("%s: sessionContext.sessionIssuer, want %+v: %s", e.name, *e.issuer, r.raw)
+	case e.issuer != nil:
+		a := r.UserIdentity.SessionContext.Attributes
+		if created, err := time.Parse("2006-01-02T15:04:05Z", a.CreationDate); err != nil || created.After(time.Now()) || a.MFAAuthenticated != "false" {
+			t.Errorf("%s: sessionContext.attributes %+v: %s", e.name, a, r.raw)
+		}
 	}
 	if r.ReadOnly != e.readOnly {
 		t.Errorf("%s: readOnly %v, want %v", e.name, r.ReadOnly, e.readOnly)
