@@ -131,11 +131,36 @@ func (h *Handler) record(ctx context.Context, rec *audit.Record) error {
 	}
 	// The request is answered whatever the client does now; its record
 	// must not be lost because the client went away.
-	if err := h.Audit.Append(context.WithoutCancel(ctx), rec); err != nil {
-		h.Log.Error("audit record not written; failing the request", "request_id", rec.RequestID, "err", err)
-		return kms.Internal(errors.Join(errAuditUnavailable, err))
+	ctx = context.WithoutCancel(ctx)
+	copies := []*audit.Record{rec}
+	if c := callerCopy(rec); c != nil {
+		copies = append(copies, c)
+	}
+	for _, r := range copies {
+		if err := h.Audit.Append(ctx, r); err != nil {
+			h.Log.Error("audit record not written; failing the request", "request_id", rec.RequestID, "err", err)
+			return kms.Internal(errors.Join(errAuditUnavailable, err))
+		}
 	}
 	return nil
+}
+
+// callerCopy handles a request on another account's key as CloudTrail does
+// (spec §12): both accounts get the event (same eventID, each its own
+// recipientAccountId), except that a denied call goes to the caller's
+// account only. It returns the caller's copy, or nil.
+func callerCopy(rec *audit.Record) *audit.Record {
+	u := rec.UserIdentity
+	if u == nil || u.Type == "Unknown" || u.AccountID == "" || u.AccountID == rec.RecipientAccountID {
+		return nil
+	}
+	if rec.ErrorCode == kms.ErrAccessDenied {
+		rec.RecipientAccountID = u.AccountID
+		return nil
+	}
+	c := *rec
+	c.RecipientAccountID = u.AccountID
+	return &c
 }
 
 // auditHealthy refuses a request up front while the audit store is failing.

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -389,4 +391,53 @@ func TestGetKeyLastUsage(t *testing.T) {
 	wantCode(t, err, "InvalidArnException")
 	_, err = c.GetKeyLastUsage(ctx, &awskms.GetKeyLastUsageInput{KeyId: aws.String("1234abcd-12ab-34cd-56ef-1234567890ab")})
 	wantCode(t, err, "NotFoundException")
+}
+
+// TestCrossAccountRecords: a call on another account's key is in both
+// accounts' trails (same eventID); a denied one only in the caller's.
+func TestCrossAccountRecords(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, server.Config{DataDir: dir})
+	pol := `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+		{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:Encrypt","Resource":"*"}]}`
+	shared := must[*awskms.CreateKeyOutput](t)(ts.client(testRegion).CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})).KeyMetadata
+	private := must[*awskms.CreateKeyOutput](t)(ts.client(testRegion).CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
+	other, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCreds := aws.Credentials{AccessKeyID: other.AccessKeyID, SecretAccessKey: other.SecretAccessKey}
+	them := kmsAs(ts.URL, otherCreds)
+	ok := must[*awskms.EncryptOutput](t)(them.Encrypt(ctx, &awskms.EncryptInput{KeyId: shared.Arn, Plaintext: []byte("x")}))
+	okID := requestID(t, ok.ResultMetadata)
+	_, err = them.Encrypt(ctx, &awskms.EncryptInput{KeyId: private.Arn, Plaintext: []byte("x")})
+	wantCode(t, err, "AccessDeniedException")
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		t.Fatalf("no request id in %v", err)
+	}
+	deniedID := re.ServiceRequestID()
+
+	ours := lookupAll(t, trailAs(ts.URL, rootCreds), byAttr(cttypes.LookupAttributeKeyEventName, "Encrypt"))
+	theirs := lookupAll(t, trailAs(ts.URL, otherCreds), byAttr(cttypes.LookupAttributeKeyEventName, "Encrypt"))
+	find := func(events []cttypes.Event, reqID string) (trailRecord, bool) {
+		for _, e := range events {
+			if r := parseRecord(t, e); r.RequestID == reqID {
+				return r, true
+			}
+		}
+		return trailRecord{}, false
+	}
+	o, inOurs := find(ours, okID)
+	th, inTheirs := find(theirs, okID)
+	if !inOurs || !inTheirs || o.EventID != th.EventID || o.RecipientAccountID != testAccount || th.RecipientAccountID != "444455556666" {
+		t.Fatalf("cross-account Encrypt: ours %v %+v, theirs %v %+v", inOurs, o, inTheirs, th)
+	}
+	if _, in := find(ours, deniedID); in {
+		t.Fatal("the key owner sees the other account's denied call")
+	}
+	if r, in := find(theirs, deniedID); !in || r.ErrorCode != "AccessDeniedException" {
+		t.Fatalf("the caller's denied call: %v %+v", in, r)
+	}
 }
