@@ -67,6 +67,9 @@ type Event struct {
 // Query selects records for [Reader.Lookup]. Empty members match anything;
 // the others must all match.
 type Query struct {
+	// Region matches the region of a record (awsRegion): CloudTrail
+	// answers a lookup with the events of the region it was sent to.
+	Region string
 	// AccountID matches the account a record is filed with: its
 	// recipientAccountId.
 	AccountID   string
@@ -152,6 +155,9 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 	if q.ResourceName != "" {
 		from, timeCol, idCol = `resources s JOIN records r ON r.id = s.record_id`, `s.event_time`, `s.record_id`
 		add(`s.name = ? AND (s.arn = ? OR s.name = ?)`, resourceName(q.ResourceName), q.ResourceName, q.ResourceName)
+	}
+	if q.Region != "" {
+		add(`r.region = ?`, q.Region)
 	}
 	if q.AccountID != "" {
 		add(`r.account = ?`, q.AccountID)

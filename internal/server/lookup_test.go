@@ -440,4 +440,13 @@ func TestCrossAccountRecords(t *testing.T) {
 	if r, in := find(theirs, deniedID); !in || r.ErrorCode != "AccessDeniedException" {
 		t.Fatalf("the caller's denied call: %v %+v", in, r)
 	}
+
+	// Like CloudTrail, a lookup answers with its own region's events.
+	elsewhere := cloudtrail.New(cloudtrail.Options{}, func(o *cloudtrail.Options) {
+		*o = trailAs(ts.URL, rootCreds).Options()
+		o.Region = "eu-west-1"
+	})
+	if got := lookupAll(t, elsewhere, byAttr(cttypes.LookupAttributeKeyEventName, "Encrypt")); len(got) != 0 {
+		t.Fatalf("a lookup in eu-west-1 found %d Encrypt events of us-east-1", len(got))
+	}
 }

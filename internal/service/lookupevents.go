@@ -120,7 +120,7 @@ func (s *Service) LookupEvents(ctx context.Context, c *Caller, in *LookupEventsI
 	if err != nil {
 		return nil, err
 	}
-	q.AccountID = c.Principal.Account
+	q.AccountID, q.Region = c.Principal.Account, c.Region
 	out := &LookupEventsOutput{Events: []TrailEvent{}}
 	if in.EventCategory != nil {
 		return out, nil // no Insights events here
@@ -213,7 +213,7 @@ func queryDigest(q audit.Query) string {
 		ro = strconv.FormatBool(*q.ReadOnly)
 	}
 	h := sha256.New()
-	for _, f := range []string{q.AccountID, q.EventName, q.ResourceName, q.Username, q.AccessKeyID, q.EventID,
+	for _, f := range []string{q.Region, q.AccountID, q.EventName, q.ResourceName, q.Username, q.AccessKeyID, q.EventID,
 		q.EventSource, ro, timeKey(q.StartTime), timeKey(q.EndTime)} {
 		h.Write([]byte(strconv.Quote(f)))
 	}
