@@ -271,8 +271,9 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 func (h *Handler) unauthenticated(rec *audit.Record, r *http.Request) {
 	unauthenticated(rec, r)
 	if id := rec.UserIdentity.AccessKeyID; id != "" && h.Verifier != nil && h.Verifier.Lookup != nil {
+		// Only the principal is used; the secret (the lookup's cached
+		// copy, which must not be changed) is left alone.
 		cred, err := h.Verifier.Lookup(r.Context(), id, r.Header.Get("X-Amz-Security-Token"))
-		clear(cred.Secret)
 		if err == nil {
 			rec.UserIdentity.AccountID = cred.Principal.Account
 			rec.RecipientAccountID = cred.Principal.Account
