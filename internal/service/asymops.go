@@ -46,53 +46,46 @@ func (s *Service) useKey(ctx context.Context, c *Caller, id, op string, a access
 
 // keyPair returns the unsealed private key of an asymmetric key.
 func (s *Service) keyPair(ctx context.Context, e *keyEntry) (*keys.PrivateKey, error) {
-	e.mu.Lock()
-	p := e.pair
-	e.mu.Unlock()
-	if p != nil {
-		return p, nil
-	}
-	b, err := s.currentMaterial(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(b)
-	p, err = keys.ParsePrivateKey(e.key.Spec, b)
-	if err != nil {
-		return nil, kms.Internal(fmt.Errorf("key pair of key %s: %w", e.key.ID, err))
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.pair == nil {
-		e.pair = p
-	}
-	return e.pair, nil
+	return loadMaterial(s, ctx, e, &e.pair, func(b []byte) (*keys.PrivateKey, error) {
+		return keys.ParsePrivateKey(e.key.Spec, b)
+	}, nil)
 }
 
 // hmacKey returns the unsealed secret of an HMAC key.
 func (s *Service) hmacKey(ctx context.Context, e *keyEntry) (*keys.HMACKey, error) {
+	return loadMaterial(s, ctx, e, &e.mac, func(b []byte) (*keys.HMACKey, error) {
+		return keys.HMACKeyFromBytes(e.key.Spec, b)
+	}, (*keys.HMACKey).Zero)
+}
+
+// loadMaterial returns *slot (guarded by e.mu), unsealing and parsing the
+// key's one material version on first use. When two requests race, the
+// loser's copy is dropped (and wiped by zero, if given).
+func loadMaterial[T comparable](s *Service, ctx context.Context, e *keyEntry, slot *T, parse func([]byte) (T, error), zero func(T)) (T, error) {
+	var none T
 	e.mu.Lock()
-	m := e.mac
+	m := *slot
 	e.mu.Unlock()
-	if m != nil {
+	if m != none {
 		return m, nil
 	}
 	b, err := s.currentMaterial(ctx, e)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	defer clear(b)
-	m, err = keys.HMACKeyFromBytes(e.key.Spec, b)
-	if err != nil {
-		return nil, kms.Internal(fmt.Errorf("HMAC key %s: %w", e.key.ID, err))
+	if m, err = parse(b); err != nil {
+		return none, kms.Internal(fmt.Errorf("material of key %s: %w", e.key.ID, err))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.mac != nil {
-		m.Zero()
-		return e.mac, nil
+	if *slot != none {
+		if zero != nil {
+			zero(m)
+		}
+		return *slot, nil
 	}
-	e.mac = m
+	*slot = m
 	return m, nil
 }
 
