@@ -228,18 +228,7 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 	if err != nil {
 		return nil, nil, kms.Errorf(kms.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
 	}
-	auth, err := h.Verifier.Verify(r, body)
-	if err == nil {
-		setCaller(rec, auth.Principal, auth.Region)
-	} else {
-		h.unauthenticated(rec, r)
-	}
-	if err == nil && auth.Service != scope {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", scope)
-	}
-	if err == nil && h.Region != nil && !h.Region(auth.Region) {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
-	}
+	auth, err := h.authenticate(r, body, rec, scope, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,49 +252,37 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 	return in, out, err
 }
 
-// unauthenticated fills the identity and region of the record of a request
-// that failed authentication with what it claims: the access key id and
-// region of its credential scope (AKID/date/region/service/aws4_request).
-// A key id that exists files the record with its account, so that the
-// owner sees attempts with a wrong secret.
-func (h *Handler) unauthenticated(rec *audit.Record, r *http.Request) {
-	unauthenticated(rec, r)
-	if id := rec.UserIdentity.AccessKeyID; id != "" && h.Verifier != nil && h.Verifier.Lookup != nil {
+// authenticate verifies a request's SigV4 signature, its service scope and,
+// if regional, its region, and fills in who the audit record is of: the
+// caller, or for a request that failed what its credential claims. A key id
+// that exists files such a record with its account, so that the owner sees
+// attempts with a wrong secret.
+func (h *Handler) authenticate(r *http.Request, body []byte, rec *audit.Record, scope string, regional bool) (sigv4.Result, error) {
+	auth, err := h.Verifier.Verify(r, body)
+	if err != nil {
+		id, region := sigv4.Claimed(r)
+		rec.UserIdentity = &audit.UserIdentity{Type: "Unknown", AccessKeyID: id}
+		if region != "" {
+			rec.AWSRegion = region
+		}
 		// Only the principal is used; the secret (the lookup's cached
 		// copy, which must not be changed) is left alone.
-		cred, err := h.Verifier.Lookup(r.Context(), id, r.Header.Get("X-Amz-Security-Token"))
-		if err == nil {
-			rec.UserIdentity.AccountID = cred.Principal.Account
-			rec.RecipientAccountID = cred.Principal.Account
+		if id != "" {
+			if cred, lerr := h.Verifier.Lookup(r.Context(), id, r.Header.Get("X-Amz-Security-Token")); lerr == nil {
+				rec.UserIdentity.AccountID = cred.Principal.Account
+				rec.RecipientAccountID = cred.Principal.Account
+			}
 		}
+		return auth, err
 	}
-}
-
-func unauthenticated(rec *audit.Record, r *http.Request) {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		cred = r.URL.Query().Get("X-Amz-Credential")
+	setCaller(rec, auth.Principal, auth.Region)
+	if auth.Service != scope {
+		return auth, kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", scope)
 	}
-	cred, _, _ = strings.Cut(cred, ",")
-	p := strings.Split(cred, "/")
-	rec.UserIdentity = &audit.UserIdentity{Type: "Unknown", AccessKeyID: clipParam(p[0])}
-	if len(p) == 5 && validRegion(p[2]) {
-		rec.AWSRegion = p[2]
+	if regional && h.Region != nil && !h.Region(auth.Region) {
+		return auth, kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
 	}
-}
-
-// validRegion accepts region-shaped names only (lowercase letters, digits
-// and dashes), so a record's region is never attacker-chosen junk.
-func validRegion(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for _, c := range s {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return auth, nil
 }
 
 func isPending(name string) bool {

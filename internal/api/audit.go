@@ -93,27 +93,16 @@ func setOutcome(rec *audit.Record, err error) {
 	rec.ErrorCode, rec.ErrorMessage = ke.Code, ke.Message
 }
 
-// setKeys names the keys a request touched as its resources; the record is
-// filed with the account that owns the (first) key.
+// setKeys names the keys a request touched (each once, in the order the
+// service resolved them) as its resources; the record is filed with the
+// account that owns the first.
 func setKeys(rec *audit.Record, arns []string) {
 	for _, arn := range arns {
-		if slicesContainsARN(rec.Resources, arn) {
-			continue
-		}
 		rec.Resources = append(rec.Resources, audit.Resource{AccountID: arnAccount(arn), Type: audit.ResourceTypeKey, ARN: arn})
 	}
 	if len(rec.Resources) > 0 {
 		rec.RecipientAccountID = rec.Resources[0].AccountID
 	}
-}
-
-func slicesContainsARN(rs []audit.Resource, arn string) bool {
-	for _, r := range rs {
-		if r.ARN == arn {
-			return true
-		}
-	}
-	return false
 }
 
 func arnAccount(arn string) string {

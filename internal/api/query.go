@@ -238,19 +238,8 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, reqID string,
 	} else {
 		action = ""
 	}
-	auth, err := h.Verifier.Verify(r, body)
-	if err == nil {
-		setCaller(rec, auth.Principal, auth.Region)
-	} else {
-		h.unauthenticated(rec, r)
-	}
-	if err == nil && auth.Service != service {
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
-	}
-	if err == nil && service != "iam" && h.Region != nil && !h.Region(auth.Region) {
-		// IAM is global; STS, like KMS, serves the configured regions.
-		err = kms.Errorf(kms.ErrInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", auth.Region)
-	}
+	// IAM is global; STS, like KMS, serves the configured regions.
+	auth, err := h.authenticate(r, body, rec, service, service != "iam")
 	switch {
 	case err != nil:
 		return action, nil, err

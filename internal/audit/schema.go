@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // migrations[i] takes the schema from version i to version i+1. Append only:
@@ -105,36 +107,10 @@ var migrations = [][]string{
 
 // migrate brings the schema up to date in one transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if err := sqlite.Migrate(ctx, db, migrations, len(migrations)); err != nil {
+		return fmt.Errorf("audit database: %w", err)
 	}
-	defer tx.Rollback()
-
-	if _, err := tx.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	var v int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return err
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("audit database schema version %d is newer than this binary supports (%d)", v, len(migrations))
-	}
-	for ; v < len(migrations); v++ {
-		for _, stmt := range migrations[v] {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration to version %d: %w", v+1, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return nil
 }
 
 // checkVersion fails unless a database opened for reading has a schema this

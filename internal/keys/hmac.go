@@ -3,11 +3,8 @@ package keys
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
-	"hash"
 
 	"github.com/openkms/kms"
 )
@@ -21,27 +18,9 @@ type HMACKey struct {
 
 var errHMACKey = errors.New("keys: HMAC key has the wrong size for its spec")
 
-// hmacKeySize returns the key length of an HMAC spec: as in AWS KMS, as
-// long as the MAC (224 bits for HMAC_224, ...).
-func hmacKeySize(spec kms.KeySpec) int { return MacSize(spec) }
-
-func hmacHash(spec kms.KeySpec) func() hash.Hash {
-	switch spec {
-	case kms.KeySpecHMAC224:
-		return sha256.New224
-	case kms.KeySpecHMAC256:
-		return sha256.New
-	case kms.KeySpecHMAC384:
-		return sha512.New384
-	case kms.KeySpecHMAC512:
-		return sha512.New
-	}
-	return nil
-}
-
 // NewHMACKey returns a fresh random key of an HMAC spec.
 func NewHMACKey(spec kms.KeySpec) (*HMACKey, error) {
-	n := hmacKeySize(spec)
+	n := MacSize(spec) // as in AWS KMS, keys are as long as their MACs
 	if n == 0 {
 		return nil, fmt.Errorf("keys: %s is not an HMAC spec: %w", spec, ErrUnsupported)
 	}
@@ -54,7 +33,7 @@ func NewHMACKey(spec kms.KeySpec) (*HMACKey, error) {
 
 // HMACKeyFromBytes copies the bytes Bytes returned into a key of spec.
 func HMACKeyFromBytes(spec kms.KeySpec, b []byte) (*HMACKey, error) {
-	if n := hmacKeySize(spec); n == 0 || len(b) != n {
+	if n := MacSize(spec); n == 0 || len(b) != n {
 		return nil, errHMACKey
 	}
 	return &HMACKey{spec: spec, b: append([]byte(nil), b...)}, nil
@@ -68,7 +47,7 @@ func (k *HMACKey) Zero() { clear(k.b) }
 
 // Sum returns the HMAC of msg (RFC 2104) with the spec's hash.
 func (k *HMACKey) Sum(msg []byte) []byte {
-	m := hmac.New(hmacHash(k.spec), k.b)
+	m := hmac.New(hmacHashes[k.spec].New, k.b)
 	m.Write(msg)
 	return m.Sum(nil)
 }

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"crypto"
+	_ "crypto/sha256" // registers SHA-224 and SHA-256 for crypto.Hash.New
+	_ "crypto/sha512" // registers SHA-384 and SHA-512
 	"slices"
 
 	"github.com/openkms/kms"
@@ -121,13 +123,7 @@ func IsAsymmetric(spec kms.KeySpec) bool {
 }
 
 // IsHMAC reports whether spec is one of the HMAC key specs.
-func IsHMAC(spec kms.KeySpec) bool {
-	switch spec {
-	case kms.KeySpecHMAC224, kms.KeySpecHMAC256, kms.KeySpecHMAC384, kms.KeySpecHMAC512:
-		return true
-	}
-	return false
-}
+func IsHMAC(spec kms.KeySpec) bool { _, ok := hmacHashes[spec]; return ok }
 
 // DataKeyPairSpecs are the KeyPairSpec values of GenerateDataKeyPair.
 var DataKeyPairSpecs = []kms.KeySpec{
@@ -205,17 +201,19 @@ func MaxPlaintext(spec kms.KeySpec, alg string) int {
 	return k - 2*h - 2
 }
 
-// MacSize returns the length of the MACs of an HMAC key spec.
+// hmacHashes are the hashes of the HMAC key specs.
+var hmacHashes = map[kms.KeySpec]crypto.Hash{
+	kms.KeySpecHMAC224: crypto.SHA224,
+	kms.KeySpecHMAC256: crypto.SHA256,
+	kms.KeySpecHMAC384: crypto.SHA384,
+	kms.KeySpecHMAC512: crypto.SHA512,
+}
+
+// MacSize returns the length of the MACs of an HMAC key spec (0 for any
+// other spec).
 func MacSize(spec kms.KeySpec) int {
-	switch spec {
-	case kms.KeySpecHMAC224:
-		return 28
-	case kms.KeySpecHMAC256:
-		return 32
-	case kms.KeySpecHMAC384:
-		return 48
-	case kms.KeySpecHMAC512:
-		return 64
+	if h, ok := hmacHashes[spec]; ok {
+		return h.Size()
 	}
 	return 0
 }

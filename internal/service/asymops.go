@@ -32,16 +32,23 @@ func (s *Service) useKey(ctx context.Context, c *Caller, id, op string, a access
 		return nil, err
 	}
 	a.id, a.cross = id, true
-	if err = s.authorizeKey(ctx, c, e, a); err == nil {
-		if err = usable(&e.key); err == nil {
-			err = keyUse(&e.key, op, usage, alg)
-		}
-	}
-	if err != nil {
+	if err := s.checkKey(ctx, c, e, a, op, usage, alg); err != nil {
 		s.cache.release(e)
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkKey authorizes a cryptographic operation on a key, then checks the
+// key's state, usage and algorithm.
+func (s *Service) checkKey(ctx context.Context, c *Caller, e *keyEntry, a access, op string, usage kms.KeyUsage, alg string) error {
+	if err := s.authorizeKey(ctx, c, e, a); err != nil {
+		return err
+	}
+	if err := usable(&e.key); err != nil {
+		return err
+	}
+	return keyUse(&e.key, op, usage, alg)
 }
 
 // keyPair returns the unsealed private key of an asymmetric key.

@@ -101,17 +101,11 @@ func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, op string, a 
 // checkUse authorizes an encryption operation on a key, then checks the
 // key's state, usage and algorithm (nil: SYMMETRIC_DEFAULT).
 func (s *Service) checkUse(ctx context.Context, c *Caller, e *keyEntry, a access, op string, alg *string) error {
-	if err := s.authorizeKey(ctx, c, e, a); err != nil {
-		return err
-	}
-	if err := usable(&e.key); err != nil {
-		return err
-	}
-	a2 := keys.AlgSymmetricDefault
+	name := keys.AlgSymmetricDefault
 	if alg != nil {
-		a2 = *alg
+		name = *alg
 	}
-	return keyUse(&e.key, op, kms.KeyUsageEncryptDecrypt, a2)
+	return s.checkKey(ctx, c, e, a, op, kms.KeyUsageEncryptDecrypt, name)
 }
 
 // Encrypt encrypts up to 4 KiB under a key.
@@ -162,7 +156,6 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 		return s.openAsym(ctx, c, blob, keyID, *alg, encCtx, a, op, dryRun)
 	}
 	var e *keyEntry
-	errCiphertext := kms.Errorf(kms.ErrInvalidCiphertext, "")
 	if keyID != nil {
 		var err error
 		if e, err = s.lookup(ctx, c, *keyID, true); err != nil {
@@ -173,7 +166,7 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 			// Report the algorithm mismatch, not the ciphertext.
 			err = s.checkUse(ctx, c, e, a, op, alg)
 		case perr != nil:
-			err = errCiphertext
+			err = errInvalidCiphertext
 		case e.key.ARN() != hdr.KeyARN:
 			err = kms.Errorf(kms.ErrIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
 		}
@@ -183,7 +176,7 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 		}
 	} else {
 		if perr != nil {
-			return nil, errCiphertext
+			return nil, errInvalidCiphertext
 		}
 		var err error
 		if e, err = s.blobKey(ctx, c, hdr.KeyARN); err != nil {
@@ -207,11 +200,11 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 		return nil, err
 	}
 	if m == nil {
-		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
+		return nil, errInvalidCiphertext
 	}
 	pt, err := keys.Decrypt(m, blob, encCtx)
 	if err != nil {
-		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
+		return nil, errInvalidCiphertext
 	}
 	return &opened{plaintext: pt, keyARN: e.key.ARN(), alg: keys.AlgSymmetricDefault, materialID: mid}, nil
 }
@@ -242,10 +235,14 @@ func (s *Service) openAsym(ctx context.Context, c *Caller, blob []byte, keyID *s
 	}
 	pt, err := p.Decrypt(alg, blob)
 	if err != nil {
-		return nil, kms.Errorf(kms.ErrInvalidCiphertext, "")
+		return nil, errInvalidCiphertext
 	}
 	return &opened{plaintext: pt, keyARN: e.key.ARN(), alg: alg}, nil
 }
+
+// errInvalidCiphertext is every failure to open a ciphertext: deliberately
+// without detail.
+var errInvalidCiphertext = kms.Errorf(kms.ErrInvalidCiphertext, "")
 
 var errBlobKeyDenied = kms.Errorf(kms.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
 

@@ -439,6 +439,23 @@ func fromHex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// Claimed returns the access key id and region a request's credential
+// scope claims (AKID/date/region/service/aws4_request), without checking
+// anything else: for the audit record of a request that failed
+// authentication. region is "" unless it is shaped like a region.
+func Claimed(r *http.Request) (accessKeyID, region string) {
+	a, _ := parseAuthorization(r.Header.Get("Authorization"))
+	cred := a.credential
+	if cred == "" {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	p := strings.Split(cred, "/")
+	if len(p) == 5 && validRegion(p[2]) {
+		region = p[2]
+	}
+	return clip(p[0]), region
+}
+
 // validRegion accepts region names shaped like AWS's (us-east-1,
 // us-gov-west-1): the region ends up in ARNs and ciphertext headers, so it
 // must not carry colons, spaces or anything else an ARN cannot hold.

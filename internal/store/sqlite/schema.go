@@ -169,6 +169,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // migrateTo brings the schema up to version target; tests use it to build
 // databases as older releases left them.
 func migrateTo(ctx context.Context, db *sql.DB, target int) error {
+	return Migrate(ctx, db, migrations, target)
+}
+
+// Migrate brings a SQLite database up to version target of migrations
+// (migrations[i] takes the schema from version i to i+1), recording the
+// version in a schema_version table, all in one transaction. It refuses a
+// database newer than len(migrations). The audit log uses it for its own
+// file too.
+func Migrate(ctx context.Context, db *sql.DB, migrations [][]string, target int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
