@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -210,12 +211,16 @@ func TestAuditCLI(t *testing.T) {
 	// Tampered copies: verify fails and names the first record concerned.
 	const seq = 5
 	for _, tc := range []struct {
-		name   string
-		tamper func(t *testing.T, db *sql.DB, eventID string) string // returns the eventID to expect, "" for none
+		name string
+		// tamper returns the eventID to expect, "" for none. The segments
+		// are in segDir.
+		tamper func(t *testing.T, db *sql.DB, segDir, eventID string) string
 		want   string
 	}{
-		{"edited", func(t *testing.T, db *sql.DB, eventID string) string {
-			body := queryString(t, db, `SELECT body FROM records WHERE region = ? AND seq = ?`, testRegion, seq)
+		{"edited", func(t *testing.T, db *sql.DB, segDir, eventID string) string {
+			// The record's JSON is in its segment; an attacker may put an
+			// edited copy in the database.
+			body := storedBody(t, db, segDir, seq)
 			edited := strings.Replace(body, `"sourceIPAddress":"127.0.0.1"`, `"sourceIPAddress":"192.0.2.1"`, 1)
 			if edited == body {
 				t.Fatalf("nothing to edit in %s", body)
@@ -223,19 +228,19 @@ func TestAuditCLI(t *testing.T) {
 			exec1(t, db, `UPDATE records SET body = ? WHERE region = ? AND seq = ?`, edited, testRegion, seq)
 			return eventID
 		}, "altered: us-east-1 record 5"},
-		{"deleted", func(t *testing.T, db *sql.DB, _ string) string {
+		{"deleted", func(t *testing.T, db *sql.DB, _, _ string) string {
 			exec1(t, db, `DELETE FROM records WHERE region = ? AND seq = ?`, testRegion, seq)
 			return ""
 		}, "deleted: us-east-1 record 5"},
-		{"inserted", func(t *testing.T, db *sql.DB, _ string) string {
+		{"inserted", func(t *testing.T, db *sql.DB, segDir, _ string) string {
 			// A forged record chained to record 4, with the later records
 			// moved up one place, as an attacker without the signing key
 			// would do it.
 			var prev []byte
-			var body string
-			if err := db.QueryRow(`SELECT hash, body FROM records WHERE region = ? AND seq = ?`, testRegion, seq-1).Scan(&prev, &body); err != nil {
+			if err := db.QueryRow(`SELECT hash FROM records WHERE region = ? AND seq = ?`, testRegion, seq-1).Scan(&prev); err != nil {
 				t.Fatal(err)
 			}
+			body := storedBody(t, db, segDir, seq-1)
 			const forgedID = "00000000-0000-4000-8000-00000000f0f0"
 			var rec map[string]any
 			if err := json.Unmarshal([]byte(body), &rec); err != nil {
@@ -261,12 +266,19 @@ func TestAuditCLI(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "audit.db-wal")); err == nil {
 				copyFile(t, filepath.Join(dir, "audit.db-wal"), cp+"-wal")
 			}
+			segs, _ := filepath.Glob(filepath.Join(dir, "audit.db.seg.*"))
+			if len(segs) == 0 {
+				t.Fatal("no audit segments")
+			}
+			for _, seg := range segs {
+				copyFile(t, seg, filepath.Join(filepath.Dir(cp), filepath.Base(seg)))
+			}
 			db, err := sql.Open("sqlite", cp)
 			if err != nil {
 				t.Fatal(err)
 			}
 			eventID := queryString(t, db, `SELECT event_id FROM records WHERE region = ? AND seq = ?`, testRegion, seq)
-			wantID := tc.tamper(t, db, eventID)
+			wantID := tc.tamper(t, db, filepath.Dir(cp), eventID)
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -280,6 +292,24 @@ func TestAuditCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedBody reads the JSON of record seq from its segment in segDir: the
+// frame at the record's offset is a 4-byte length, a 4-byte checksum, then
+// the JSON.
+func storedBody(t *testing.T, db *sql.DB, segDir string, seq int) string {
+	t.Helper()
+	var seg, off int64
+	if err := db.QueryRow(`SELECT segment, segment_offset FROM records WHERE region = ? AND seq = ?`, testRegion, seq).
+		Scan(&seg, &off); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(segDir, fmt.Sprintf("audit.db.seg.%d", seg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(binary.BigEndian.Uint32(b[off:]))
+	return string(b[off+8 : off+8+n])
 }
 
 // TestAuditRetentionFlag: --audit-retention and its variable are parsed

@@ -148,7 +148,8 @@ func (p *proc) client() *awskms.Client {
 var pinned = []string{"KMS_ROOT_ACCESS_KEY_ID=" + testAccessKeyID, "KMS_ROOT_SECRET_ACCESS_KEY=" + testSecret}
 
 // TestKill9Durability: everything acknowledged before SIGKILL is there after
-// a restart, and every ciphertext handed out still decrypts.
+// a restart, every ciphertext handed out still decrypts, and every request
+// answered has its audit record.
 func TestKill9Durability(t *testing.T) {
 	dir := t.TempDir()
 	p := startKMS(t, dir, pinned...)
@@ -159,7 +160,7 @@ func TestKill9Durability(t *testing.T) {
 		plain []byte
 	}
 	var blobs []sealed
-	var keyIDs []string
+	var keyIDs, requests []string
 	for i := range 5 {
 		k, err := c.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String(fmt.Sprint("k", i))})
 		if err != nil {
@@ -176,6 +177,7 @@ func TestKill9Durability(t *testing.T) {
 				t.Fatal(err)
 			}
 			blobs = append(blobs, sealed{e.CiphertextBlob, plain})
+			requests = append(requests, requestID(t, e.ResultMetadata))
 		}
 		dk, err := c.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: k.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256})
 		if err != nil {
@@ -206,6 +208,27 @@ func TestKill9Durability(t *testing.T) {
 	d, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/k4")})
 	if err != nil || d.KeyMetadata.KeyState != types.KeyStateDisabled || *d.KeyMetadata.Description != "k4" {
 		t.Fatalf("key 4 after kill -9: %+v %v", d, err)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, p.stderr)
+	}
+	stdout, stderr, code := kmsCmd(t, nil, "audit", "export", "--data-dir", dir, "--since", "1h")
+	if code != 0 {
+		t.Fatalf("audit export: exit %d\n%s", code, stderr)
+	}
+	logged := map[string]bool{}
+	for _, e := range parseLines(t, stdout) {
+		logged[e.RequestID] = true
+	}
+	for i, id := range requests {
+		if !logged[id] {
+			t.Errorf("Encrypt %d (request %s) answered before kill -9 has no audit record", i, id)
+		}
+	}
+	if stdout, stderr, code := kmsCmd(t, nil, "audit", "verify", "--data-dir", dir); code != 0 {
+		t.Fatalf("audit verify after kill -9: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 

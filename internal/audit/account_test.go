@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"database/sql"
 	"slices"
 	"testing"
 )
@@ -57,7 +58,36 @@ func TestLookupByAccount(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Such a database kept the bodies in it, not in segments.
 	db := rawDB(t, cfg.Path)
+	var ids []int64
+	rows, err := db.Query(`SELECT id FROM records`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	segs := newSegmentReader(cfg.Path)
+	for _, id := range ids {
+		var seg, off sql.NullInt64
+		if err := db.QueryRow(`SELECT segment, segment_offset FROM records WHERE id = ?`, id).Scan(&seg, &off); err != nil {
+			t.Fatal(err)
+		}
+		body, err := segs.recordBody(nil, seg, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, db, `UPDATE records SET body = ? WHERE id = ?`, string(body), id)
+	}
+	segs.close()
+	exec(t, db, `ALTER TABLE records DROP COLUMN segment`)
+	exec(t, db, `ALTER TABLE records DROP COLUMN segment_offset`)
 	exec(t, db, `DROP INDEX records_by_account`)
 	exec(t, db, `ALTER TABLE records DROP COLUMN account`)
 	exec(t, db, `DELETE FROM schema_version WHERE version >= 2`)

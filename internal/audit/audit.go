@@ -4,15 +4,23 @@
 //
 // # Durability and group commit
 //
-// [Log.Append] returns once its record is durable: written in a transaction
-// that SQLite has fsynced (WAL, synchronous=FULL). One writer goroutine owns
-// the write connection; records that arrive while it commits wait and go
-// into the next transaction together, so concurrent requests share one fsync
-// and auditing does not cap throughput. If a commit fails, every Append in
-// that batch gets the error (callers fail closed) and the next batch tries
-// again. While the store is known to be failing, [Log.Healthy] reports it, so
-// that callers can refuse a request before acting on it; the writer probes
-// the store in the background and Healthy turns nil once a write succeeds.
+// [Log.Append] returns once its record is durable: appended to a spool file
+// that has been synced (see spool.go for the format). One writer goroutine
+// owns the spool; records that arrive while it syncs wait and go into the
+// next write together, so concurrent requests share one fdatasync and
+// auditing does not cap throughput. A second goroutine, the indexer, takes
+// the spooled records into the SQLite database (WAL), where the chain is
+// built and lookups find them, in large transactions that need no fsync of
+// their own: the spool already made them durable, and after a crash [Open]
+// takes in whatever the database lacks. Reads through a [Log] first wait
+// for the records acknowledged so far to be indexed, so a caller reads its
+// own writes.
+//
+// If a spool write fails, every Append in that batch gets the error
+// (callers fail closed) and the next batch tries again. While the spool or
+// the database is known to be failing, [Log.Healthy] reports it, so that
+// callers can refuse a request before acting on it; both goroutines retry
+// in the background and Healthy turns nil once writes succeed again.
 //
 // # Hash chain
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -173,7 +174,9 @@ func TestChainEncoding(t *testing.T) {
 	}
 
 	db := rawDB(t, cfg.Path)
-	rows, err := db.Query(`SELECT region, seq, prev, hash, body, event_id FROM records ORDER BY region, seq`)
+	segs := newSegmentReader(cfg.Path)
+	defer segs.close()
+	rows, err := db.Query(`SELECT region, seq, prev, hash, body, segment, segment_offset, event_id FROM records ORDER BY region, seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,15 @@ func TestChainEncoding(t *testing.T) {
 		var region, eventID string
 		var seq uint64
 		var prev, hash, body []byte
-		if err := rows.Scan(&region, &seq, &prev, &hash, &body, &eventID); err != nil {
+		var seg, off sql.NullInt64
+		if err := rows.Scan(&region, &seq, &prev, &hash, &body, &seg, &off, &eventID); err != nil {
+			t.Fatal(err)
+		}
+		if len(body) != 0 {
+			t.Errorf("%s %d: body stored in the database too", region, seq)
+		}
+		body, err := segs.recordBody(body, seg, off)
+		if err != nil {
 			t.Fatal(err)
 		}
 		counts[region]++
@@ -338,6 +349,7 @@ func TestMigrationsFrozen(t *testing.T) {
 	shipped := []string{
 		"8f9a6079319c6b7311df6c2744101a4d6ca8e372a85f2e10a22e521b5ec59954",
 		"637e246061355df4d69af51f3f4a119e4078e46a0a0b3f217971c5669805dbb5",
+		"3880ef74c7c6f842c2e40a34e5054735f6dba6d933fa1dcb42e1b784da377496",
 	}
 	if len(shipped) != len(migrations) {
 		t.Errorf("%d migrations, %d pinned: pin the new one here", len(migrations), len(shipped))

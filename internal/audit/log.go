@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +28,8 @@ const (
 
 // Config configures [Open].
 type Config struct {
-	// Path is the database file, created with mode 0600 if missing.
+	// Path is the database file, created with mode 0600 if missing. The
+	// segments holding the records are beside it (Path.seg.N).
 	Path string
 	// Signer signs checkpoints and anchors. The caller keeps it sealed;
 	// Verify needs its public half.
@@ -41,13 +41,14 @@ type Config struct {
 	// CheckpointInterval is how often regions with unsigned records get a
 	// checkpoint.
 	CheckpointInterval time.Duration
-	// RetryInterval is how often the writer tries a test write while the
-	// store is failing, so that Healthy turns nil again without traffic.
+	// RetryInterval is how often the writer and the indexer try a test
+	// write while they are failing, so that Healthy turns nil again
+	// without traffic.
 	RetryInterval time.Duration
-	// MaxBatch caps the records committed in one transaction.
+	// MaxBatch caps the records written to a segment in one write.
 	MaxBatch int
 	// GroupCommitDelay is how long the writer lingers for more records
-	// before a commit while records arrive concurrently (never for a lone
+	// before a write while records arrive concurrently (never for a lone
 	// caller). Zero means the default, 1ms; negative means never.
 	GroupCommitDelay time.Duration
 	// Now returns the current time; it stamps records without an eventTime
@@ -56,11 +57,15 @@ type Config struct {
 	// Logger receives write failures and recoveries; defaults to
 	// slog.Default().
 	Logger *slog.Logger
-	// FailWrites, if set, is called before every write transaction; when it
-	// returns an error the transaction is not attempted and fails with it.
-	// It is for tests that need the store to fail on demand, including
-	// tests of the whole server.
+	// FailWrites, if set, is called before every segment write and database
+	// transaction; when it returns an error the write is not attempted and
+	// fails with it. It is for tests that need the store to fail on
+	// demand, including tests of the whole server.
 	FailWrites func() error
+
+	// segmentSize is the size past which the writer starts a new segment;
+	// zero means segmentRotateSize. Tests make it small.
+	segmentSize int64
 }
 
 // ErrClosed is returned by calls on a closed [Log].
@@ -71,34 +76,52 @@ type Log struct {
 	Reader
 
 	cfg  Config
-	w    *sql.DB // one connection, owned by the writer goroutine
+	w    *sql.DB // one connection, owned by the indexer goroutine
 	fp   string  // Fingerprint of the signer
 	reqs chan *request
 	ops  chan *op
+	// toIndex carries written batches from the writer to the indexer, in
+	// the order they were written. Its buffer lets the writer run ahead of a slow index;
+	// when it is full, the writer (and so Append) waits.
+	toIndex chan written
+	// flush asks the indexer not to wait for more records: a reader is
+	// waiting.
+	flush chan struct{}
 
 	mu     sync.RWMutex // guards closed against Append and Prune sending
 	closed bool
 	quit   chan struct{}
-	done   chan struct{}
+	done   chan struct{} // closed when the indexer, which outlives the writer, ends
 
-	hmu    sync.Mutex
-	health error // the last write's error, nil when it succeeded
+	hmu        sync.Mutex
+	segErr     error // the last segment write's error
+	indexErr   error // the last database transaction's error
+	healthLost bool  // whether the failure was logged
 
 	wmu  sync.Mutex
-	wake chan struct{} // closed and replaced after each commit
+	wake chan struct{} // closed and replaced after each index commit
 
 	records, batches, checkpoints, failures atomic.Uint64
+	// acked counts records acknowledged to Append callers, indexed those
+	// in the database; reads wait for indexed to catch up with acked.
+	acked, indexed atomic.Uint64
 
 	// Owned by the writer goroutine.
-	ctx       context.Context // for the writer's statements; never canceled
-	stmts     map[string]*sql.Stmt
-	regions   map[string]chain
-	newCkpts  int   // checkpoints in the transaction being built
-	closeErr  error // the final checkpoint's error, for Close
-	lastBatch int   // records in the last batch collected
+	seg       *segment
+	lastBatch int // records in the last batch collected
+
+	// Owned by the indexer goroutine (and by Open before it starts).
+	ctx      context.Context // for the indexer's statements; never canceled
+	stmts    map[string]*sql.Stmt
+	regions  map[string]chain
+	nextID   int64  // the id of the next record row
+	epoch    uint64 // the segment epoch the database has taken in up to
+	pending  []written
+	newCkpts int   // checkpoints in the transaction being built
+	closeErr error // the final checkpoint's error, for Close
 }
 
-// chain is the writer's view of one region: the head of its chain and its
+// chain is the indexer's view of one region: the head of its chain and its
 // last checkpoint.
 type chain struct {
 	seq     uint64
@@ -122,26 +145,39 @@ type request struct {
 	readOnly  bool
 	resources []Resource
 	keyUse    bool
-	done      chan error // buffered: the writer never blocks on it
+	done      chan error // buffered: the writer never blocks on it; nil in replay
+	// Where the record's frame is: the segment's epoch and the offset.
+	epoch uint64
+	at    int64
 }
 
-// op is work other than appending that must run in the writer: a prune.
+// written is a batch of records written to a segment, and where it ends
+// there.
+type written struct {
+	reqs  []*request
+	epoch uint64
+	end   int64
+}
+
+// op is work other than appending that must run in the indexer: a prune.
 type op struct {
-	fn   func(tx *sql.Tx) (int, error)
-	n    int
-	done chan error
+	fn    func(tx *sql.Tx) (int, error)
+	after func() // if set, run after fn's transaction committed
+	n     int
+	done  chan error
 }
 
-// Stats counts the writer's work since Open.
+// Stats counts the log's work since Open.
 type Stats struct {
-	Records     uint64 // records committed
-	Batches     uint64 // transactions that committed records
+	Records     uint64 // records made durable (in a segment)
+	Batches     uint64 // segment writes that made records durable
 	Checkpoints uint64 // checkpoints committed
-	Failures    uint64 // write transactions that failed
+	Failures    uint64 // segment writes and transactions that failed
 }
 
-// Open opens (creating if needed) the audit database at cfg.Path and starts
-// its writer.
+// Open opens (creating if needed) the audit database at cfg.Path, takes in
+// the records its segments hold beyond it (those of a crash), and starts the
+// writer and the indexer.
 func Open(cfg Config) (*Log, error) {
 	if len(cfg.Signer) != ed25519.PrivateKeySize {
 		return nil, errors.New("audit: Config.Signer is not an Ed25519 private key")
@@ -170,6 +206,9 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.segmentSize <= 0 {
+		cfg.segmentSize = segmentRotateSize
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -183,7 +222,13 @@ func Open(cfg Config) (*Log, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	wdsn, err := dsn(cfg.Path, "_pragma=journal_mode(WAL)", "_txlock=immediate")
+	// synchronous=NORMAL: a commit is not synced (the segment already
+	// made its records durable), and WAL mode keeps the file consistent
+	// whatever a crash cuts off.
+	// temp_store(MEMORY): a multi-row INSERT keeps a statement journal,
+	// which would otherwise be a temporary file written at every insert.
+	wdsn, err := dsn(cfg.Path, "_pragma=journal_mode(WAL)", "_txlock=immediate", "_pragma=synchronous(NORMAL)",
+		"_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -202,175 +247,151 @@ func Open(cfg Config) (*Log, error) {
 		fp:      Fingerprint(pub),
 		reqs:    make(chan *request, 4*cfg.MaxBatch),
 		ops:     make(chan *op),
+		toIndex: make(chan written, 1024),
+		flush:   make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}),
 		ctx:     context.Background(),
 		regions: map[string]chain{},
 	}
-	if err := l.init(); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("audit: open %s: %w", cfg.Path, err)
-	}
-	if err := l.prepare(); err != nil {
+	fail := func(err error) (*Log, error) {
+		if l.seg != nil {
+			l.seg.close()
+		}
 		l.closeStmts()
 		w.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", cfg.Path, err)
+	}
+	if err := l.init(); err != nil {
+		return fail(err)
+	}
+	if err := l.prepare(); err != nil {
+		return fail(err)
+	}
+	if err := l.recover(); err != nil {
+		return fail(err)
 	}
 	rdsn, err := dsn(cfg.Path, "_pragma=query_only(1)")
 	if err != nil {
-		l.closeStmts()
-		w.Close()
-		return nil, fmt.Errorf("audit: %w", err)
+		return fail(err)
 	}
 	r, err := sql.Open("sqlite", rdsn)
 	if err != nil {
-		l.closeStmts()
-		w.Close()
-		return nil, fmt.Errorf("audit: %w", err)
+		return fail(err)
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	l.Reader = Reader{db: r, wake: l.woken}
-	go l.run()
+	l.Reader = Reader{db: r, segs: newSegmentReader(cfg.Path), wake: l.woken, sync: l.caughtUp}
+	go l.runWriter()
+	go l.runIndexer()
 	return l, nil
 }
 
-// init checks the journal mode, migrates, and loads each region's chain
-// head and last checkpoint.
-func (l *Log) init() error {
-	ctx := l.ctx
-	var mode string
-	if err := l.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return err
-	}
-	// SQLite falls back silently when it cannot use WAL (some file systems).
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal mode is %q, want wal", mode)
-	}
-	if err := migrate(ctx, l.w); err != nil {
-		return err
-	}
-	if _, err := l.w.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('created', ?) ON CONFLICT DO NOTHING`,
-		fmt.Sprint(l.cfg.Now().UnixMilli())); err != nil {
-		return err
-	}
-
-	// Anchors first: a pruned region's chain continues from its anchor if
-	// no record of it is left.
-	rows, err := l.w.QueryContext(ctx, `SELECT body FROM anchors`)
+// recover indexes what the segments hold beyond the database (the records
+// of a crash), removes segments without records, and starts a new segment.
+func (l *Log) recover() error {
+	epochs, err := segmentFiles(l.cfg.Path)
 	if err != nil {
 		return err
 	}
-	var anchors []Anchor
-	for rows.Next() {
-		var body []byte
-		var a Anchor
-		if err := rows.Scan(&body); err != nil {
-			rows.Close()
-			return err
-		}
-		if err := parseCanonical(body, &a); err != nil {
-			rows.Close()
-			return fmt.Errorf("anchor: %w", err)
-		}
-		anchors = append(anchors, a)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	for _, a := range anchors {
-		prev, prevSig, err := a.fields()
-		if err != nil {
-			return fmt.Errorf("anchor of %s: %w", a.Region, err)
-		}
-		l.regions[a.Region] = chain{seq: a.Seq - 1, hash: prev, ckptSeq: a.Seq - 1, ckptSig: prevSig}
-	}
-
-	// Heads: the last record of each region.
-	rows, err = l.w.QueryContext(ctx, `SELECT r.region, r.seq, r.hash FROM records r
-		JOIN (SELECT region, MAX(seq) AS seq FROM records GROUP BY region) m
-		ON r.region = m.region AND r.seq = m.seq`)
+	from, err := l.segmentOffset()
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var region string
-		var seq uint64
-		var hash []byte
-		if err := rows.Scan(&region, &seq, &hash); err != nil {
-			rows.Close()
-			return err
+	next := l.epoch + 1
+	var batch []*request
+	var at written
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		c := l.regions[region]
-		c.seq = seq
-		copy(c.hash[:], hash)
-		l.regions[region] = c
+		at.reqs = batch
+		batch = nil
+		return l.index([]written{at})
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-
-	// The last checkpoint of each region.
-	rows, err = l.w.QueryContext(ctx, `SELECT region, seq, signature FROM checkpoints
-		WHERE id IN (SELECT MAX(id) FROM checkpoints GROUP BY region)`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var region string
-		var seq uint64
-		var sig []byte
-		if err := rows.Scan(&region, &seq, &sig); err != nil {
-			rows.Close()
-			return err
+	replayed := 0
+	for _, e := range epochs {
+		next = max(next, e+1)
+		start := int64(0)
+		switch {
+		case e < l.epoch:
+			start = -1 // indexed already; only see whether it is empty
+		case e == l.epoch:
+			start = from
 		}
-		c := l.regions[region]
-		c.ckptSeq, c.ckptSig = seq, sigHash(sig)
-		l.regions[region] = c
+		frames := 0
+		err := readSegment(l.cfg.Path, e, max(start, 0), func(body []byte, off, end int64) error {
+			frames++
+			if start < 0 {
+				return errStop
+			}
+			var r Record
+			if err := json.Unmarshal(body, &r); err != nil {
+				return fmt.Errorf("segment %d at %d: %w", e, off, err)
+			}
+			if r.AWSRegion == "" {
+				return fmt.Errorf("segment %d at %d: record has no awsRegion", e, off)
+			}
+			req := newRequest(&r, body)
+			req.epoch, req.at = e, off
+			batch = append(batch, req)
+			at.epoch, at.end = e, end
+			replayed++
+			if len(batch) == l.cfg.MaxBatch {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return fmt.Errorf("segment: %w", err)
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("segment: %w", err)
+		}
+		if frames == 0 && start <= 0 {
+			// Started and never written (or only torn): nothing refers to it.
+			if err := os.Remove(segmentPath(l.cfg.Path, e)); err != nil {
+				l.cfg.Logger.Warn("audit: removing an empty segment", "err", err)
+			}
+		}
 	}
-	return errors.Join(rows.Err(), rows.Close())
+	if replayed > 0 {
+		l.cfg.Logger.Info("audit: indexed records found in segments after a crash", "records", replayed)
+	}
+	if l.seg, err = createSegment(l.cfg.Path, next); err != nil {
+		return fmt.Errorf("segment: %w", err)
+	}
+	l.epoch = next
+	return l.write(func(tx *sql.Tx) error {
+		return l.setSegmentOffset(tx, next, int64(segmentHeaderSize))
+	})
 }
 
-// The writer's statements, prepared once: parsing them for every batch
-// would cost more than running them.
-const (
-	stInsertRecord = `INSERT INTO records (region, seq, prev, hash, body,
-		event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only, account)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	stInsertResource = `INSERT INTO resources (record_id, arn, name, event_time)
-		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	stLastUse = `INSERT INTO key_last_use (arn, event_time, event_name, region, event_id, request_id)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (arn) DO UPDATE SET event_time = excluded.event_time, event_name = excluded.event_name,
-			region = excluded.region, event_id = excluded.event_id, request_id = excluded.request_id
-		WHERE excluded.event_time >= key_last_use.event_time`
-	stInsertCheckpoint = `INSERT INTO checkpoints (region, seq, body, signature) VALUES (?, ?, ?, ?)`
-)
+// errStop ends a read early.
+var errStop = errors.New("stop")
 
-func (l *Log) prepare() error {
-	l.stmts = map[string]*sql.Stmt{}
-	for _, q := range []string{stInsertRecord, stInsertResource, stLastUse, stInsertCheckpoint} {
-		st, err := l.w.PrepareContext(l.ctx, q)
-		if err != nil {
-			return err
-		}
-		l.stmts[q] = st
+// newRequest is what the writer and the indexer need of r, whose JSON is
+// body.
+func newRequest(r *Record, body []byte) *request {
+	req := &request{
+		region:    r.AWSRegion,
+		body:      body,
+		eventTime: r.EventTime.UnixMilli(),
+		eventID:   r.EventID,
+		eventName: r.EventName,
+		source:    r.EventSource,
+		account:   r.RecipientAccountID,
+		user:      Username(r.UserIdentity),
+		requestID: r.RequestID,
+		readOnly:  r.ReadOnly,
+		resources: slices.Clone(r.Resources),
+		keyUse:    IsKeyUse(r),
 	}
-	return nil
-}
-
-func (l *Log) closeStmts() error {
-	var errs []error
-	for _, st := range l.stmts {
-		errs = append(errs, st.Close())
+	if r.UserIdentity != nil {
+		req.accessKey = r.UserIdentity.AccessKeyID
 	}
-	return errors.Join(errs...)
-}
-
-// stmt returns a prepared statement for use in tx.
-func (l *Log) stmt(tx *sql.Tx, query string) *sql.Stmt {
-	return tx.StmtContext(l.ctx, l.stmts[query])
+	return req
 }
 
 // Append adds r to the log and returns once it is durable. It fills in r's
@@ -379,7 +400,7 @@ func (l *Log) stmt(tx *sql.Tx, query string) *sql.Stmt {
 // r.AWSRegion must be set: it names the chain.
 //
 // An error means the record may not have been written; the caller must fail
-// the request. If ctx ends while the record waits for its commit, Append
+// the request. If ctx ends while the record waits for its write, Append
 // returns ctx's error, and the record may still be written.
 func (l *Log) Append(ctx context.Context, r *Record) error {
 	if r.AWSRegion == "" {
@@ -395,29 +416,17 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		r.EventTime = l.cfg.Now()
 	}
 	r.EventTime = r.EventTime.UTC().Truncate(time.Second)
+	// A failing database is not retried by Append (the indexer does
+	// that): records would only pile up unindexed.
+	if err := l.indexHealth(); err != nil {
+		return err
+	}
 	body, err := r.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("audit: encode record: %w", err)
 	}
-	req := &request{
-		region:    r.AWSRegion,
-		body:      body,
-		eventTime: r.EventTime.UnixMilli(),
-		eventID:   r.EventID,
-		eventName: r.EventName,
-		source:    r.EventSource,
-		account:   r.RecipientAccountID,
-		user:      Username(r.UserIdentity),
-		requestID: r.RequestID,
-		readOnly:  r.ReadOnly,
-		resources: slices.Clone(r.Resources),
-		keyUse:    IsKeyUse(r),
-		done:      make(chan error, 1),
-	}
-	if r.UserIdentity != nil {
-		req.accessKey = r.UserIdentity.AccessKeyID
-	}
-
+	req := newRequest(r, body)
+	req.done = make(chan error, 1)
 	if err := send(l, ctx, l.reqs, req); err != nil {
 		return err
 	}
@@ -429,9 +438,9 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 	}
 }
 
-// send hands v to the writer over ch unless the log is closed. Holding the
-// read lock while it waits lets Close wait for every send in flight before
-// it stops the writer.
+// send hands v to the writer or the indexer over ch unless the log is
+// closed. Holding the read lock while it waits lets Close wait for every
+// send in flight before it stops them.
 func send[T any](l *Log, ctx context.Context, ch chan<- T, v T) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -446,32 +455,50 @@ func send[T any](l *Log, ctx context.Context, ch chan<- T, v T) error {
 	}
 }
 
-// Healthy returns nil unless the last write to the store failed; callers
-// check it before acting on a request they will have to audit. While it
-// fails, the writer retries every RetryInterval, and the next Append also
-// tries.
+// Healthy returns nil unless the last write to the segment or the database
+// failed; callers check it before acting on a request they will have to
+// audit. While it fails, the writer and the indexer retry every
+// RetryInterval, and the next Append also tries the segment.
 func (l *Log) Healthy() error {
 	l.hmu.Lock()
 	defer l.hmu.Unlock()
-	return l.health
+	return wrapHealth(errors.Join(l.segErr, l.indexErr))
 }
 
-func (l *Log) setHealth(err error) {
+func (l *Log) indexHealth() error {
 	l.hmu.Lock()
 	defer l.hmu.Unlock()
-	switch {
-	case err != nil && l.health == nil:
-		l.cfg.Logger.Error("audit log cannot be written; requests will be refused", "err", err)
-	case err == nil && l.health != nil:
-		l.cfg.Logger.Info("audit log writable again")
-	}
-	if err != nil {
-		err = fmt.Errorf("audit: store failing: %w", err)
-	}
-	l.health = err
+	return wrapHealth(l.indexErr)
 }
 
-// Stats returns counts of the writer's work since Open.
+func wrapHealth(err error) error {
+	if err != nil {
+		return fmt.Errorf("audit: store failing: %w", err)
+	}
+	return nil
+}
+
+// setHealth records the outcome of a segment write (index false) or a
+// database transaction (index true).
+func (l *Log) setHealth(index bool, err error) {
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	if index {
+		l.indexErr = err
+	} else {
+		l.segErr = err
+	}
+	failing := l.segErr != nil || l.indexErr != nil
+	switch {
+	case failing && !l.healthLost:
+		l.cfg.Logger.Error("audit log cannot be written; requests will be refused", "err", err)
+	case !failing && l.healthLost:
+		l.cfg.Logger.Info("audit log writable again")
+	}
+	l.healthLost = failing
+}
+
+// Stats returns counts of the log's work since Open.
 func (l *Log) Stats() Stats {
 	return Stats{
 		Records:     l.records.Load(),
@@ -481,9 +508,10 @@ func (l *Log) Stats() Stats {
 	}
 }
 
-// Close stops accepting records, waits for those already sent, signs a
-// final checkpoint for every region with unsigned records, and closes the
-// database. The returned error includes a failed final checkpoint.
+// Close stops accepting records, waits for those already sent, indexes
+// them, signs a final checkpoint for every region with unsigned records,
+// and closes the database. The returned error includes a failed final
+// checkpoint.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -497,7 +525,7 @@ func (l *Log) Close() error {
 	return errors.Join(l.closeErr, l.Reader.Close(), l.closeStmts(), l.w.Close())
 }
 
-// woken returns a channel closed at the next commit of records.
+// woken returns a channel closed at the next index commit.
 func (l *Log) woken() <-chan struct{} {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -511,43 +539,71 @@ func (l *Log) notify() {
 	l.wake = make(chan struct{})
 }
 
-// run is the writer goroutine.
-func (l *Log) run() {
-	defer close(l.done)
-	ckpt := time.NewTicker(l.cfg.CheckpointInterval)
-	defer ckpt.Stop()
+// Flush waits until every record appended before the call is in the
+// database, where readers in other processes (OpenReader, Verify) see it.
+// Reads through l need no Flush: they wait the same way.
+func (l *Log) Flush(ctx context.Context) error { return l.caughtUp(ctx) }
+
+// caughtUp waits until every record acknowledged before the call is in the
+// database, so that a read after a write sees it.
+func (l *Log) caughtUp(ctx context.Context) error {
+	target := l.acked.Load()
+	for {
+		wake := l.woken()
+		if l.indexed.Load() >= target {
+			return nil
+		}
+		if err := l.indexHealth(); err != nil {
+			return err
+		}
+		select {
+		case l.flush <- struct{}{}:
+		default: // asked already
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("audit: %w", ctx.Err())
+		}
+	}
+}
+
+// runWriter is the writer goroutine: it owns the current segment.
+func (l *Log) runWriter() {
+	defer l.seg.close()
+	defer close(l.toIndex)
 	retry := time.NewTicker(l.cfg.RetryInterval)
 	defer retry.Stop()
-	batch := make([]*request, 0, l.cfg.MaxBatch)
 	for {
 		select {
 		case req := <-l.reqs:
-			l.commit(l.collect(append(batch[:0], req)))
-		case o := <-l.ops:
-			o.done <- l.runOp(o)
-		case <-ckpt.C:
-			l.checkpointAll("interval")
+			l.writeBatch(l.collect([]*request{req}))
 		case <-retry.C:
-			if l.Healthy() != nil {
-				l.probe()
+			if l.segmentHealth() != nil {
+				l.segmentProbe()
 			}
 		case <-l.quit:
 			// Close waited for every send in flight: what is queued is all
 			// there will be.
 			for len(l.reqs) > 0 {
-				l.commit(l.collect(batch[:0]))
+				l.writeBatch(l.collect(nil))
 			}
-			l.closeErr = l.checkpointAll("close")
 			return
 		}
 	}
 }
 
+func (l *Log) segmentHealth() error {
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	return l.segErr
+}
+
 // collect adds to batch what is queued, up to MaxBatch.
 func (l *Log) collect(batch []*request) []*request {
 	// Under concurrency (the last batch had company), linger a moment for
-	// the records that are on their way: one commit and one fsync for all
-	// of them costs less than several small ones, and the CPU saved goes to
+	// the records that are on their way: one write and one sync for all of
+	// them costs less than several small ones, and the CPU saved goes to
 	// requests. A lone caller never waits.
 	var linger <-chan time.Time
 	if l.lastBatch > 1 && l.cfg.GroupCommitDelay > 0 {
@@ -576,325 +632,84 @@ func (l *Log) collect(batch []*request) []*request {
 	return batch
 }
 
-// write runs fn in a write transaction and commits it. On failure it
-// restores the chain heads as they were, so the next attempt reuses the
-// same sequence numbers.
-func (l *Log) write(fn func(tx *sql.Tx) error) error {
-	saved := maps.Clone(l.regions)
-	l.newCkpts = 0
-	err := l.tryWrite(fn)
-	if err != nil {
-		l.regions = saved
-		l.failures.Add(1)
-	} else {
-		l.checkpoints.Add(uint64(l.newCkpts))
+// writeBatch makes a batch durable in the segment, answers its callers and
+// hands it to the indexer.
+func (l *Log) writeBatch(batch []*request) {
+	if len(batch) == 0 {
+		return
 	}
-	l.setHealth(err)
-	return err
+	err := l.writeFrames(batch)
+	l.setHealth(false, err)
+	if err != nil {
+		l.failures.Add(1)
+		err = fmt.Errorf("audit: write: %w", err)
+		for _, req := range batch {
+			req.done <- err
+		}
+		return
+	}
+	l.records.Add(uint64(len(batch)))
+	l.batches.Add(1)
+	// Counted before the answers, so that a caller's next read waits for
+	// its record.
+	l.acked.Add(uint64(len(batch)))
+	for _, req := range batch {
+		req.done <- nil
+	}
+	l.toIndex <- written{reqs: batch, epoch: l.seg.epoch, end: l.seg.end}
+	if l.seg.end >= l.cfg.segmentSize {
+		l.rotate()
+	}
 }
 
-func (l *Log) tryWrite(fn func(tx *sql.Tx) error) error {
+func (l *Log) writeFrames(batch []*request) error {
 	if l.cfg.FailWrites != nil {
 		if err := l.cfg.FailWrites(); err != nil {
 			return err
 		}
 	}
-	tx, err := l.w.BeginTx(l.ctx, nil)
+	bodies := make([][]byte, len(batch))
+	for i, req := range batch {
+		bodies[i] = req.body
+	}
+	at, err := l.seg.appendFrames(bodies)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() // no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
+	for _, req := range batch {
+		req.epoch, req.at = l.seg.epoch, at
+		at += frameHeaderSize + int64(len(req.body))
 	}
-	return tx.Commit()
+	return nil
 }
 
-// commit writes a batch of records in one transaction and reports the
-// outcome to each.
-func (l *Log) commit(batch []*request) {
-	if len(batch) == 0 {
+// rotate moves the writer to a new segment. If it cannot be made, the
+// writer goes on with the old one and tries again after the next batch.
+func (l *Log) rotate() {
+	seg, err := createSegment(l.cfg.Path, l.seg.epoch+1)
+	if err != nil {
+		l.cfg.Logger.Warn("audit: cannot start a new segment", "err", err)
 		return
 	}
-	err := l.write(func(tx *sql.Tx) error { return l.insert(tx, batch) })
-	if err == nil {
-		l.records.Add(uint64(len(batch)))
-		l.batches.Add(1)
-		l.notify()
-	} else {
-		err = fmt.Errorf("audit: write: %w", err)
+	if err := l.seg.close(); err != nil {
+		l.cfg.Logger.Warn("audit: closing a segment", "err", err)
 	}
-	for _, req := range batch {
-		req.done <- err
-	}
+	l.seg = seg
 }
 
-type lastUse struct {
-	LastUse
-	arn string
-}
-
-func (l *Log) insert(tx *sql.Tx, batch []*request) error {
-	ctx := l.ctx
-	insRecord := l.stmt(tx, stInsertRecord)
-	insResource := l.stmt(tx, stInsertResource)
-
-	uses := map[string]lastUse{}
-	touched := map[string]bool{}
-	for _, req := range batch {
-		c := l.regions[req.region]
-		seq := c.seq + 1
-		hash := recordHash(c.hash, seq, req.body)
-		res, err := insRecord.ExecContext(ctx, req.region, seq, c.hash[:], hash[:], string(req.body),
-			req.eventTime, req.eventID, req.eventName, req.source, req.user, req.accessKey, req.requestID, req.readOnly, req.account)
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		for _, rs := range req.resources {
-			if _, err := insResource.ExecContext(ctx, id, rs.ARN, resourceName(rs.ARN), req.eventTime); err != nil {
-				return err
-			}
-			if req.keyUse && rs.Type == ResourceTypeKey {
-				// Later records win ties: they committed later.
-				if u, ok := uses[rs.ARN]; !ok || req.eventTime >= u.Time.UnixMilli() {
-					uses[rs.ARN] = lastUse{arn: rs.ARN, LastUse: LastUse{
-						Time: time.UnixMilli(req.eventTime).UTC(), EventName: req.eventName,
-						Region: req.region, EventID: req.eventID, RequestID: req.requestID,
-					}}
-				}
-			}
-		}
-		c.seq, c.hash = seq, hash
-		l.regions[req.region] = c
-		touched[req.region] = true
-	}
-	for _, u := range uses {
-		if _, err := l.stmt(tx, stLastUse).ExecContext(ctx, u.arn, u.Time.UnixMilli(), u.EventName, u.Region, u.EventID, u.RequestID); err != nil {
-			return err
-		}
-	}
-	for region := range touched {
-		if c := l.regions[region]; c.seq >= c.ckptSeq+uint64(l.cfg.CheckpointEvery) {
-			if err := l.checkpoint(tx, region, "count"); err != nil {
+// segmentProbe checks that the segment can be written and synced again: it
+// writes zeros after the last frame, where zeros are already meant to be.
+func (l *Log) segmentProbe() {
+	err := func() error {
+		if l.cfg.FailWrites != nil {
+			if err := l.cfg.FailWrites(); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// resourceName is the last path segment of an ARN: the key id of a key ARN.
-func resourceName(arn string) string {
-	return arn[strings.LastIndexByte(arn, '/')+1:]
-}
-
-// checkpoint signs and stores a checkpoint of region's current head.
-func (l *Log) checkpoint(tx *sql.Tx, region, reason string) error {
-	c := l.regions[region]
-	body, sig, err := signed(l.cfg.Signer, checkpointDomain, Checkpoint{
-		Version:               1,
-		Region:                region,
-		Seq:                   c.seq,
-		Hash:                  c.hash.String(),
-		PreviousSignatureHash: c.ckptSig.String(),
-		Time:                  l.cfg.Now().UTC(),
-		Reason:                reason,
-		KeyFingerprint:        l.fp,
-	})
+		return l.seg.clear(16 << 10)
+	}()
 	if err != nil {
-		return err
+		l.failures.Add(1)
 	}
-	if _, err := l.stmt(tx, stInsertCheckpoint).ExecContext(l.ctx, region, c.seq, string(body), sig); err != nil {
-		return err
-	}
-	c.ckptSeq, c.ckptSig = c.seq, sigHash(sig)
-	l.regions[region] = c
-	l.newCkpts++
-	return nil
-}
-
-// unsigned lists the regions with records after their last checkpoint.
-func (l *Log) unsigned() []string {
-	var regions []string
-	for region, c := range l.regions {
-		if c.seq > c.ckptSeq {
-			regions = append(regions, region)
-		}
-	}
-	slices.Sort(regions)
-	return regions
-}
-
-// checkpointAll signs a checkpoint for each region with unsigned records.
-func (l *Log) checkpointAll(reason string) error {
-	regions := l.unsigned()
-	if len(regions) == 0 {
-		return nil
-	}
-	err := l.write(func(tx *sql.Tx) error {
-		for _, region := range regions {
-			if err := l.checkpoint(tx, region, reason); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("audit: checkpoint: %w", err)
-	}
-	return nil
-}
-
-// probe tries a write that needs new pages, like a batch would, and leaves
-// nothing behind.
-func (l *Log) probe() {
-	l.write(func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(l.ctx, `INSERT INTO probe (id, data) VALUES (1, ?)`, make([]byte, 16<<10)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(l.ctx, `DELETE FROM probe`)
-		return err
-	})
-}
-
-func (l *Log) runOp(o *op) error {
-	return l.write(func(tx *sql.Tx) error {
-		n, err := o.fn(tx)
-		o.n = n
-		return err
-	})
-}
-
-// do runs fn in a write transaction in the writer goroutine.
-func (l *Log) do(ctx context.Context, fn func(tx *sql.Tx) (int, error)) (int, error) {
-	o := &op{fn: fn, done: make(chan error, 1)}
-	if err := send(l, ctx, l.ops, o); err != nil {
-		return 0, err
-	}
-	select {
-	case err := <-o.done:
-		return o.n, err
-	case <-ctx.Done():
-		return 0, fmt.Errorf("audit: %w (the operation may yet complete)", ctx.Err())
-	}
-}
-
-// Prune deletes the records older than before and returns how many. In each
-// region it deletes the longest prefix of the chain whose event times are
-// all before it (records are in the chain in commit order, which may differ
-// slightly from event time order). Before deleting, it signs a checkpoint
-// covering everything written so far, then a new [Anchor] for the region,
-// and drops the checkpoints that covered only deleted records, so that
-// Verify can check what remains.
-func (l *Log) Prune(ctx context.Context, before time.Time) (int, error) {
-	n, err := l.do(ctx, func(tx *sql.Tx) (int, error) { return l.prune(tx, before) })
-	if err != nil {
-		return 0, fmt.Errorf("audit: prune: %w", err)
-	}
-	return n, nil
-}
-
-func (l *Log) prune(tx *sql.Tx, before time.Time) (int, error) {
-	ctx := l.ctx
-	cut := before.UnixMilli()
-	total := 0
-	for _, region := range slices.Sorted(maps.Keys(l.regions)) {
-		var first, keep sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MIN(seq) FROM records WHERE region = ?`, region).Scan(&first); err != nil {
-			return 0, err
-		}
-		if !first.Valid {
-			continue // nothing left to prune
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT MIN(seq) FROM records WHERE region = ? AND event_time >= ?`,
-			region, cut).Scan(&keep); err != nil {
-			return 0, err
-		}
-		c := l.regions[region]
-		firstKeep := c.seq + 1
-		if keep.Valid {
-			firstKeep = uint64(keep.Int64)
-		}
-		if firstKeep <= uint64(first.Int64) {
-			continue
-		}
-
-		if c.seq > c.ckptSeq {
-			if err := l.checkpoint(tx, region, "prune"); err != nil {
-				return 0, err
-			}
-		}
-		var prev []byte
-		if err := tx.QueryRowContext(ctx, `SELECT hash FROM records WHERE region = ? AND seq = ?`,
-			region, firstKeep-1).Scan(&prev); err != nil {
-			return 0, fmt.Errorf("hash of %s record %d: %w", region, firstKeep-1, err)
-		}
-		prevHash, err := toHash(prev)
-		if err != nil {
-			return 0, fmt.Errorf("hash of %s record %d: %w", region, firstKeep-1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE record_id IN
-			(SELECT id FROM records WHERE region = ? AND seq < ?)`, region, firstKeep); err != nil {
-			return 0, err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE region = ? AND seq < ?`, region, firstKeep)
-		if err != nil {
-			return 0, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		total += int(n)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE region = ? AND seq < ?`, region, firstKeep); err != nil {
-			return 0, err
-		}
-		// The first checkpoint left chains to the last one dropped.
-		ckptPrev, err := l.firstCheckpointPrev(tx, region)
-		if err != nil {
-			return 0, err
-		}
-		body, asig, err := signed(l.cfg.Signer, anchorDomain, Anchor{
-			Version:               1,
-			Region:                region,
-			Seq:                   firstKeep,
-			PreviousHash:          prevHash.String(),
-			PreviousSignatureHash: ckptPrev.String(),
-			PrunedBefore:          before.UTC(),
-			Time:                  l.cfg.Now().UTC(),
-			KeyFingerprint:        l.fp,
-		})
-		if err != nil {
-			return 0, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO anchors (region, seq, body, signature) VALUES (?, ?, ?, ?)
-			ON CONFLICT (region) DO UPDATE SET seq = excluded.seq, body = excluded.body, signature = excluded.signature`,
-			region, firstKeep, string(body), asig); err != nil {
-			return 0, err
-		}
-	}
-	return total, nil
-}
-
-// firstCheckpointPrev is what region's first stored checkpoint chains to;
-// with none stored, what the next one will chain to.
-func (l *Log) firstCheckpointPrev(tx *sql.Tx, region string) (Hash, error) {
-	var body []byte
-	err := tx.QueryRowContext(l.ctx, `SELECT body FROM checkpoints WHERE region = ? ORDER BY id LIMIT 1`, region).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return l.regions[region].ckptSig, nil
-	}
-	if err != nil {
-		return Hash{}, err
-	}
-	var c Checkpoint
-	if err := parseCanonical(body, &c); err != nil {
-		return Hash{}, err
-	}
-	_, prev, err := c.fields()
-	return prev, err
+	l.setHealth(false, err)
 }

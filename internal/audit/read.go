@@ -17,14 +17,26 @@ import (
 // embeds one; [OpenReader] opens one on its own, read-only, for tools that
 // run beside the server.
 type Reader struct {
-	db *sql.DB
+	db   *sql.DB
+	segs *segmentReader
 	// wake, if set, returns a channel closed at the next commit, so that
 	// Follow in the writing process need not wait for its poll.
 	wake func() <-chan struct{}
+	// sync, if set, waits until the records acknowledged so far can be
+	// read: in the writing process, a caller reads its own writes.
+	sync func(context.Context) error
+}
+
+func (r *Reader) caughtUp(ctx context.Context) error {
+	if r.sync == nil {
+		return nil
+	}
+	return r.sync(ctx)
 }
 
 // OpenReader opens the audit database at path read-only. The server may be
-// writing it at the same time.
+// writing it at the same time: each read first waits (a little) for the
+// server to index the records written before it.
 func OpenReader(path string) (*Reader, error) {
 	d, err := dsn(path, "mode=ro", "_pragma=query_only(1)")
 	if err != nil {
@@ -40,11 +52,16 @@ func OpenReader(path string) (*Reader, error) {
 		db.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
-	return &Reader{db: db}, nil
+	r := &Reader{db: db, segs: newSegmentReader(path)}
+	r.sync = func(ctx context.Context) error {
+		_, err := waitIndexed(ctx, db, path)
+		return err
+	}
+	return r, nil
 }
 
-// Close closes the reader's connections.
-func (r *Reader) Close() error { return r.db.Close() }
+// Close closes the reader's connections and files.
+func (r *Reader) Close() error { return errors.Join(r.db.Close(), r.segs.close()) }
 
 // Event is a stored record with the members lookups need already decoded.
 type Event struct {
@@ -133,11 +150,14 @@ func parseToken(s string) (cursor, error) {
 }
 
 const eventColumns = `r.id, r.region, r.seq, r.event_time, r.event_id, r.event_name, r.event_source,
-	r.user_name, r.access_key_id, r.request_id, r.read_only, r.body`
+	r.user_name, r.access_key_id, r.request_id, r.read_only, r.body, r.segment, r.segment_offset`
 
 // Lookup returns the records matching q, newest first (by eventTime, then
 // commit order), a page at a time. next is empty on the last page.
 func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next string, err error) {
+	if err := r.caughtUp(ctx); err != nil {
+		return nil, "", err
+	}
 	limit := q.MaxResults
 	if limit <= 0 || limit > MaxLookupResults {
 		limit = MaxLookupResults
@@ -226,9 +246,14 @@ func (r *Reader) events(ctx context.Context, query string, args ...any) ([]Event
 		var e Event
 		var id, t int64
 		var body []byte
+		var seg, off sql.NullInt64
 		if err := rows.Scan(&id, &e.Region, &e.Seq, &t, &e.EventID, &e.EventName, &e.EventSource,
-			&e.Username, &e.AccessKeyID, &e.RequestID, &e.ReadOnly, &body); err != nil {
+			&e.Username, &e.AccessKeyID, &e.RequestID, &e.ReadOnly, &body, &seg, &off); err != nil {
 			return nil, nil, err
+		}
+		body, err := r.segs.recordBody(body, seg, off)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
 		}
 		e.EventTime = time.UnixMilli(t).UTC()
 		e.Raw = body
@@ -263,6 +288,9 @@ func (r *Reader) Since(ctx context.Context, t time.Time, fn func(Event) error) e
 // since is Since for records logged after the one with id after; it
 // returns the id of the last record it passed to fn (or after).
 func (r *Reader) since(ctx context.Context, after int64, t time.Time, fn func(Event) error) (int64, error) {
+	if err := r.caughtUp(ctx); err != nil {
+		return after, err
+	}
 	for {
 		events, ids, err := r.events(ctx, `SELECT `+eventColumns+` FROM records r
 			WHERE r.id > ? AND r.event_time >= ? ORDER BY r.id LIMIT ?`, after, t.UnixMilli(), exportPage)
@@ -326,6 +354,9 @@ type LastUse struct {
 // with ARN keyARN (see [IsKeyUse]); ok is false if there is none. It
 // survives Prune.
 func (r *Reader) LastUsage(ctx context.Context, keyARN string) (u LastUse, ok bool, err error) {
+	if err := r.caughtUp(ctx); err != nil {
+		return LastUse{}, false, err
+	}
 	var t int64
 	err = r.db.QueryRowContext(ctx, `SELECT event_time, event_name, region, event_id, request_id
 		FROM key_last_use WHERE arn = ?`, keyARN).Scan(&t, &u.EventName, &u.Region, &u.EventID, &u.RequestID)

@@ -103,6 +103,14 @@ var migrations = [][]string{
 		`UPDATE records SET account = COALESCE(json_extract(body, '$.recipientAccountId'), '') WHERE json_valid(body)`,
 		`CREATE INDEX records_by_account ON records (account, event_time, id)`,
 	},
+	{ // version 3
+		// Where a record's frame is, in the segments beside the database
+		// (segment epoch and byte offset). Such a record's body is empty:
+		// its JSON is in the frame. Records of versions 1 and 2 keep their
+		// body and have neither.
+		`ALTER TABLE records ADD COLUMN segment BIGINT`,
+		`ALTER TABLE records ADD COLUMN segment_offset BIGINT`,
+	},
 }
 
 // migrate brings the schema up to date in one transaction.

@@ -99,6 +99,9 @@ func startBenchServer(b *testing.B, discard bool) string {
 		if err := <-done; err != nil {
 			b.Errorf("serve: %v", err)
 		}
+		if srv.Audit != nil {
+			b.Logf("audit stats %+v", srv.Audit.Stats())
+		}
 		srv.Close()
 	})
 	return "http://" + ln.Addr().String()
