@@ -210,6 +210,12 @@ func Internal(cause error) *Error {
 	return &Error{Code: ErrInternal, Message: "An internal error occurred.", cause: cause}
 }
 
+// InternalFailure is Internal for services other than KMS (CloudTrail's
+// LookupEvents), whose generic server error is AWS's common InternalFailure.
+func InternalFailure(cause error) *Error {
+	return &Error{Code: ErrInternalFailure, Message: "An internal error occurred.", cause: cause}
+}
+
 func (e *Error) Error() string {
 	if e.cause != nil {
 		return e.Code + ": " + e.Message + ": " + e.cause.Error()
@@ -222,7 +228,7 @@ func (e *Error) Unwrap() error { return e.cause }
 // Status returns the HTTP status AWS uses for the error (spec §1.4).
 func (e *Error) Status() int {
 	switch e.Code {
-	case ErrInternal, ErrKeyUnavailable:
+	case ErrInternal, ErrInternalFailure, ErrKeyUnavailable:
 		return 500
 	case ErrDependencyTimeout:
 		return 503
@@ -239,6 +245,7 @@ const (
 	ErrIncompleteSignature  = "IncompleteSignatureException"
 	ErrIncorrectKey         = "IncorrectKeyException"
 	ErrInternal             = "KMSInternalException"
+	ErrInternalFailure      = "InternalFailure" // AWS's common code, for CloudTrail
 	ErrInvalidAliasName     = "InvalidAliasNameException"
 	ErrInvalidArn           = "InvalidArnException"
 	ErrInvalidCiphertext    = "InvalidCiphertextException"

@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/service"
 )
 
@@ -26,16 +28,26 @@ func isLookupEvents(target string) bool {
 
 var lookupEvents = op((*service.Service).LookupEvents)
 
+// cloudTrailError renders KMS's internal error as CloudTrail's.
+func cloudTrailError(err error) error {
+	var ke *kms.Error
+	if err == nil || errors.As(err, &ke) && ke.Code != kms.ErrInternal {
+		return err
+	}
+	return kms.InternalFailure(err)
+}
+
 // serveLookupEvents runs a LookupEvents request and records it, as
 // ServeHTTP does a KMS request.
 func (h *Handler) serveLookupEvents(w http.ResponseWriter, r *http.Request, reqID string) {
 	const name = "LookupEvents"
 	rec := newRecord(r, reqID, eventSourceCloudTrail, name, h.now())
 	in, out, err := h.runKMS(w, r, reqID, rec, "cloudtrail", name, lookupEvents)
+	err = cloudTrailError(err)
 	rec.RequestParameters = requestParameters(name, in)
 	setOutcome(rec, err)
 	if aerr := h.record(r.Context(), rec); aerr != nil && err == nil {
-		err = aerr
+		err = cloudTrailError(aerr)
 	}
 	var b []byte
 	if err == nil {

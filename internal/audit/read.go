@@ -95,6 +95,9 @@ type Query struct {
 	// ResourceName matches a resource's ARN, or the last path segment of
 	// it: a key id finds records of the key's ARN.
 	ResourceName string
+	// ResourceType matches a resource's type. Records name only KMS keys
+	// (ResourceTypeKey), so any other type matches nothing.
+	ResourceType string
 	Username     string // see [Username]
 	AccessKeyID  string
 	EventID      string
@@ -175,6 +178,13 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 	if q.ResourceName != "" {
 		from, timeCol, idCol = `resources s JOIN records r ON r.id = s.record_id`, `s.event_time`, `s.record_id`
 		add(`s.name = ? AND (s.arn = ? OR s.name = ?)`, resourceName(q.ResourceName), q.ResourceName, q.ResourceName)
+	}
+	switch q.ResourceType {
+	case "":
+	case ResourceTypeKey:
+		add(`EXISTS (SELECT 1 FROM resources k WHERE k.record_id = r.id)`)
+	default:
+		return nil, "", nil
 	}
 	if q.Region != "" {
 		add(`r.region = ?`, q.Region)

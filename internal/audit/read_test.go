@@ -536,3 +536,24 @@ func TestPruneRemovesSegments(t *testing.T) {
 		t.Errorf("after a restart: %+v", g)
 	}
 }
+
+func TestLookupResourceType(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, testConfig(t))
+	withKey := appendN(t, l, "us-east-1", 2)
+	if err := l.Append(t.Context(), kmsRecord("us-east-1", "ListKeys", "")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ  string
+		want int
+	}{{ResourceTypeKey, 2}, {"AWS::S3::Bucket", 0}, {"", 3}} {
+		events, _, err := l.Lookup(t.Context(), Query{ResourceType: tc.typ})
+		if err != nil || len(events) != tc.want {
+			t.Errorf("ResourceType %q: %d events, %v; want %d", tc.typ, len(events), err, tc.want)
+		}
+		if tc.typ == ResourceTypeKey && len(events) == 2 && events[0].EventID != withKey[1].EventID {
+			t.Errorf("ResourceType %q: first %s, want %s", tc.typ, events[0].EventID, withKey[1].EventID)
+		}
+	}
+}

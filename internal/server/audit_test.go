@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -579,6 +580,10 @@ func TestAuditFailClosed(t *testing.T) {
 		t.Fatalf("CreateUser while the audit store fails: %v", err)
 	}
 	refused = append(refused, re.ServiceRequestID())
+	// LookupEvents answers with CloudTrail's code for it.
+	_, err = trailAs(ts.URL, rootCreds).LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	id, _ = errID(t, err, "InternalFailure")
+	refused = append(refused, id)
 
 	failing.Store(false)
 	var resumed string

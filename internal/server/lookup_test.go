@@ -188,6 +188,8 @@ func TestLookupEvents(t *testing.T) {
 		{"ReadOnly false", byAttr(cttypes.LookupAttributeKeyReadOnly, "false"), want{has: []string{up}, not: allReads}},
 		{"EventId", byAttr(cttypes.LookupAttributeKeyEventId, *enc1.EventId), want{exactly: []string{e1}}},
 		{"EventSource", byAttr(cttypes.LookupAttributeKeyEventSource, "iam.amazonaws.com"), want{not: append(allReads, up)}},
+		{"ResourceType key", byAttr(cttypes.LookupAttributeKeyResourceType, "AWS::KMS::Key"), want{has: []string{up, dk, e3, e2, d1, e1}}},
+		{"ResourceType other", byAttr(cttypes.LookupAttributeKeyResourceType, "AWS::S3::Bucket"), want{exactly: []string{}}},
 		{"until t0", cloudtrail.LookupEventsInput{EndTime: aws.Time(t0.Add(time.Minute))}, want{has: []string{e1}, not: []string{d1, e2, e3, dk, up}}},
 		{"from t1", cloudtrail.LookupEventsInput{StartTime: &t1}, want{exactly: []string{up, dk, e3, e2, d1}}},
 		{"between", cloudtrail.LookupEventsInput{StartTime: aws.Time(t0.Add(10 * time.Minute)), EndTime: aws.Time(t1.Add(-time.Second))}, want{exactly: []string{}}},

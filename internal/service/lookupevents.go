@@ -198,7 +198,7 @@ func lookupQuery(in *LookupEventsInput) (audit.Query, error) {
 		}
 		q.ReadOnly = &b
 	case "ResourceType":
-		return q, kms.Errorf(errInvalidLookupAttributes, "Lookup by ResourceType is not supported by this server.")
+		q.ResourceType = value
 	default:
 		return q, kms.Errorf(errInvalidLookupAttributes, "%s is not a lookup attribute key.", key)
 	}
@@ -213,8 +213,8 @@ func queryDigest(q audit.Query) string {
 		ro = strconv.FormatBool(*q.ReadOnly)
 	}
 	h := sha256.New()
-	for _, f := range []string{q.Region, q.AccountID, q.EventName, q.ResourceName, q.Username, q.AccessKeyID, q.EventID,
-		q.EventSource, ro, timeKey(q.StartTime), timeKey(q.EndTime)} {
+	for _, f := range []string{q.Region, q.AccountID, q.EventName, q.ResourceName, q.ResourceType, q.Username, q.AccessKeyID,
+		q.EventID, q.EventSource, ro, timeKey(q.StartTime), timeKey(q.EndTime)} {
 		h.Write([]byte(strconv.Quote(f)))
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
