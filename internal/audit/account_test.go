@@ -1,9 +1,10 @@
 package audit
 
 import (
-	"database/sql"
 	"slices"
 	"testing"
+
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // TestLookupByAccount: a lookup by account sees the records filed with it
@@ -54,49 +55,54 @@ func TestLookupByAccount(t *testing.T) {
 		}
 	}
 
-	// A database made before the account column gets it filled in.
+	// A database of schema version 1 (bodies in it, no account column, a
+	// resources table) gets the columns and postings of the later ones.
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Such a database kept the bodies in it, not in segments.
+	cfg = testConfig(t)
 	db := rawDB(t, cfg.Path)
-	var ids []int64
-	rows, err := db.Query(`SELECT id FROM records`)
-	if err != nil {
+	if err := sqlite.Migrate(t.Context(), db, migrations, 1); err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	segs := newSegmentReader(cfg.Path)
-	for _, id := range ids {
-		var seg, off sql.NullInt64
-		if err := db.QueryRow(`SELECT segment, segment_offset FROM records WHERE id = ?`, id).Scan(&seg, &off); err != nil {
-			t.Fatal(err)
-		}
-		body, err := segs.recordBody(nil, seg, off)
+	var prev Hash
+	for i, r := range []*Record{mine, theirs, iam} {
+		body, err := r.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)
 		}
-		exec(t, db, `UPDATE records SET body = ? WHERE id = ?`, string(body), id)
+		seq := uint64(i + 1)
+		hash := recordHash(prev, seq, body)
+		exec(t, db, `INSERT INTO records (id, region, seq, prev, hash, body, event_time, event_id, event_name, event_source,
+			user_name, access_key_id, request_id, read_only) VALUES (?, 'us-east-1', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			seq, seq, prev[:], hash[:], string(body), r.EventTime.UnixMilli(), r.EventID, r.EventName, r.EventSource,
+			Username(r.UserIdentity), r.UserIdentity.AccessKeyID, r.RequestID, r.ReadOnly)
+		for _, rs := range r.Resources {
+			exec(t, db, `INSERT INTO resources (record_id, arn, name, event_time) VALUES (?, ?, ?, ?)`,
+				seq, rs.ARN, resourceName(rs.ARN), r.EventTime.UnixMilli())
+		}
+		prev = hash
 	}
-	segs.close()
-	exec(t, db, `ALTER TABLE records DROP COLUMN segment`)
-	exec(t, db, `ALTER TABLE records DROP COLUMN segment_offset`)
-	exec(t, db, `DROP INDEX records_by_account`)
-	exec(t, db, `ALTER TABLE records DROP COLUMN account`)
-	exec(t, db, `DELETE FROM schema_version WHERE version >= 2`)
 	db.Close()
 	l = openLog(t, cfg)
-	if got, want := lookup(Query{AccountID: other}), []string{theirs.EventID}; !slices.Equal(got, want) {
-		t.Errorf("after the migration: got %v, want %v", got, want)
+	for _, tt := range []struct {
+		name string
+		q    Query
+		want []string
+	}{
+		{"theirs", Query{AccountID: other}, []string{theirs.EventID}},
+		{"their key", Query{AccountID: other, ResourceName: keyARN("us-east-1", keyID2)}, []string{theirs.EventID}},
+		{"mine by name", Query{AccountID: acct, EventName: "Encrypt"}, []string{mine.EventID}},
+	} {
+		if got := lookup(tt.q); !slices.Equal(got, tt.want) {
+			t.Errorf("after the migration, %s: got %v, want %v", tt.name, got, tt.want)
+		}
 	}
-	if rep := verify(t, cfg.Path, cfg.Signer); !rep.OK() {
-		t.Errorf("Verify after the migration: %+v", rep)
+	appendN(t, l, "us-east-1", 2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if g := regionReport(t, mustVerify(t, cfg.Path, cfg.Signer), "us-east-1"); g.Records != 5 {
+		t.Errorf("Verify after the migration: %+v", g)
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"database/sql"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -71,4 +72,39 @@ func BenchmarkAppendParallel(b *testing.B) {
 		}
 	})
 	reportRate(b, l, start, cpu0)
+}
+
+// BenchmarkIndex is the indexer's work per record alone: records like the
+// server's Encrypt ones taken into the database 1000 to a transaction.
+func BenchmarkIndex(b *testing.B) {
+	l := benchLog(b)
+	ctx := b.Context()
+	const per = 1000
+	reqs := make([]*request, per)
+	for i := range reqs {
+		r := kmsRecord("us-east-1", "Encrypt", keyID1)
+		r.EventID, r.EventVersion, r.EventTime = NewEventID(), EventVersion, time.Now().UTC().Truncate(time.Second)
+		r.UserAgent = "aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26.8 md/GOOS#linux md/GOARCH#amd64 api/kms#1.62.6 m/E"
+		r.RequestParameters = map[string]any{"keyId": keyID1, "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+			"encryptionContext": map[string]string{"tenant": "customer-000123"}}
+		body, err := r.MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = newRequest(r, body)
+		reqs[i].epoch, reqs[i].at = 1, int64(i)*1500
+	}
+	b.ResetTimer()
+	for done := 0; done < b.N; done += per {
+		batch := reqs[:min(per, b.N-done)]
+		if _, err := l.do(ctx, func(tx *sql.Tx) (int, error) {
+			p := postings{}
+			if err := l.insert(tx, batch, p); err != nil {
+				return 0, err
+			}
+			return 0, l.insertPostings(tx, p)
+		}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -160,19 +160,19 @@ func (l *Log) removeSegments(epoch uint64) {
 }
 
 // The indexer's statements, prepared once: parsing them for every batch
-// would cost more than running them. The INSERTs of records and resources
+// would cost more than running them. The INSERTs of records and postings
 // are prefix and suffix around the rows (see multiRow).
 var (
 	stInsertRecords = [2]string{`INSERT INTO records (id, region, seq, prev, hash, body, segment, segment_offset,
-		event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only, account)
+		event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only, account, resources)
 		VALUES `, ``}
-	stInsertResources = [2]string{`INSERT INTO resources (record_id, arn, name, event_time) VALUES `,
-		` ON CONFLICT DO NOTHING`}
+	stInsertPostings = [2]string{`INSERT INTO postings (attr, value, account, region, last_id, first_id, min_time, max_time)
+		VALUES `, ``}
 )
 
 const (
-	recordColumns   = 17
-	resourceColumns = 4
+	recordColumns  = 18
+	postingColumns = 8
 
 	stLastUse = `INSERT INTO key_last_use (arn, event_time, event_name, region, event_id, request_id)
 		VALUES (?, ?, ?, ?, ?, ?)
@@ -189,7 +189,7 @@ func (l *Log) prepare() error {
 	queries := []string{stLastUse, stInsertCheckpoint, stSetMeta}
 	for _, rows := range rowChunks {
 		queries = append(queries, multiRow(stInsertRecords, recordColumns, rows),
-			multiRow(stInsertResources, resourceColumns, rows))
+			multiRow(stInsertPostings, postingColumns, rows))
 	}
 	for _, q := range queries {
 		st, err := l.w.PrepareContext(l.ctx, q)
@@ -319,10 +319,14 @@ func (l *Log) indexPending() {
 func (l *Log) index(batches []written) error {
 	last := batches[len(batches)-1]
 	err := l.write(func(tx *sql.Tx) error {
+		p := postings{}
 		for _, b := range batches {
-			if err := l.insert(tx, b.reqs); err != nil {
+			if err := l.insert(tx, b.reqs, p); err != nil {
 				return err
 			}
+		}
+		if err := l.insertPostings(tx, p); err != nil {
+			return err
 		}
 		return l.setSegmentOffset(tx, last.epoch, last.end)
 	})
@@ -396,26 +400,48 @@ type lastUse struct {
 	arn string
 }
 
-// insert adds a batch of records to the chains and the tables.
-func (l *Log) insert(tx *sql.Tx, batch []*request) error {
+// postingKey is an attribute value of records of an account in a region.
+type postingKey struct{ attr, value, account, region string }
+
+// postings are the id ranges and event time ranges of the records with
+// each attribute value, in one transaction.
+type postings map[postingKey]*posting
+
+type posting struct{ first, last, minTime, maxTime int64 }
+
+func (p postings) add(attr, value string, req *request, id int64) {
+	k, t := postingKey{attr, value, req.account, req.region}, req.eventTime
+	if r := p[k]; r != nil {
+		r.last, r.minTime, r.maxTime = id, min(r.minTime, t), max(r.maxTime, t)
+		return
+	}
+	p[k] = &posting{id, id, t, t}
+}
+
+// insert adds a batch of records to the chains and the records table, and
+// their attribute values to p.
+func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 	ctx := l.ctx
 	recArgs := make([]any, 0, len(batch)*recordColumns)
-	var resArgs []any
 	uses := map[string]lastUse{}
 	touched := map[string]bool{}
+	var res strings.Builder
 	for _, req := range batch {
 		c := l.regions[req.region]
 		seq := c.seq + 1
 		prev, hash := c.hash, recordHash(c.hash, seq, req.body)
 		id := l.nextID
 		l.nextID++
-		// prev and hash are this iteration's own: the rows are executed
-		// after the loop, when c has moved on.
-		// The body stays in its segment: the row says where.
-		recArgs = append(recArgs, id, req.region, seq, prev[:], hash[:], "", req.epoch, req.at,
-			req.eventTime, req.eventID, req.eventName, req.source, req.user, req.accessKey, req.requestID, req.readOnly, req.account)
+		res.Reset()
 		for _, rs := range req.resources {
-			resArgs = append(resArgs, id, rs.ARN, resourceName(rs.ARN), req.eventTime)
+			name := resourceName(rs.ARN)
+			if !strings.Contains(res.String(), " "+rs.ARN+" ") {
+				if res.Len() == 0 {
+					res.WriteByte(' ')
+				}
+				res.WriteString(rs.ARN + " " + name + " ")
+				p.add("res", name, req, id)
+			}
 			if req.keyUse && rs.Type == ResourceTypeKey {
 				// Later records win ties: they were logged later.
 				if u, ok := uses[rs.ARN]; !ok || req.eventTime >= u.Time.UnixMilli() {
@@ -426,14 +452,21 @@ func (l *Log) insert(tx *sql.Tx, batch []*request) error {
 				}
 			}
 		}
+		// prev and hash are this iteration's own: the rows are executed
+		// after the loop, when c has moved on. The body stays in its
+		// segment: the row says where.
+		recArgs = append(recArgs, id, req.region, seq, prev[:], hash[:], "", req.epoch, req.at,
+			req.eventTime, req.eventID, req.eventName, req.source, req.user, req.accessKey, req.requestID,
+			req.readOnly, req.account, res.String())
+		for _, a := range [...][2]string{{"all", ""}, {"name", req.eventName}, {"user", req.user},
+			{"key", req.accessKey}, {"source", req.source}, {"ro", strconv.FormatBool(req.readOnly)}} {
+			p.add(a[0], a[1], req, id)
+		}
 		c.seq, c.hash = seq, hash
 		l.regions[req.region] = c
 		touched[req.region] = true
 	}
 	if err := l.insertRows(tx, stInsertRecords, recordColumns, recArgs); err != nil {
-		return err
-	}
-	if err := l.insertRows(tx, stInsertResources, resourceColumns, resArgs); err != nil {
 		return err
 	}
 	for _, u := range uses {
@@ -451,9 +484,17 @@ func (l *Log) insert(tx *sql.Tx, batch []*request) error {
 	return nil
 }
 
+func (l *Log) insertPostings(tx *sql.Tx, p postings) error {
+	args := make([]any, 0, len(p)*postingColumns)
+	for k, r := range p {
+		args = append(args, k.attr, k.value, k.account, k.region, r.last, r.first, r.minTime, r.maxTime)
+	}
+	return l.insertRows(tx, stInsertPostings, postingColumns, args)
+}
+
 // rowChunks are the numbers of rows the multi-row INSERT statements take:
 // one statement per many rows costs far less than one per row.
-var rowChunks = []int{64, 16, 4, 1}
+var rowChunks = []int{256, 64, 16, 4, 1}
 
 // insertRows inserts rows of n columns, args holding them one after another,
 // with the statements made by prefix and suffix.
@@ -658,10 +699,6 @@ func (l *Log) prune(tx *sql.Tx, before time.Time) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("hash of %s record %d: %w", region, firstKeep-1, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE record_id IN
-			(SELECT id FROM records WHERE region = ? AND seq < ?)`, region, firstKeep); err != nil {
-			return 0, err
-		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE region = ? AND seq < ?`, region, firstKeep)
 		if err != nil {
 			return 0, err
@@ -695,6 +732,14 @@ func (l *Log) prune(tx *sql.Tx, before time.Time) (int, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO anchors (region, seq, body, signature) VALUES (?, ?, ?, ?)
 			ON CONFLICT (region) DO UPDATE SET seq = excluded.seq, body = excluded.body, signature = excluded.signature`,
 			region, firstKeep, string(body), asig); err != nil {
+			return 0, err
+		}
+	}
+	if total > 0 {
+		// Postings of pruned records only. One that still covers a record
+		// left in another region stays; the lookup skips the gone ids.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM postings WHERE last_id < COALESCE((SELECT MIN(id) FROM records), ?)`,
+			l.nextID); err != nil {
 			return 0, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -155,8 +156,14 @@ func parseToken(s string) (cursor, error) {
 const eventColumns = `r.id, r.region, r.seq, r.event_time, r.event_id, r.event_name, r.event_source,
 	r.user_name, r.access_key_id, r.request_id, r.read_only, r.body, r.segment, r.segment_offset`
 
-// Lookup returns the records matching q, newest first (by eventTime, then
-// commit order), a page at a time. next is empty on the last page.
+// Lookup returns the records matching q, newest first (in the order they
+// were logged, which may differ from eventTime order by the length of a
+// request), a page at a time. next is empty on the last page.
+//
+// A lookup with an AccountID and a Region (as LookupEvents makes) walks the
+// postings of the attribute it names (or of all the account's records in
+// the region) newest first and filters the records in their id ranges; one
+// without, as only tools on the database make, scans the records.
 func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next string, err error) {
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, "", err
@@ -165,26 +172,52 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 	if limit <= 0 || limit > MaxLookupResults {
 		limit = MaxLookupResults
 	}
-	// The order, and the time bounds, go on the columns of the index that
-	// drives the query: the resources index when looking up by resource,
-	// so that a busy key's records need no sorting.
-	from, timeCol, idCol := `records r`, `r.event_time`, `r.id`
+	before := int64(math.MaxInt64)
+	if q.NextToken != "" {
+		c, err := parseToken(q.NextToken)
+		if err != nil {
+			return nil, "", err
+		}
+		before = c.id
+	}
+
+	// The conditions on a record's columns.
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) {
 		where = append(where, cond)
 		args = append(args, a...)
 	}
+	// The postings to walk: by the attribute the query names.
+	attr, value := "all", ""
 	if q.ResourceName != "" {
-		from, timeCol, idCol = `resources s JOIN records r ON r.id = s.record_id`, `s.event_time`, `s.record_id`
-		add(`s.name = ? AND (s.arn = ? OR s.name = ?)`, resourceName(q.ResourceName), q.ResourceName, q.ResourceName)
+		attr, value = "res", resourceName(q.ResourceName)
+		add(`instr(r.resources, ?) > 0`, " "+q.ResourceName+" ")
 	}
 	switch q.ResourceType {
 	case "":
 	case ResourceTypeKey:
-		add(`EXISTS (SELECT 1 FROM resources k WHERE k.record_id = r.id)`)
+		add(`r.resources != ''`)
 	default:
 		return nil, "", nil
+	}
+	for _, f := range []struct{ attr, col, value string }{
+		{"name", "event_name", q.EventName},
+		{"source", "event_source", q.EventSource},
+		{"user", "user_name", q.Username},
+		{"key", "access_key_id", q.AccessKeyID},
+	} {
+		if f.value != "" {
+			attr, value = f.attr, f.value
+			add(`r.`+f.col+` = ?`, f.value)
+		}
+	}
+	if q.ReadOnly != nil {
+		attr, value = "ro", strconv.FormatBool(*q.ReadOnly)
+		add(`r.read_only = ?`, *q.ReadOnly)
+	}
+	if q.EventID != "" {
+		add(`r.event_id = ?`, q.EventID)
 	}
 	if q.Region != "" {
 		add(`r.region = ?`, q.Region)
@@ -192,45 +225,39 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 	if q.AccountID != "" {
 		add(`r.account = ?`, q.AccountID)
 	}
-	if q.EventName != "" {
-		add(`r.event_name = ?`, q.EventName)
-	}
-	if q.EventSource != "" {
-		add(`r.event_source = ?`, q.EventSource)
-	}
-	if q.Username != "" {
-		add(`r.user_name = ?`, q.Username)
-	}
-	if q.AccessKeyID != "" {
-		add(`r.access_key_id = ?`, q.AccessKeyID)
-	}
-	if q.EventID != "" {
-		add(`r.event_id = ?`, q.EventID)
-	}
-	if q.ReadOnly != nil {
-		add(`r.read_only = ?`, *q.ReadOnly)
-	}
 	if !q.StartTime.IsZero() {
-		add(timeCol+` >= ?`, q.StartTime.UnixMilli())
+		add(`r.event_time >= ?`, q.StartTime.UnixMilli())
 	}
 	if !q.EndTime.IsZero() {
-		add(timeCol+` <= ?`, q.EndTime.UnixMilli())
+		add(`r.event_time <= ?`, q.EndTime.UnixMilli())
 	}
-	if q.NextToken != "" {
-		c, err := parseToken(q.NextToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add(`(`+timeCol+`, `+idCol+`) < (?, ?)`, c.time, c.id)
-	}
-	query := `SELECT ` + eventColumns + ` FROM ` + from
+	query := `SELECT ` + eventColumns + ` FROM records r WHERE r.id BETWEEN ? AND ?`
 	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
+		query += ` AND ` + strings.Join(where, ` AND `)
 	}
-	query += ` ORDER BY ` + timeCol + ` DESC, ` + idCol + ` DESC LIMIT ?`
-	args = append(args, limit+1)
+	query += ` ORDER BY r.id DESC LIMIT ?`
 
-	events, ids, err := r.events(ctx, query, args...)
+	var ids []int64
+	// fetch adds the matching records with ids from first to last.
+	fetch := func(first, last int64) error {
+		last = min(last, before-1)
+		if first > last {
+			return nil
+		}
+		evs, evIDs, err := r.events(ctx, query, append(append([]any{first, last}, args...), limit+1-len(events))...)
+		events, ids = append(events, evs...), append(ids, evIDs...)
+		return err
+	}
+	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
+		// The event id index finds an event at once; without an account and
+		// a region there are no postings to walk.
+		err = fetch(0, math.MaxInt64)
+	} else {
+		err = r.walkPostings(ctx, attr, value, q, before, func(first, last int64) (bool, error) {
+			err := fetch(first, last)
+			return len(events) > limit, err
+		})
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
@@ -240,6 +267,58 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 		next = cursor{time: last.EventTime.UnixMilli(), id: ids[limit-1]}.token()
 	}
 	return events, next, nil
+}
+
+// postingsPage is how many postings a lookup reads at a time.
+const postingsPage = 64
+
+// walkPostings calls fn with the id ranges of the postings of attr = value
+// in q's account and region, newest first, from before down, skipping those outside
+// q's time range, until fn reports it is done.
+func (r *Reader) walkPostings(ctx context.Context, attr, value string, q Query, before int64,
+	fn func(first, last int64) (done bool, err error)) error {
+	start, end := int64(math.MinInt64), int64(math.MaxInt64)
+	if !q.StartTime.IsZero() {
+		start = q.StartTime.UnixMilli()
+	}
+	if !q.EndTime.IsZero() {
+		end = q.EndTime.UnixMilli()
+	}
+	// Postings of one attribute value never overlap: each covers one
+	// transaction's records. The one holding id before-1 ends at or after
+	// it, hence first_id < before rather than last_id < before.
+	upper := int64(math.MaxInt64)
+	for {
+		rows, err := r.db.QueryContext(ctx, `SELECT first_id, last_id FROM postings
+			WHERE attr = ? AND value = ? AND account = ? AND region = ? AND last_id < ? AND first_id < ?
+				AND max_time >= ? AND min_time <= ?
+			ORDER BY last_id DESC LIMIT ?`, attr, value, q.AccountID, q.Region, upper, before, start, end, postingsPage)
+		if err != nil {
+			return err
+		}
+		var ranges [][2]int64
+		for rows.Next() {
+			var rg [2]int64
+			if err := rows.Scan(&rg[0], &rg[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			ranges = append(ranges, rg)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, rg := range ranges {
+			done, err := fn(rg[0], rg[1])
+			if err != nil || done {
+				return err
+			}
+			upper = rg[1]
+		}
+		if len(ranges) < postingsPage {
+			return nil
+		}
+	}
 }
 
 // events runs query, which selects eventColumns. It returns the records'

@@ -78,38 +78,49 @@ func TestLookup(t *testing.T) {
 		{"combined", Query{EventName: "CreateKey", ResourceName: keyID1, Username: "root"},
 			match(func(i int, _ *Record) bool { return i%3 == 0 && i%2 == 0 && i%4 == 0 })},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []int
-			q := tt.q
-			q.MaxResults = 7
-			for page := 0; ; page++ {
-				if page > 100 {
-					t.Fatal("pagination does not end")
+	// Scoped to an account and a region, as LookupEvents asks, a lookup
+	// walks postings; unscoped, it scans the records. Same answers.
+	for _, scoped := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if scoped {
+				name += " scoped"
+			}
+			t.Run(name, func(t *testing.T) {
+				var got []int
+				q := tt.q
+				q.MaxResults = 7
+				if scoped {
+					q.AccountID, q.Region = acct, "us-east-1"
 				}
-				events, next, err := l.Lookup(t.Context(), q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(events) > 7 || (next != "" && len(events) != 7) {
-					t.Fatalf("page of %d, next %q", len(events), next)
-				}
-				for _, e := range events {
-					i := slices.IndexFunc(recs, func(r *Record) bool { return r.EventID == e.EventID })
-					if i < 0 {
-						t.Fatalf("unknown event %s", e.EventID)
+				for page := 0; ; page++ {
+					if page > 100 {
+						t.Fatal("pagination does not end")
 					}
-					got = append(got, i)
+					events, next, err := l.Lookup(t.Context(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(events) > 7 || (next != "" && len(events) != 7) {
+						t.Fatalf("page of %d, next %q", len(events), next)
+					}
+					for _, e := range events {
+						i := slices.IndexFunc(recs, func(r *Record) bool { return r.EventID == e.EventID })
+						if i < 0 {
+							t.Fatalf("unknown event %s", e.EventID)
+						}
+						got = append(got, i)
+					}
+					if next == "" {
+						break
+					}
+					q.NextToken = next
 				}
-				if next == "" {
-					break
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("got records %v\nwant %v", got, tt.want)
 				}
-				q.NextToken = next
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got records %v\nwant %v", got, tt.want)
-			}
-		})
+			})
+		}
 	}
 
 	// An event carries its record as stored, and the decoded members.

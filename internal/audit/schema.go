@@ -110,6 +110,45 @@ var migrations = [][]string{
 		// body and have neither.
 		`ALTER TABLE records ADD COLUMN segment BIGINT`,
 		`ALTER TABLE records ADD COLUMN segment_offset BIGINT`,
+		// The ARNs of a record's resources and their last path segments,
+		// each with a space before and after, for lookups by resource.
+		`ALTER TABLE records ADD COLUMN resources TEXT NOT NULL DEFAULT ''`,
+		`UPDATE records SET resources = COALESCE((SELECT ' ' || group_concat(arn || ' ' || name, ' ') || ' '
+			FROM resources s WHERE s.record_id = records.id), '')`,
+		// Lookups find records through postings rather than an index entry
+		// per record and attribute: for each indexer transaction, one row
+		// per account, region and attribute value its records have, with the
+		// range of their ids; the records in the range are then filtered on
+		// their columns. attr is one of: all (value empty), name, user, key
+		// (access key id), source, ro (read-only: true or false), res (a
+		// resource's last path segment).
+		// min_time and max_time bound the event times of the records.
+		`CREATE TABLE postings (
+			attr     TEXT NOT NULL,
+			value    TEXT NOT NULL,
+			account  TEXT NOT NULL,
+			region   TEXT NOT NULL,
+			last_id  BIGINT NOT NULL,
+			first_id BIGINT NOT NULL,
+			min_time BIGINT NOT NULL,
+			max_time BIGINT NOT NULL,
+			PRIMARY KEY (attr, value, account, region, last_id)
+		) WITHOUT ROWID`,
+		`INSERT INTO postings SELECT 'all', '', account, region, id, id, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT 'name', event_name, account, region, id, id, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT 'user', user_name, account, region, id, id, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT 'key', access_key_id, account, region, id, id, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT 'source', event_source, account, region, id, id, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT 'ro', CASE WHEN read_only THEN 'true' ELSE 'false' END, account, id, id,
+			region, event_time, event_time FROM records`,
+		`INSERT INTO postings SELECT DISTINCT 'res', s.name, r.account, r.region, r.id, r.id, r.event_time, r.event_time
+			FROM resources s JOIN records r ON r.id = s.record_id`,
+		`DROP TABLE resources`,
+		`DROP INDEX records_by_time`,
+		`DROP INDEX records_by_name`,
+		`DROP INDEX records_by_user`,
+		`DROP INDEX records_by_access_key`,
+		`DROP INDEX records_by_account`,
 	},
 }
 
