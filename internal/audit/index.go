@@ -258,8 +258,10 @@ const maxIndexBatch = 4096
 // indexDelay is how long the indexer waits for more written records before
 // a transaction, unless a reader is waiting: the records are durable
 // already, and one transaction for many costs far less than many small
-// ones.
-const indexDelay = 20 * time.Millisecond
+// ones (with 20ms, audited Encrypt throughput at 64 clients was about 8%
+// lower than with 200ms). Readers in other processes see records that much
+// later.
+const indexDelay = 200 * time.Millisecond
 
 // gather adds to batches what the writer writes within indexDelay, up to
 // maxIndexBatch records, or until a reader asks for them.

@@ -23,7 +23,7 @@ const (
 	DefaultCheckpointInterval = time.Minute
 	DefaultRetryInterval      = time.Second
 	DefaultMaxBatch           = 512
-	DefaultGroupCommitDelay   = time.Millisecond
+	DefaultGroupCommitDelay   = 3 * time.Millisecond
 )
 
 // Config configures [Open].
@@ -49,7 +49,7 @@ type Config struct {
 	MaxBatch int
 	// GroupCommitDelay is how long the writer lingers for more records
 	// before a write while records arrive concurrently (never for a lone
-	// caller). Zero means the default, 1ms; negative means never.
+	// caller). Zero means the default, 3ms; negative means never.
 	GroupCommitDelay time.Duration
 	// Now returns the current time; it stamps records without an eventTime
 	// and checkpoints. Defaults to time.Now.
@@ -603,8 +603,12 @@ func (l *Log) segmentHealth() error {
 func (l *Log) collect(batch []*request) []*request {
 	// Under concurrency (the last batch had company), linger a moment for
 	// the records that are on their way: one write and one sync for all of
-	// them costs less than several small ones, and the CPU saved goes to
-	// requests. A lone caller never waits.
+	// them costs less than several small ones (on the machines we measure,
+	// a sync costs the CPU of a few dozen records, much of it stolen from
+	// the VM), and the CPU saved goes to requests. A lone caller never
+	// waits. 3ms was best at 64 clients: 1ms gave batches of about 8
+	// records and 25-30% lower throughput than without auditing; 3ms,
+	// batches of about 22 and 15% or less.
 	var linger <-chan time.Time
 	if l.lastBatch > 1 && l.cfg.GroupCommitDelay > 0 {
 		t := time.NewTimer(l.cfg.GroupCommitDelay)
