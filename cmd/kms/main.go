@@ -3,6 +3,7 @@
 //	kms server [flags]           run the server (see kms server -h)
 //	kms account create [flags]   add an account with its own root credentials
 //	kms audit verify|export|tail check, export or follow the audit log
+//	kms bench [flags]            load-test a KMS endpoint (see BENCHMARKS.md)
 //	kms version                  print the version
 package main
 
@@ -38,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAccount(args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kms", version)
 		return 0
@@ -57,6 +60,7 @@ func usage(w io.Writer) {
                                (kms account create -h lists the flags)
   kms audit verify|export|tail check, export or follow the audit log
                                (kms audit help)
+  kms bench [flags]            load-test a KMS endpoint (kms bench -h)
   kms version                  print the version
 `)
 }

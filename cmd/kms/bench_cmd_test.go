@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/openkms/kms/internal/loadgen"
+)
+
+func TestBenchArgumentErrors(t *testing.T) {
+	// Every case stops before the AWS config is loaded; should one not,
+	// it finds these credentials and looks nowhere else.
+	setBenchEnv(t)
+	ep := []string{"--endpoint", "http://127.0.0.1:1"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no endpoint", []string{"--key-id", "k"}, "--endpoint is required"},
+		{"endpoint without scheme", []string{"--endpoint", "127.0.0.1:7900", "--key-id", "k"}, "http:// or https://"},
+		{"unknown op", append(ep, "--op", "reencrypt", "--key-id", "k"), `unknown --op "reencrypt"`},
+		{"no clients", append(ep, "--concurrency", "0", "--key-id", "k"), "--concurrency must be 1 to"},
+		{"duration and requests", append(ep, "--duration", "5s", "--requests", "10", "--key-id", "k"), "not both"},
+		{"zero requests", append(ep, "--requests", "0", "--key-id", "k"), "--requests must be at least 1"},
+		{"zero duration", append(ep, "--duration", "0s", "--key-id", "k"), "give --duration or --requests"},
+		{"size too big", append(ep, "--size", "4097", "--key-id", "k"), "--size must be 1 to 4096"},
+		{"size for data keys", append(ep, "--op", "generate-data-key", "--size", "32", "--key-id", "k"), "does not apply"},
+		{"no keys", ep, "--key-id, or give --create-keys"},
+		{"create and name", append(ep, "--create-keys", "--key-id", "k"), "not both"},
+		{"key count mismatch", append(ep, "--keys", "3", "--key-id", "a,b"), "--keys 3, but --key-id names 2"},
+		{"no such server", append(ep, "--key-id", "k", "--server-pid", "2147483647"), "--server-pid 2147483647"},
+		{"stray argument", append(ep, "--key-id", "k", "extra"), `unexpected argument "extra"`},
+		{"unknown flag", append(ep, "--nope"), "flag provided but not defined"},
+		{"floor stray argument", []string{"floor", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"bench"}, tt.args...), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tt.want) || stdout.Len() > 0 {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bench", "-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "taskset -c 0 kms server") {
+		t.Errorf("kms bench -h: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// benchEnv makes the AWS SDK find static credentials in the environment
+// and nothing else; above all it never asks the EC2 metadata endpoint.
+func benchEnv(dir, accessKey, secret string) []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + accessKey, "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_REGION=" + testRegion,
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=", "AWS_SESSION_TOKEN=",
+	}
+}
+
+func setBenchEnv(t *testing.T) { setBenchEnvCreds(t, "AKIDEXAMPLE", "secret") }
+
+func setBenchEnvCreds(t *testing.T, accessKey, secret string) {
+	for _, kv := range benchEnv(t.TempDir(), accessKey, secret) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// TestBenchJSONAgainstFloor runs `kms bench --json` in this process against
+// the floor server and checks the wiring of the flags into the output.
+func TestBenchJSONAgainstFloor(t *testing.T) {
+	setBenchEnv(t)
+	srv := httptest.NewServer(loadgen.FloorHandler())
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--endpoint", srv.URL, "--op", "mixed", "--key-id", "k1, k2", "--requests", "30",
+		"--concurrency", "3", "--size", "100", "--warmup", "0", "--json"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("stderr not a terminal, yet: %q", stderr.String())
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if r.Requests != 30 || r.ErrorCount != 0 || r.Keys != 2 || r.Size != 100 || r.Concurrency != 3 || r.Op != "mixed" || r.Endpoint != srv.URL {
+		t.Errorf("result %+v", r)
+	}
+
+	// The table, the default.
+	stdout.Reset()
+	code = run([]string{"bench", "--endpoint", srv.URL, "--key-id", "k", "--requests", "5", "--warmup", "0"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "Encrypt") || !strings.Contains(stdout.String(), "p99.9 ms") {
+		t.Errorf("exit %d, table:\n%s", code, stdout.String())
+	}
+}
+
+// TestBenchNoCredentials: without credentials the setup fails, before any
+// request.
+func TestBenchNoCredentials(t *testing.T) {
+	setBenchEnvCreds(t, "", "")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--endpoint", "http://127.0.0.1:1", "--key-id", "k", "--requests", "1"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "no AWS credentials") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestBenchEndToEnd runs the kms binary's bench against the real server,
+// with a calibration run against the floor server it starts, and checks
+// that the keys it created are scheduled for deletion afterwards.
+func TestBenchEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir, pinned...)
+	pid := p.cmd.Process.Pid
+	cmd := exec.Command(kmsBinary, "bench", "--endpoint", p.URL, "--op", "encrypt-decrypt", "--requests", "200",
+		"--concurrency", "4", "--create-keys", "--keys", "3", "--warmup", "100ms", "--json",
+		"--server-pid", strconv.Itoa(pid), "--calibrate")
+	cmd.Env = append(os.Environ(), benchEnv(dir, testAccessKeyID, testSecret)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kms bench: %v\n%s", err, stderr.String())
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	for _, run := range []*loadgen.Result{&r, r.Floor} {
+		if run == nil {
+			t.Fatal("no floor run")
+		}
+		if run.Requests != 200 || run.ErrorCount != 0 || run.Keys != 3 || run.ServerCPU == nil || run.ClientCPU == nil {
+			t.Errorf("%s: requests %d, errors %v (%v), keys %d, CPU %v %v", run.Target, run.Requests, run.Errors,
+				run.ErrorMessages, run.Keys, run.ServerCPU, run.ClientCPU)
+		}
+		if run.Operations["Encrypt"] == nil || run.Operations["Decrypt"] == nil {
+			t.Errorf("%s: operations %v", run.Target, run.Operations)
+		}
+	}
+	if r.ServerPID != pid || r.Floor.ServerPID == pid || r.ServerCPURatio == nil {
+		t.Errorf("server pid %d, floor pid %d, ratio %v", r.ServerPID, r.Floor.ServerPID, r.ServerCPURatio)
+	}
+
+	ctx := context.Background()
+	keys, err := p.client().ListKeys(ctx, &awskms.ListKeysInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.Keys) != 3 {
+		t.Fatalf("%d keys, want the 3 created", len(keys.Keys))
+	}
+	for _, k := range keys.Keys {
+		d, err := p.client().DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: k.KeyId})
+		if err != nil || d.KeyMetadata.KeyState != types.KeyStatePendingDeletion {
+			t.Errorf("key %s after the run: %v %v", aws.ToString(k.KeyId), d.KeyMetadata.KeyState, err)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is what a run measured; its JSON form is the output of
+// `kms bench --json`. Latencies cover every request, failed ones too.
+type Result struct {
+	Target      string  `json:"target"` // Target.Name
+	Endpoint    string  `json:"endpoint"`
+	Op          Op      `json:"op"`
+	Size        int     `json:"size"` // bytes of plaintext or message (32 for generate-data-key)
+	Concurrency int     `json:"concurrency"`
+	Keys        int     `json:"keys"`
+	WarmupS     float64 `json:"warmup_s"`
+	DurationS   float64 `json:"duration_s"` // the measured window, until the last request ended
+	Interrupted bool    `json:"interrupted"`
+
+	Requests      int64             `json:"requests"` // failed ones included
+	ErrorCount    int64             `json:"error_count"`
+	Errors        map[string]int64  `json:"errors"`         // by error code; always present
+	ErrorMessages map[string]string `json:"error_messages"` // the first message seen per code
+	OpsPerS       float64           `json:"ops_per_s"`      // requests per second
+	LatencyMs     Latency           `json:"latency_ms"`
+
+	// CPU time per request in microseconds: of the server process
+	// (Target.ServerPID), and of this process, the driver. Null if unknown.
+	ServerPID int      `json:"server_pid,omitempty"`
+	ServerCPU *float64 `json:"server_cpu_us_per_request"`
+	ClientCPU *float64 `json:"client_cpu_us_per_request"`
+
+	// Operations breaks the figures down by KMS operation, for loads that
+	// call more than one.
+	Operations map[string]*OperationResult `json:"operations"`
+
+	// With a calibration run: the floor server's result, and this result's
+	// server CPU per request and ops/s divided by the floor's.
+	Floor          *Result  `json:"floor,omitempty"`
+	ServerCPURatio *float64 `json:"server_cpu_ratio,omitempty"`
+	OpsRatio       *float64 `json:"ops_per_s_ratio,omitempty"`
+}
+
+// OperationResult is the part of a Result for one KMS operation.
+type OperationResult struct {
+	Requests   int64            `json:"requests"`
+	ErrorCount int64            `json:"error_count"`
+	Errors     map[string]int64 `json:"errors"`
+	OpsPerS    float64          `json:"ops_per_s"`
+	LatencyMs  Latency          `json:"latency_ms"`
+}
+
+// result merges the workers' stats.
+func (b *Bench) result(t Target, workers []*worker, elapsed time.Duration) *Result {
+	r := &Result{
+		Target: t.Name, Endpoint: t.Endpoint, Op: b.cfg.Op, Size: b.cfg.size(),
+		Concurrency: b.cfg.Concurrency, Keys: len(b.keys),
+		WarmupS: b.cfg.Warmup.Seconds(), DurationS: elapsed.Seconds(),
+		Errors: map[string]int64{}, ErrorMessages: map[string]string{},
+		ServerPID: t.ServerPID, Operations: map[string]*OperationResult{},
+	}
+	var total histogram
+	for a := range numAPIs {
+		var h histogram
+		errs := map[string]int64{}
+		for _, w := range workers {
+			s := w.stats[a]
+			if s == nil {
+				continue
+			}
+			h.merge(&s.hist)
+			for code, n := range s.errors {
+				errs[code] += n
+				r.Errors[code] += n
+				if r.ErrorMessages[code] == "" {
+					r.ErrorMessages[code] = s.messages[code]
+				}
+			}
+		}
+		if h.n == 0 {
+			continue
+		}
+		o := &OperationResult{Requests: int64(h.n), Errors: errs, OpsPerS: rate(int64(h.n), elapsed), LatencyMs: h.latency()}
+		for _, n := range errs {
+			o.ErrorCount += n
+		}
+		r.Operations[apiNames[a]] = o
+		total.merge(&h)
+	}
+	r.Requests = int64(total.n)
+	for _, n := range r.Errors {
+		r.ErrorCount += n
+	}
+	r.OpsPerS = rate(r.Requests, elapsed)
+	r.LatencyMs = total.latency()
+	return r
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// SetFloor attaches the result of the same load against the floor server
+// and the ratios to it.
+func (r *Result) SetFloor(floor *Result) {
+	r.Floor = floor
+	r.ServerCPURatio, r.OpsRatio = nil, nil
+	if r.ServerCPU != nil && floor.ServerCPU != nil && *floor.ServerCPU > 0 {
+		v := *r.ServerCPU / *floor.ServerCPU
+		r.ServerCPURatio = &v
+	}
+	if floor.OpsPerS > 0 {
+		v := r.OpsPerS / floor.OpsPerS
+		r.OpsRatio = &v
+	}
+}
+
+// WriteJSON writes r as one indented JSON object.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes r for people: a header line, a row per target and KMS
+// operation, the errors by code with a sample message, and the ratios.
+func (r *Result) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kms bench: %s, %d-byte %s, %d clients, %d key%s, %.1fs measured after %.1fs warmup\n",
+		r.Op, r.Size, payload(r.Op), r.Concurrency, r.Keys, plural(r.Keys), r.DurationS, r.WarmupS)
+	if r.Interrupted || r.Floor != nil && r.Floor.Interrupted {
+		b.WriteString("INTERRUPTED: the window was cut short\n")
+	}
+	b.WriteString("\n")
+
+	runs := []*Result{r}
+	if r.Floor != nil {
+		runs = []*Result{r.Floor, r}
+	}
+	// The names go left-aligned in one cell; tabwriter aligns the numbers right.
+	wt, wo := len("target"), len("operation")
+	for _, run := range runs {
+		wt = max(wt, len(run.Target))
+		for name := range run.Operations {
+			wo = max(wo, len(name))
+		}
+	}
+	names := func(target, op string) string { return fmt.Sprintf("%-*s  %-*s", wt, target, wo, op) }
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\trequests\terrors\tops/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tserver µs/req\tclient µs/req\t\n", names("target", "operation"))
+	for _, run := range runs {
+		ops := slices.Sorted(maps.Keys(run.Operations))
+		for _, op := range ops {
+			o := run.Operations[op]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t", names(run.Target, op), o.Requests, o.ErrorCount, o.OpsPerS, latencyCells(o.LatencyMs))
+			if len(ops) == 1 {
+				fmt.Fprintf(tw, "%s\t%s\t\n", cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
+			} else {
+				fmt.Fprint(tw, "\t\t\n")
+			}
+		}
+		if len(ops) != 1 {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", names(run.Target, "total"), run.Requests, run.ErrorCount, run.OpsPerS,
+				latencyCells(run.LatencyMs), cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
+		}
+	}
+	tw.Flush()
+
+	for _, run := range runs {
+		if run.ErrorCount == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nerrors from %s (%s), by code:\n", run.Target, run.Endpoint)
+		codes := slices.Sorted(maps.Keys(run.Errors))
+		for _, c := range codes {
+			fmt.Fprintf(&b, "  %-28s %8d  %s\n", c, run.Errors[c], run.ErrorMessages[c])
+		}
+	}
+	if r.Floor != nil {
+		b.WriteString("\n")
+		if r.ServerCPURatio != nil {
+			fmt.Fprintf(&b, "server CPU per request: %.2f × the floor's\n", *r.ServerCPURatio)
+		} else {
+			b.WriteString("server CPU per request: no ratio (give --server-pid)\n")
+		}
+		if r.OpsRatio != nil {
+			fmt.Fprintf(&b, "ops/s: %.2f × the floor's\n", *r.OpsRatio)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func payload(op Op) string {
+	switch op {
+	case OpGenerateDataKey:
+		return "data key"
+	case OpSign, OpVerify, OpGenerateMac:
+		return "message"
+	}
+	return "plaintext"
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func latencyCells(l Latency) string {
+	return strings.Join([]string{ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max)}, "\t")
+}
+
+// ms shows a latency in milliseconds with three significant digits or so.
+func ms(v float64) string {
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.3f", v)
+	case v < 100:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func cpuCell(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *v)
+}
