@@ -17,4 +17,5 @@ const (
 	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // first start only
 	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
 	envAuditRetention  = "KMS_AUDIT_RETENTION"        // --audit-retention (e.g. 90d; empty keeps forever)
+	envPprofListen     = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
 )

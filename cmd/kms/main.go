@@ -87,6 +87,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
 	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
 	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
+	var pprofAddr string
+	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -106,6 +108,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.AuditRetention = d
+	}
+	if pprofAddr != "" {
+		if err := checkPprofAddr(pprofAddr); err != nil {
+			fmt.Fprintf(stderr, "kms server: bad --pprof-listen %q: %v\n", pprofAddr, err)
+			return 2
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	for _, r := range strings.Split(regions, ",") {
@@ -128,6 +136,17 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 1
+	}
+	if pprofAddr != "" {
+		pln, psrv, err := listenPprof(pprofAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "kms server: --pprof-listen: %v\n", err)
+			return 1
+		}
+		defer psrv.Close()
+		// Before the listening line, which tells scripts and tests the
+		// server is ready.
+		fmt.Fprintf(stdout, "profiler on %s\n", pprofURL(pln))
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
