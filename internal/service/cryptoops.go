@@ -12,20 +12,20 @@ import (
 )
 
 // encrypter is a key ready to encrypt: an acquired cache entry and either
-// its current symmetric material or its public key. Callers must call done.
+// its current symmetric material or its key pair. Callers must call done.
 type encrypter struct {
-	s   *Service
-	e   *keyEntry
-	m   *keys.SymmetricKey
-	pub *keys.PublicKey
-	alg string
+	s    *Service
+	e    *keyEntry
+	m    *keys.SymmetricKey
+	pair *keys.PrivateKey
+	alg  string
 }
 
 func (x *encrypter) done() { x.s.cache.release(x.e) }
 
 func (x *encrypter) encrypt(plaintext []byte, encCtx map[string]string) ([]byte, error) {
-	if x.pub != nil {
-		return asymEncrypt(&x.e.key, x.pub, x.alg, plaintext, encCtx)
+	if x.pair != nil {
+		return asymEncrypt(&x.e.key, x.pair, x.alg, plaintext, encCtx)
 	}
 	mid, err := keys.ParseMaterialID(x.e.key.CurrentMaterialID)
 	if err != nil {
@@ -40,7 +40,7 @@ func (x *encrypter) encrypt(plaintext []byte, encCtx map[string]string) ([]byte,
 
 // materialID is the KeyMaterialId of a response: symmetric keys only.
 func (x *encrypter) materialID() string {
-	if x.pub != nil {
+	if x.pair != nil {
 		return ""
 	}
 	return x.e.key.CurrentMaterialID
@@ -48,14 +48,14 @@ func (x *encrypter) materialID() string {
 
 // asymEncrypt encrypts with RSAES-OAEP or SM2PKE: no encryption context, and
 // at most MaxPlaintext bytes (spec §2.5 Encrypt).
-func asymEncrypt(k *kms.Key, pub *keys.PublicKey, alg string, plaintext []byte, encCtx map[string]string) ([]byte, error) {
+func asymEncrypt(k *kms.Key, pair *keys.PrivateKey, alg string, plaintext []byte, encCtx map[string]string) ([]byte, error) {
 	if len(encCtx) > 0 {
 		return nil, errAsymContext
 	}
 	if n := keys.MaxPlaintext(k.Spec, alg); len(plaintext) > n {
 		return nil, validationf("Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, k.Spec, n)
 	}
-	ct, err := pub.Encrypt(alg, plaintext)
+	ct, err := pair.Encrypt(alg, plaintext)
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
@@ -81,10 +81,7 @@ func (s *Service) encrypterFor(ctx context.Context, c *Caller, id, op string, a 
 		return nil, err
 	}
 	if x.alg != keys.AlgSymmetricDefault {
-		var p *keys.PrivateKey
-		if p, err = s.keyPair(ctx, e); err == nil {
-			x.pub = p.Public()
-		}
+		x.pair, err = s.keyPair(ctx, e)
 	} else {
 		x.m, err = s.material(ctx, e, e.key.CurrentMaterialID)
 		if err == nil && x.m == nil {
@@ -120,7 +117,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Caller, in *EncryptInput) (*En
 		return nil, err
 	}
 	defer x.done()
-	if x.pub != nil && len(in.EncryptionContext) > 0 {
+	if x.pair != nil && len(in.EncryptionContext) > 0 {
 		return nil, errAsymContext
 	}
 	if in.DryRun {
