@@ -4,21 +4,21 @@
 //
 // # Durability and group commit
 //
-// [Log.Append] returns once its record is durable: appended to a spool file
-// that has been synced (see spool.go for the format). One writer goroutine
-// owns the spool; records that arrive while it syncs wait and go into the
-// next write together, so concurrent requests share one fdatasync and
-// auditing does not cap throughput. A second goroutine, the indexer, takes
-// the spooled records into the SQLite database (WAL), where the chain is
-// built and lookups find them, in large transactions that need no fsync of
-// their own: the spool already made them durable, and after a crash [Open]
-// takes in whatever the database lacks. Reads through a [Log] first wait
-// for the records acknowledged so far to be indexed, so a caller reads its
-// own writes.
+// [Log.Append] returns once its record is durable: appended to the current
+// segment file, which has been synced (see segment.go for the format). One
+// writer goroutine owns the segment; records that arrive while it syncs
+// wait and go into the next write together, so concurrent requests share
+// one fdatasync and auditing does not cap throughput. A second goroutine,
+// the indexer, takes the written records into the SQLite database (WAL),
+// where the chain is built and lookups find them, in large transactions
+// that need no fsync of their own: the segment already made them durable,
+// and after a crash [Open] takes in whatever the database lacks. Reads
+// through a [Log] first wait for the records acknowledged so far to be
+// indexed, so a caller reads its own writes.
 //
-// If a spool write fails, every Append in that batch gets the error
-// (callers fail closed) and the next batch tries again. While the spool or
-// the database is known to be failing, [Log.Healthy] reports it, so that
+// If a segment write fails, every Append in that batch gets the error
+// (callers fail closed) and the next batch tries again. While the segment
+// or the database is known to be failing, [Log.Healthy] reports it, so that
 // callers can refuse a request before acting on it; both goroutines retry
 // in the background and Healthy turns nil once writes succeed again.
 //

@@ -122,14 +122,6 @@ func (l *Log) init() error {
 	return nil
 }
 
-// segmentOffset reads the segment position the database has taken in up
-// to, and sets l.epoch to its epoch.
-func (l *Log) segmentOffset() (int64, error) {
-	epoch, off, err := indexedUpTo(l.ctx, l.w)
-	l.epoch = epoch
-	return off, err
-}
-
 // setSegmentOffset records in tx that the segments have been taken in up
 // to end in the one of epoch.
 func (l *Log) setSegmentOffset(tx *sql.Tx, epoch uint64, end int64) error {

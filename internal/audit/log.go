@@ -295,8 +295,8 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
-	from, err := l.segmentOffset()
-	if err != nil {
+	var from int64
+	if l.epoch, from, err = indexedUpTo(l.ctx, l.w); err != nil {
 		return err
 	}
 	next := l.epoch + 1

@@ -350,23 +350,29 @@ type queryer interface {
 
 // indexedUpTo reads the segment position the database has taken in up to.
 func indexedUpTo(ctx context.Context, q queryer) (epoch uint64, off int64, err error) {
-	for name, v := range map[string]*int64{"segment_epoch": new(int64), "segment_offset": &off} {
+	read := func(name string) (int64, error) {
 		var s string
 		err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&s)
 		if errors.Is(err, sql.ErrNoRows) {
-			continue
+			return 0, nil // nothing indexed from segments yet
 		}
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
-		if *v, err = strconv.ParseInt(s, 10, 64); err != nil || *v < 0 {
-			return 0, 0, fmt.Errorf("meta %s = %q", name, s)
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("meta %s = %q", name, s)
 		}
-		if name == "segment_epoch" {
-			epoch = uint64(*v)
-		}
+		return v, nil
 	}
-	return epoch, off, nil
+	e, err := read("segment_epoch")
+	if err != nil {
+		return 0, 0, err
+	}
+	if off, err = read("segment_offset"); err != nil {
+		return 0, 0, err
+	}
+	return uint64(e), off, nil
 }
 
 // unindexed counts the records in the segments after position (epoch, off)

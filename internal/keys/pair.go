@@ -182,25 +182,16 @@ func (p *PrivateKey) Decrypt(alg string, ciphertext []byte) ([]byte, error) {
 }
 
 // Encrypt encrypts plaintext with the pair's public key, as the holder of
-// the pair does (a KMS Encrypt). For SM2PKE it decrypts what it made and
-// encrypts again if that fails: gmsm v0.44.0 makes a ciphertext it cannot
-// decrypt of about one 1-byte plaintext in 300 (GB/T 32918 ciphertexts are
-// randomized, so a new attempt succeeds), and a ciphertext we hand out must
-// decrypt.
+// the pair does (a KMS Encrypt). A family whose library can make a
+// ciphertext it cannot decrypt checks its results with the private key
+// (see sm2Private.encrypt): a ciphertext we hand out must decrypt.
 func (p *PrivateKey) Encrypt(alg string, plaintext []byte) ([]byte, error) {
-	if alg != AlgSM2PKE {
-		return p.pub.k.encrypt(alg, plaintext)
+	if e, ok := p.k.(interface {
+		encrypt(alg string, plaintext []byte) ([]byte, error)
+	}); ok {
+		return e.encrypt(alg, plaintext)
 	}
-	for range 8 {
-		ct, err := p.pub.k.encrypt(alg, plaintext)
-		if err != nil {
-			return nil, err
-		}
-		if pt, err := p.k.decrypt(alg, ct); err == nil && bytes.Equal(pt, plaintext) {
-			return ct, nil
-		}
-	}
-	return nil, errors.New("keys: SM2 encryption failed its decryption check 8 times")
+	return p.pub.k.encrypt(alg, plaintext)
 }
 
 // SharedSecret returns the raw ECDH shared secret (the x-coordinate) with a

@@ -202,6 +202,23 @@ func (p *sm2Public) encrypt(alg string, plaintext []byte) ([]byte, error) {
 	return sm2.EncryptASN1(rand.Reader, p.k, plaintext)
 }
 
+// encrypt encrypts with the public key and checks the result decrypts,
+// encrypting again if not: gmsm v0.44.0 makes a ciphertext it cannot
+// decrypt of about one 1-byte plaintext in 300 (SM2 ciphertexts are
+// randomized, so a new attempt succeeds).
+func (p *sm2Private) encrypt(alg string, plaintext []byte) ([]byte, error) {
+	for range 8 {
+		ct, err := p.pub.encrypt(alg, plaintext)
+		if err != nil {
+			return nil, err
+		}
+		if pt, err := p.decrypt(alg, ct); err == nil && bytes.Equal(pt, plaintext) {
+			return ct, nil
+		}
+	}
+	return nil, errors.New("keys: SM2 encryption failed its decryption check 8 times")
+}
+
 func (p *sm2Private) decrypt(alg string, ciphertext []byte) ([]byte, error) {
 	if alg != AlgSM2PKE {
 		return nil, ErrUnsupported
