@@ -20,6 +20,9 @@ type keyEntry struct {
 	aliases []string
 	// grants are the key's grants; grant changes invalidate the entry.
 	grants []store.Grant
+	// current is the key's current material, still sealed, as read with
+	// the key (nil if it had none), so that its first use reads nothing more.
+	current *store.Material
 
 	policyOnce sync.Once
 	policyDoc  *policy.Document // parsed key policy; nil if unparsable
@@ -120,8 +123,10 @@ func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
 
 // insert caches a freshly loaded key unless the cache changed since gen was
 // read; it returns an acquired entry either way.
-func (c *keyCache) insert(k kms.Key, aliases []string, grants []store.Grant, gen uint64) *keyEntry {
-	e := &keyEntry{key: k, aliases: aliases, grants: grants, materials: make(map[string]*keys.SymmetricKey), refs: 1}
+func (c *keyCache) insert(u store.KeyForUse, gen uint64) *keyEntry {
+	k := u.Key
+	e := &keyEntry{key: k, aliases: u.Aliases, grants: u.Grants, current: u.Current,
+		materials: make(map[string]*keys.SymmetricKey), refs: 1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/store"
 )
 
 // zeroed reports whether k was wiped; Bytes copies whatever k holds.
@@ -32,7 +33,7 @@ func newMaterial(t testing.TB) *keys.SymmetricKey {
 func touch(c *keyCache, id string) *keyEntry {
 	e, gen := c.acquire(id)
 	if e == nil {
-		e = c.insert(kms.Key{ID: id}, nil, nil, gen)
+		e = c.insert(store.KeyForUse{Key: kms.Key{ID: id}}, gen)
 	}
 	return e
 }
@@ -164,7 +165,7 @@ func TestCacheStaleInsert(t *testing.T) {
 				t.Fatal("hit in an empty cache")
 			}
 			tc.invalidate(c) // a change lands while "a" is read from the store
-			e = c.insert(kms.Key{ID: "a", Description: "old"}, nil, nil, g)
+			e = c.insert(store.KeyForUse{Key: kms.Key{ID: "a", Description: "old"}}, g)
 			if e == nil || e.key.Description != "old" || e.refs != 1 {
 				t.Fatalf("stale insert returned %+v, want an acquired entry", e)
 			}
@@ -193,9 +194,9 @@ func TestCacheInsertReplaces(t *testing.T) {
 	c := newKeyCache(10)
 	_, g1 := c.acquire("a")
 	_, g2 := c.acquire("a")
-	e1 := c.insert(kms.Key{ID: "a"}, nil, nil, g1)
+	e1 := c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, g1)
 	m1 := e1.addMaterial("m", newMaterial(t))
-	e2 := c.insert(kms.Key{ID: "a"}, nil, nil, g2)
+	e2 := c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, g2)
 	checkInvariants(t, c)
 	if !e1.evicted || e2.evicted {
 		t.Fatal("the second insert did not replace the first")

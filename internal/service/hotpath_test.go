@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,11 @@ type countingStore struct {
 func (c *countingStore) GetKey(ctx context.Context, id string) (kms.Key, error) {
 	c.reads.Add(1)
 	return c.Store.GetKey(ctx, id)
+}
+
+func (c *countingStore) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, error) {
+	c.reads.Add(1)
+	return c.Store.GetKeyForUse(ctx, id)
 }
 
 func (c *countingStore) GetMaterial(ctx context.Context, keyID, id string) (store.Material, error) {
@@ -96,5 +102,40 @@ func TestHotPathSkipsStore(t *testing.T) {
 	_, err = s.Encrypt(ctx, c, &EncryptInput{KeyId: ptr("alias/hot"), Plaintext: []byte("x")})
 	if e, ok := err.(*kms.Error); !ok || e.Code != kms.ErrDisabled {
 		t.Fatalf("Encrypt right after DisableKey: %v", err)
+	}
+}
+
+// BenchmarkEncryptColdKey: Encrypt with a key that is not in the cache, the
+// key-per-tenant case (many more keys than the cache holds): every request
+// loads the key, its aliases, grants and material.
+func BenchmarkEncryptColdKey(b *testing.B) {
+	sealer, err := seal.New(bytes.Repeat([]byte{0x42}, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(b.TempDir(), "kms.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Config{Store: st, Sealer: sealer, CacheSize: 16, Logger: slog.New(slog.DiscardHandler)})
+	defer s.Close()
+	ctx, c := context.Background(), testCaller()
+	ids := make([]string, 512)
+	for i := range ids {
+		k, err := s.CreateKey(ctx, c, &CreateKeyInput{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = k.KeyMetadata.KeyId
+	}
+	in := &EncryptInput{Plaintext: make([]byte, 4096)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		in.KeyId = &ids[i%len(ids)]
+		if _, err := s.Encrypt(ctx, c, in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

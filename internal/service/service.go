@@ -215,26 +215,14 @@ func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
 	if e != nil {
 		return e, nil
 	}
-	k, err := s.store.GetKey(ctx, id)
+	u, err := s.store.GetKeyForUse(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errKeyNotFound
 	}
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
-	as, err := s.store.ListAliases(ctx, store.AliasFilter{Account: k.Account, Region: k.Region, KeyID: k.ID})
-	if err != nil {
-		return nil, kms.Internal(err)
-	}
-	names := make([]string, len(as))
-	for i := range as {
-		names[i] = as[i].Name
-	}
-	grants, err := s.store.ListGrants(ctx, store.GrantFilter{KeyID: k.ID})
-	if err != nil {
-		return nil, kms.Internal(err)
-	}
-	return s.cache.insert(k, names, grants, gen), nil
+	return s.cache.insert(u, gen), nil
 }
 
 type arn struct{ region, account, resource string }
@@ -323,12 +311,18 @@ func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.S
 // unseal reads and unseals material version id of a key; nil, nil if the
 // version does not exist. Callers clear the bytes after use.
 func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, error) {
-	sm, err := s.store.GetMaterial(ctx, e.key.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, kms.Internal(err)
+	var sm store.Material
+	if e.current != nil && e.current.ID == id {
+		sm = *e.current // read with the key
+	} else {
+		var err error
+		sm, err = s.store.GetMaterial(ctx, e.key.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, kms.Internal(err)
+		}
 	}
 	b, err := s.sealer.Open(sm.Sealed, materialAAD(e.key.ID, id))
 	if err != nil {

@@ -125,6 +125,16 @@ type Material struct {
 	Pending bool
 }
 
+// KeyForUse is a key with its aliases, grants and current material.
+type KeyForUse struct {
+	Key     kms.Key
+	Aliases []string // names, in no particular order
+	Grants  []Grant  // ordered as ListGrants orders them
+	// Current is the key's current material version; nil if it has none
+	// (a key pending import).
+	Current *Material
+}
+
 // Grant lets a principal use a key for some operations (spec §8). Grants
 // are deleted with their key.
 type Grant struct {
@@ -246,6 +256,12 @@ type Store interface {
 	CreateKey(ctx context.Context, k kms.Key, m *Material) error
 	// GetKey returns a key with its tags; ErrNotFound if absent.
 	GetKey(ctx context.Context, id string) (kms.Key, error)
+	// GetKeyForUse returns a key with its tags and what using it needs
+	// besides: the names of its aliases, its grants and its current
+	// material. It answers in one round where the backend can, because a
+	// server with more keys than its cache calls it on most requests.
+	// ErrNotFound if absent.
+	GetKeyForUse(ctx context.Context, id string) (KeyForUse, error)
 	// UpdateKey replaces every mutable field of a stored key (description,
 	// state, deletion date, policy, current material, tags, rotation and
 	// expiration settings). ErrNotFound if absent. It is unconditional: the

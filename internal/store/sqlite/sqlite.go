@@ -50,7 +50,7 @@ const (
 // millisecond; creation times are required (a zero one fails NOT NULL).
 type Store struct {
 	w *sql.DB // one connection: writes serialize here
-	r *sql.DB // read-only connections
+	r *readDB // read-only connections
 }
 
 var _ store.Store = (*Store)(nil)
@@ -114,7 +114,7 @@ func Open(path string) (*Store, error) {
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: &readDB{DB: r}}, nil
 }
 
 // Close closes both pools. Closing the writer last lets SQLite checkpoint
@@ -493,40 +493,101 @@ func (s *Store) queryKeys(ctx context.Context, sub string, args ...any) ([]kms.K
 	defer rows.Close()
 	var keys []kms.Key
 	for rows.Next() {
-		var (
-			k                            kms.Key
-			spec, usage, origin, manager string
-			state                        string
-			created, deletion            sql.NullInt64
-			rotation                     int
-			nextRotation, validTo        sql.NullInt64
-			tagKey, tagValue             sql.NullString
-		)
-		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
-			&origin, &manager, &state, &created, &deletion, &k.Policy,
-			&k.CurrentMaterialID, &rotation, &k.RotationPeriodDays,
-			&nextRotation, &k.ExpirationModel, &validTo, &tagKey, &tagValue); err != nil {
+		if keys, err = scanKeyRow(rows, keys); err != nil {
 			return nil, err
-		}
-		if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
-			k.Spec = kms.KeySpec(spec)
-			k.Usage = kms.KeyUsage(usage)
-			k.Origin = kms.Origin(origin)
-			k.Manager = kms.KeyManager(manager)
-			k.State = kms.KeyState(state)
-			k.CreationDate = fromMillis(created)
-			k.DeletionDate = fromMillis(deletion)
-			k.RotationEnabled = rotation != 0
-			k.NextRotationDate = fromMillis(nextRotation)
-			k.ValidTo = fromMillis(validTo)
-			keys = append(keys, k)
-		}
-		if tagKey.Valid {
-			last := &keys[len(keys)-1]
-			last.Tags = append(last.Tags, kms.Tag{Key: tagKey.String, Value: tagValue.String})
 		}
 	}
 	return keys, rows.Err()
+}
+
+// scanKeyRow scans one row of keyColumns followed by extra into keys: a
+// new key, or one more tag of the last.
+func scanKeyRow(rows *sql.Rows, keys []kms.Key, extra ...any) ([]kms.Key, error) {
+	var (
+		k                            kms.Key
+		spec, usage, origin, manager string
+		state                        string
+		created, deletion            sql.NullInt64
+		rotation                     int
+		nextRotation, validTo        sql.NullInt64
+		tagKey, tagValue             sql.NullString
+	)
+	if err := rows.Scan(append([]any{&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
+		&origin, &manager, &state, &created, &deletion, &k.Policy,
+		&k.CurrentMaterialID, &rotation, &k.RotationPeriodDays,
+		&nextRotation, &k.ExpirationModel, &validTo, &tagKey, &tagValue}, extra...)...); err != nil {
+		return nil, err
+	}
+	if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
+		k.Spec = kms.KeySpec(spec)
+		k.Usage = kms.KeyUsage(usage)
+		k.Origin = kms.Origin(origin)
+		k.Manager = kms.KeyManager(manager)
+		k.State = kms.KeyState(state)
+		k.CreationDate = fromMillis(created)
+		k.DeletionDate = fromMillis(deletion)
+		k.RotationEnabled = rotation != 0
+		k.NextRotationDate = fromMillis(nextRotation)
+		k.ValidTo = fromMillis(validTo)
+		keys = append(keys, k)
+	}
+	if tagKey.Valid {
+		last := &keys[len(keys)-1]
+		last.Tags = append(last.Tags, kms.Tag{Key: tagKey.String, Value: tagValue.String})
+	}
+	return keys, nil
+}
+
+// GetKeyForUse implements [store.Store]: the key, its tags, alias names,
+// whether it has grants and its current material in one statement; a
+// second reads the grants of a key that has some.
+func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+`,
+			(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.key_id = k.id),
+			EXISTS (SELECT 1 FROM grants g WHERE g.key_id = k.id),
+			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending
+		FROM keys k LEFT JOIN key_tags t ON t.key_id = k.id
+		LEFT JOIN materials m ON m.key_id = k.id AND m.id = k.current_material
+		WHERE k.id = ?
+		ORDER BY t.position`, id)
+	if err != nil {
+		return store.KeyForUse{}, wrap("get key for use", err)
+	}
+	defer rows.Close()
+	var (
+		keys              []kms.Key
+		aliases           sql.NullString
+		hasGrants         bool
+		mID, mRotType     sql.NullString
+		sealed            []byte
+		mCreated, rotated sql.NullInt64
+		pending           sql.NullInt64
+	)
+	for rows.Next() {
+		if keys, err = scanKeyRow(rows, keys, &aliases, &hasGrants, &mID, &sealed, &mCreated, &mRotType, &rotated, &pending); err != nil {
+			return store.KeyForUse{}, wrap("get key for use", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.KeyForUse{}, wrap("get key for use", err)
+	}
+	if len(keys) == 0 {
+		return store.KeyForUse{}, wrap("get key for use", store.ErrNotFound)
+	}
+	u := store.KeyForUse{Key: keys[0]}
+	if aliases.Valid {
+		u.Aliases = strings.Fields(aliases.String) // alias names have no spaces
+	}
+	if mID.Valid {
+		u.Current = &store.Material{KeyID: id, ID: mID.String, Sealed: sealed, Created: fromMillis(mCreated),
+			RotationType: mRotType.String, RotationDate: fromMillis(rotated), Pending: pending.Int64 != 0}
+	}
+	if hasGrants {
+		if u.Grants, err = s.ListGrants(ctx, store.GrantFilter{KeyID: id}); err != nil {
+			return store.KeyForUse{}, err
+		}
+	}
+	return u, nil
 }
 
 // GetKey implements [store.Store].

@@ -85,7 +85,7 @@ func TestReopen(t *testing.T) {
 // TestDurability checks the connection settings the durability promise rests on.
 func TestDurability(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "kms.db"))
-	for _, db := range []*sql.DB{s.w, s.r} {
+	for _, db := range []*sql.DB{s.w, s.r.DB} {
 		var mode string
 		var sync, fk int
 		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {

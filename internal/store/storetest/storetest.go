@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateKeyWithoutMaterial", testCreateKeyWithoutMaterial},
 		{"CreateKeyDuplicate", testCreateKeyDuplicate},
 		{"GetKeyRoundTrip", testGetKeyRoundTrip},
+		{"GetKeyForUse", testGetKeyForUse},
 		{"UpdateKey", testUpdateKey},
 		{"KeyNotFound", testKeyNotFound},
 		{"DeleteKey", testDeleteKey},
@@ -432,6 +433,60 @@ func testGetKeyRoundTrip(t *testing.T, s store.Store) {
 		}
 		checkKey(t, got, want)
 	}
+}
+
+// testGetKeyForUse: the key with its tags, alias names, grants and current
+// material, whatever of these it has.
+func testGetKeyForUse(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	full := newKey(1, acct1, region1)
+	full.Tags = []kms.Tag{{Key: "b", Value: "2"}, {Key: "a", Value: "1"}}
+	mustCreateKey(t, s, full, newMaterial(full.ID, 1, full.CreationDate))
+	// A newer material version that is not current must not be returned.
+	if err := s.AddMaterial(ctx, *newMaterial(full.ID, 9, full.CreationDate.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"alias/zz", "alias/a-b_c/d"} {
+		mustCreateAlias(t, s, kms.Alias{Account: acct1, Region: region1, Name: name, TargetKeyID: full.ID,
+			CreationDate: base, LastUpdatedDate: base})
+	}
+	g1, g2 := newGrant(1, full.ID, "arn:aws:iam::111122223333:user/a", at(time.Minute)), newGrant(2, full.ID, "arn:aws:iam::111122223333:user/b", at(0))
+	mustCreateGrant(t, s, g1)
+	mustCreateGrant(t, s, g2)
+	bare := newKey(2, acct1, region1)
+	bare.State = kms.KeyStatePendingImport
+	mustCreateKey(t, s, bare, nil)
+
+	u, err := s.GetKeyForUse(ctx, full.ID)
+	if err != nil {
+		t.Fatalf("GetKeyForUse(%s): %v", full.ID, err)
+	}
+	checkKey(t, u.Key, full)
+	slices.Sort(u.Aliases)
+	if !slices.Equal(u.Aliases, []string{"alias/a-b_c/d", "alias/zz"}) {
+		t.Errorf("aliases %q, want alias/a-b_c/d and alias/zz", u.Aliases)
+	}
+	if len(u.Grants) != 2 || u.Grants[0].ID != g2.ID || u.Grants[1].ID != g1.ID {
+		t.Errorf("grants %v, want %s then %s", grantIDs(u.Grants), g2.ID, g1.ID)
+	} else {
+		checkGrant(t, u.Grants[0], g2)
+	}
+	if u.Current == nil {
+		t.Errorf("no current material")
+	} else {
+		checkMaterial(t, *u.Current, *newMaterial(full.ID, 1, full.CreationDate))
+	}
+
+	u, err = s.GetKeyForUse(ctx, bare.ID)
+	if err != nil {
+		t.Fatalf("GetKeyForUse(%s): %v", bare.ID, err)
+	}
+	checkKey(t, u.Key, bare)
+	if len(u.Aliases) != 0 || len(u.Grants) != 0 || u.Current != nil {
+		t.Errorf("key without aliases, grants or material: got %q, %d grants, material %v", u.Aliases, len(u.Grants), u.Current)
+	}
+	_, err = s.GetKeyForUse(ctx, keyID(3))
+	wantErr(t, "GetKeyForUse of a missing key", err, store.ErrNotFound)
 }
 
 func testUpdateKey(t *testing.T, s store.Store) {
