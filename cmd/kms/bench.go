@@ -25,7 +25,7 @@ import (
 )
 
 const benchUsage = `Usage:
-  kms bench --endpoint URL (--create-keys [--keys N] | --key-id IDS) [flags]
+  kms bench --endpoint URL (--create-keys [--keys N] | --key-id IDS | --key-file F) [flags]
   kms bench floor [--listen ADDR]
 
 Drives a KMS-compatible endpoint (this server, AWS, any other) with
@@ -80,6 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		cfg                       loadgen.Config
 		endpoint, region, profile string
 		op, keyIDs                string
+		keyFile, saveKeys         string
 		serverPID                 int
 		calibrate, asJSON         bool
 	)
@@ -95,6 +96,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Keys, "keys", 1, "spread the load over this many keys, picked at random per request")
 	fs.BoolVar(&cfg.CreateKeys, "create-keys", false, "create the keys first (their deletion is scheduled, 7 days, at the end)")
 	fs.StringVar(&keyIDs, "key-id", "", "comma-separated existing key ids, ARNs or aliases to use")
+	fs.StringVar(&keyFile, "key-file", "", "file of existing key ids, ARNs or aliases to use, one per line")
+	fs.StringVar(&saveKeys, "save-keys", "", "with --create-keys: write the created key ids to this file and keep the keys")
 	fs.IntVar(&serverPID, "server-pid", 0, "the server's process id, to report its CPU time per request")
 	fs.BoolVar(&calibrate, "calibrate", false, "also run the same load against a floor server, started on the CPUs of --server-pid")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
@@ -131,11 +134,25 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if !set["keys"] && !cfg.CreateKeys {
 		cfg.Keys = 0 // the number of --key-id ids
 	}
+	if keyFile != "" && keyIDs != "" {
+		return usageErr("give --key-id or --key-file, not both")
+	}
 	for id := range strings.SplitSeq(keyIDs, ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			cfg.KeyIDs = append(cfg.KeyIDs, id)
 		}
 	}
+	if keyFile != "" {
+		ids, err := readKeyFile(keyFile)
+		if err != nil {
+			return usageErr("--key-file: %v", err)
+		}
+		if len(ids) == 0 {
+			return usageErr("--key-file %s names no keys", keyFile)
+		}
+		cfg.KeyIDs = ids
+	}
+	cfg.KeepKeys = saveKeys != ""
 	cfg.Op = loadgen.Op(op)
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
@@ -180,6 +197,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kms bench: %v\n", err)
 		}
 	}()
+	if saveKeys != "" {
+		if err := os.WriteFile(saveKeys, []byte(strings.Join(b.Keys(), "\n")+"\n"), 0o644); err != nil {
+			return fail("saving the keys: %v (they were created and kept)", err)
+		}
+	}
 
 	var floor *loadgen.Result
 	if calibrate {
@@ -213,6 +235,22 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// readKeyFile reads key ids, one per line; blank lines and lines starting
+// with # are skipped.
+func readKeyFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			ids = append(ids, line)
+		}
+	}
+	return ids, nil
 }
 
 // loadAWSConfig reads credentials and region from the usual sources, with

@@ -24,6 +24,10 @@ func TestBenchArgumentErrors(t *testing.T) {
 	// it finds these credentials and looks nowhere else.
 	setBenchEnv(t)
 	ep := []string{"--endpoint", "http://127.0.0.1:1"}
+	emptyFile := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(emptyFile, []byte("# no keys\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -43,6 +47,10 @@ func TestBenchArgumentErrors(t *testing.T) {
 		{"key count mismatch", append(ep, "--keys", "3", "--key-id", "a,b"), "--keys 3, but --key-id names 2"},
 		{"no such server", append(ep, "--key-id", "k", "--server-pid", "2147483647"), "--server-pid 2147483647"},
 		{"stray argument", append(ep, "--key-id", "k", "extra"), `unexpected argument "extra"`},
+		{"key file and ids", append(ep, "--key-id", "k", "--key-file", emptyFile), "--key-id or --key-file, not both"},
+		{"missing key file", append(ep, "--key-file", filepath.Join(t.TempDir(), "none")), "--key-file: open"},
+		{"empty key file", append(ep, "--key-file", emptyFile), "names no keys"},
+		{"save without create", append(ep, "--key-id", "k", "--save-keys", emptyFile), "--save-keys needs --create-keys"},
 		{"unknown flag", append(ep, "--nope"), "flag provided but not defined"},
 		{"floor stray argument", []string{"floor", "extra"}, `unexpected argument "extra"`},
 	}
@@ -171,5 +179,50 @@ func TestBenchEndToEnd(t *testing.T) {
 		if err != nil || d.KeyMetadata.KeyState != types.KeyStatePendingDeletion {
 			t.Errorf("key %s after the run: %v %v", aws.ToString(k.KeyId), d.KeyMetadata.KeyState, err)
 		}
+	}
+}
+
+// TestBenchSavedKeys: --save-keys keeps the keys it creates and lists them
+// in a file, which --key-file then uses (the key-per-tenant setup).
+func TestBenchSavedKeys(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir, pinned...)
+	file := filepath.Join(dir, "keys.txt")
+	bench := func(args ...string) loadgen.Result {
+		t.Helper()
+		cmd := exec.Command(kmsBinary, append([]string{"bench", "--endpoint", p.URL, "--requests", "20",
+			"--concurrency", "2", "--warmup", "0", "--json"}, args...)...)
+		cmd.Env = append(os.Environ(), benchEnv(dir, testAccessKeyID, testSecret)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("kms bench %v: %v\n%s", args, err, stderr.String())
+		}
+		var r loadgen.Result
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			t.Fatalf("%v\n%s", err, stdout.String())
+		}
+		if r.Requests != 20 || r.ErrorCount != 0 {
+			t.Errorf("kms bench %v: %d requests, errors %v", args, r.Requests, r.ErrorMessages)
+		}
+		return r
+	}
+	bench("--create-keys", "--keys", "3", "--save-keys", file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := strings.Fields(string(b))
+	if len(ids) != 3 {
+		t.Fatalf("saved keys %q, want 3", ids)
+	}
+	for _, id := range ids {
+		d, err := p.client().DescribeKey(context.Background(), &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+		if err != nil || d.KeyMetadata.KeyState != types.KeyStateEnabled {
+			t.Errorf("saved key %s after the run: %v %v", id, d.KeyMetadata.KeyState, err)
+		}
+	}
+	if r := bench("--key-file", file); r.Keys != 3 {
+		t.Errorf("--key-file run used %d keys, want 3", r.Keys)
 	}
 }

@@ -62,6 +62,9 @@ func New(ctx context.Context, cfg Config, c *kms.Client) (*Bench, error) {
 				b.created = append(b.created, k)
 			}
 		}
+		if err == nil && cfg.KeepKeys {
+			b.created = nil
+		}
 		if err != nil {
 			b.Close(context.WithoutCancel(ctx))
 			return nil, err
@@ -75,6 +78,9 @@ func New(ctx context.Context, cfg Config, c *kms.Client) (*Bench, error) {
 	}
 	return b, nil
 }
+
+// Keys returns the ids of the keys the load uses.
+func (b *Bench) Keys() []string { return b.keys }
 
 func createKeyInput(op Op) *kms.CreateKeyInput {
 	in := &kms.CreateKeyInput{Description: aws.String("created by kms bench")}

@@ -60,8 +60,8 @@ const (
 	DefaultSize    = 4096 // bytes of plaintext or message
 	MaxSize        = 4096 // the API's limit on Encrypt plaintext and RAW Sign/GenerateMac messages
 	MaxConcurrency = 10000
-	MaxKeys        = 100000
-	dataKeySize    = 32 // GenerateDataKey asks for AES_256
+	MaxKeys        = 1000000 // the key-per-tenant case: a million keys
+	dataKeySize    = 32      // GenerateDataKey asks for AES_256
 )
 
 // Config describes a run. The zero value is not valid: set Op, Concurrency,
@@ -85,6 +85,9 @@ type Config struct {
 	Keys       int
 	CreateKeys bool
 	KeyIDs     []string
+	// KeepKeys leaves the keys CreateKeys made in place at Close instead of
+	// scheduling their deletion (see [Bench.Keys]).
+	KeepKeys bool
 
 	// Progress, if set, is called about once a second during the warmup and
 	// the measured window, from one goroutine at a time.
@@ -128,6 +131,8 @@ func (c *Config) Validate() error {
 		return errors.New("give --create-keys or --key-id, not both")
 	case c.CreateKeys && (c.Keys < 1 || c.Keys > MaxKeys):
 		return fmt.Errorf("--keys must be 1 to %d, not %d", MaxKeys, c.Keys)
+	case c.KeepKeys && !c.CreateKeys:
+		return errors.New("--save-keys needs --create-keys")
 	case !c.CreateKeys && len(c.KeyIDs) == 0:
 		return errors.New("name the keys with --key-id, or give --create-keys")
 	case len(c.KeyIDs) > 0 && c.Keys != 0 && c.Keys != len(c.KeyIDs):
