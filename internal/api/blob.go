@@ -58,7 +58,9 @@ func decodeBlob(body []byte, v any) (ok bool) {
 		}
 	}
 	raw := body[m.start+1 : m.end-1]
-	if bytes.IndexByte(raw, '\\') >= 0 || hasControl(raw) {
+	// Base64 decoding skips CR and LF, which JSON does not allow raw in a
+	// string; any other control byte fails the decoding below.
+	if bytes.IndexByte(raw, '\\') >= 0 || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
 		return false
 	}
 	data := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
@@ -73,15 +75,6 @@ func decodeBlob(body []byte, v any) (ok bool) {
 	}
 	rv.Elem().Field(fields[string(m.name)]).SetBytes(data[:n])
 	return true
-}
-
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
 }
 
 // blobFieldCache maps struct types to their []byte fields by name.
