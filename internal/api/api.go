@@ -223,11 +223,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// readBody reads a request body of at most MaxBodyBytes. A body of known
+// length is read into one buffer of that size; growing one as io.ReadAll
+// does cost a 4 KiB Encrypt a tenth of its decoding time.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		// net/http ends the body after Content-Length bytes, and fails a
+		// read of one that ends sooner.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(rd, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(rd)
+}
+
 // runKMS authenticates a KMS request (or, with scope "cloudtrail", a
 // LookupEvents request) and runs its operation, filling in the caller and
 // keys of its audit record as they become known.
 func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, rec *audit.Record, scope, name string, run handlerFunc) (in, out any, err error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		return nil, nil, kms.Errorf(kms.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
 	}

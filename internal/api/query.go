@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -224,7 +223,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 // in its audit record. It returns the action ("" when the request names no
 // known one).
 func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, reqID string, rec *audit.Record, api *queryAPI, service string) (string, any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		return "", nil, kms.Errorf(identity.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
 	}
