@@ -104,6 +104,7 @@ func Parse(doc string, kind Kind) (*Document, error) {
 		}
 		d.statements = append(d.statements, s)
 	}
+	d.usesContext = d.readsContext()
 	return d, nil
 }
 

@@ -212,3 +212,26 @@ func TestDefaultKeyPolicy(t *testing.T) {
 		t.Errorf("Id, Version = %q, %q", d.ID(), d.Version())
 	}
 }
+
+func TestUsesContext(t *testing.T) {
+	const stmt = `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*"`
+	tests := []struct {
+		name, doc string
+		want      bool
+	}{
+		{"plain", `{"Version":"2012-10-17","Statement":[` + stmt + `,"Resource":"*"}]}`, false},
+		{"condition", `{"Version":"2012-10-17","Statement":[` + stmt + `,"Resource":"*"},` + stmt +
+			`,"Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}]}`, true},
+		{"variable", `{"Version":"2012-10-17","Statement":[` + stmt + `,"Resource":"arn:aws:kms:*:*:key/${aws:username}"}]}`, true},
+		{"variable in an old document is text", `{"Version":"2008-10-17","Statement":[` + stmt + `,"Resource":"arn:aws:kms:*:*:key/${aws:username}"}]}`, false},
+	}
+	for _, tc := range tests {
+		d, err := Parse(tc.doc, KeyPolicy)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := d.UsesContext(); got != tc.want {
+			t.Errorf("%s: UsesContext = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -34,7 +34,11 @@
 // session matches its role only if the caller supplies the role's ARN.
 package policy
 
-import "github.com/openkms/kms"
+import (
+	"strings"
+
+	"github.com/openkms/kms"
+)
 
 // Kind says where a document is attached, which decides its grammar.
 type Kind uint8
@@ -73,6 +77,30 @@ type Document struct {
 	version    string
 	vars       bool // policy variables are substituted only in 2012-10-17 documents
 	statements []statement
+	// usesContext: some statement has a condition or a resource with a
+	// policy variable (see UsesContext).
+	usesContext bool
+}
+
+// UsesContext says whether evaluating the document can read the request's
+// Context: it has a condition, or a resource with a policy variable. A
+// request that only documents without them see needs no Context, and
+// building one costs more than evaluating a plain key policy.
+func (d *Document) UsesContext() bool { return d.usesContext }
+
+func (d *Document) readsContext() bool {
+	for i := range d.statements {
+		s := &d.statements[i]
+		if len(s.conditions) > 0 {
+			return true
+		}
+		for _, r := range s.resources {
+			if d.vars && strings.Contains(r, "${") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Kind returns the kind the document was parsed as.

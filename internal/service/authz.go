@@ -75,25 +75,27 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 	if doc == nil || !a.cross && c.Principal.Account != k.Account {
 		return accessDenied(req, policy.Decision{Reason: policy.NoResourcePolicyAllows})
 	}
-	pc := s.requestContext(c)
-	pc.Set(policy.KeyKeySpec, string(k.Spec))
-	pc.Set(policy.KeyKeyUsage, string(k.Usage))
-	pc.Set(policy.KeyKeyOrigin, string(k.Origin))
-	pc.SetBool(policy.KeyMultiRegion, false)
-	pc.SetResourceTags(k.Tags)
-	if len(e.aliases) > 0 {
-		pc.SetMulti(policy.KeyResourceAliases, e.aliases)
-	}
-	if alias := requestAlias(a.id); alias != "" {
-		pc.Set(policy.KeyRequestAlias, alias)
-	}
-	if a.fill != nil {
-		a.fill(pc)
-	}
-	req.Context = pc
 	ids, err := s.identityPolicies(ctx, c)
 	if err != nil {
 		return err
+	}
+	if usesContext(doc, ids) {
+		pc := s.requestContext(c)
+		pc.Set(policy.KeyKeySpec, string(k.Spec))
+		pc.Set(policy.KeyKeyUsage, string(k.Usage))
+		pc.Set(policy.KeyKeyOrigin, string(k.Origin))
+		pc.SetBool(policy.KeyMultiRegion, false)
+		pc.SetResourceTags(k.Tags)
+		if len(e.aliases) > 0 {
+			pc.SetMulti(policy.KeyResourceAliases, e.aliases)
+		}
+		if alias := requestAlias(a.id); alias != "" {
+			pc.Set(policy.KeyRequestAlias, alias)
+		}
+		if a.fill != nil {
+			a.fill(pc)
+		}
+		req.Context = pc
 	}
 	d := policy.Authorize(req, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: k.Account, IdentityPolicies: ids,
 		GrantAllows: grantAllows(e, &c.Principal, &a)})
@@ -101,6 +103,20 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 		return accessDenied(req, d)
 	}
 	return nil
+}
+
+// usesContext says whether any of the policies deciding a request reads
+// its condition context.
+func usesContext(doc *policy.Document, ids []*policy.Document) bool {
+	if doc.UsesContext() {
+		return true
+	}
+	for _, d := range ids {
+		if d.UsesContext() {
+			return true
+		}
+	}
+	return false
 }
 
 // authorizeIAM decides an operation that no key policy governs (CreateKey,
