@@ -2,11 +2,14 @@ package audit
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openkms/kms"
 )
 
 // cpuTime is the process's user and system CPU time so far.
@@ -75,15 +78,21 @@ func BenchmarkAppendParallel(b *testing.B) {
 }
 
 // BenchmarkIndex is the indexer's work per record alone: records like the
-// server's Encrypt ones taken into the database 1000 to a transaction.
+// server's Encrypt ones, each with its own event id, taken into the
+// database 1000 to a transaction. BENCH_EVENT_ID=random gives them random
+// (version 4) event ids instead of time-ordered ones, to compare.
 func BenchmarkIndex(b *testing.B) {
 	l := benchLog(b)
 	ctx := b.Context()
 	const per = 1000
-	reqs := make([]*request, per)
+	newID := NewEventID
+	if os.Getenv("BENCH_EVENT_ID") == "random" {
+		newID = kms.NewUUID
+	}
+	reqs := make([]*request, b.N)
 	for i := range reqs {
 		r := kmsRecord("us-east-1", "Encrypt", keyID1)
-		r.EventID, r.EventVersion, r.EventTime = NewEventID(), EventVersion, time.Now().UTC().Truncate(time.Second)
+		r.EventID, r.EventVersion, r.EventTime = newID(), EventVersion, time.Now().UTC().Truncate(time.Second)
 		r.UserAgent = "aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26.8 md/GOOS#linux md/GOARCH#amd64 api/kms#1.62.6 m/E"
 		r.RequestParameters = map[string]any{"keyId": keyID1, "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
 			"encryptionContext": map[string]string{"tenant": "customer-000123"}}
@@ -96,7 +105,7 @@ func BenchmarkIndex(b *testing.B) {
 	}
 	b.ResetTimer()
 	for done := 0; done < b.N; done += per {
-		batch := reqs[:min(per, b.N-done)]
+		batch := reqs[done:min(done+per, b.N)]
 		if _, err := l.do(ctx, func(tx *sql.Tx) (int, error) {
 			p := postings{}
 			if err := l.insert(tx, batch, p); err != nil {

@@ -41,7 +41,7 @@ func (s *Service) serviceEvent(ctx context.Context, name string, k *kms.Key) err
 		SourceIPAddress:     audit.InvokedByInternal,
 		UserAgent:           audit.InvokedByInternal,
 		RequestID:           kms.NewUUID(),
-		EventID:             kms.NewUUID(),
+		EventID:             audit.NewEventID(),
 		Resources:           []audit.Resource{{AccountID: k.Account, Type: audit.ResourceTypeKey, ARN: k.ARN()}},
 		EventType:           audit.EventTypeService,
 		ManagementEvent:     true,
