@@ -42,8 +42,11 @@ import (
 )
 
 const (
-	readers     = 4    // read connections; WAL lets them run in parallel
-	busyTimeout = 5000 // ms to wait for a lock held by another process
+	// Read connections; WAL lets them run in parallel. Each has its own
+	// page cache, so more of them cache the same pages twice.
+	readers        = 2
+	readerCacheKiB = 65536 // page cache per read connection
+	busyTimeout    = 5000  // ms to wait for a lock held by another process
 )
 
 // Store is a [store.Store] kept in one SQLite file. Times are kept to the
@@ -105,7 +108,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	// A key not in the service's cache is read from B-trees far larger
+	// than SQLite's default 2 MiB page cache once there are a million keys
+	// (about 1 GiB); 64 MiB holds their interior pages and some leaves, and
+	// is filled only as pages are read.
+	r, err := sql.Open("sqlite", base+fmt.Sprintf("&_pragma=query_only(1)&_pragma=cache_size(%d)", -readerCacheKiB))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
