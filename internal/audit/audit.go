@@ -223,9 +223,16 @@ type recordJSON struct {
 }
 
 // MarshalJSON implements [json.Marshaler]. Its output is what Append stores
-// and hashes; json.Marshal of a Record gives the same bytes.
+// and hashes; json.Marshal of a Record gives the same bytes, and so does
+// json.Marshal of its recordJSON (see appendRecord).
 func (r Record) MarshalJSON() ([]byte, error) {
-	j := recordJSON{
+	return appendRecord(make([]byte, 0, 1024), &r)
+}
+
+// recordJSON returns r in the shape of its JSON, the reference for
+// appendRecord.
+func (r *Record) recordJSON() *recordJSON {
+	return &recordJSON{
 		EventVersion:        r.EventVersion,
 		UserIdentity:        r.UserIdentity,
 		EventTime:           formatTime(r.EventTime),
@@ -250,7 +257,6 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		EventCategory:       r.EventCategory,
 		TLSDetails:          r.TLSDetails,
 	}
-	return json.Marshal(&j)
 }
 
 // UnmarshalJSON implements [json.Unmarshaler]. The free-form members

@@ -1,0 +1,240 @@
+package audit
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+)
+
+// appendRecord appends r as MarshalJSON renders it: byte for byte what
+// json.Marshal makes of its recordJSON (TestAppendRecord and FuzzRecordJSON
+// hold the two equal), but without reflection for what a request's record
+// holds. Encoding each record was a twentieth of a 4 KiB Encrypt's CPU.
+// Whatever it has no case for, it hands to json.Marshal.
+func appendRecord(b []byte, r *Record) ([]byte, error) {
+	var err error
+	b = append(b, `{"eventVersion":`...)
+	b = appendString(b, r.EventVersion)
+	b = append(b, `,"userIdentity":`...)
+	if b, err = appendIdentity(b, r.UserIdentity); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"eventTime":`...)
+	b = appendString(b, formatTime(r.EventTime))
+	b = append(b, `,"eventSource":`...)
+	b = appendString(b, r.EventSource)
+	b = append(b, `,"eventName":`...)
+	b = appendString(b, r.EventName)
+	b = append(b, `,"awsRegion":`...)
+	b = appendString(b, r.AWSRegion)
+	b = append(b, `,"sourceIPAddress":`...)
+	b = appendString(b, r.SourceIPAddress)
+	b = append(b, `,"userAgent":`...)
+	b = appendString(b, r.UserAgent)
+	b = appendOptString(b, `,"errorCode":`, r.ErrorCode)
+	b = appendOptString(b, `,"errorMessage":`, r.ErrorMessage)
+	b = append(b, `,"requestParameters":`...)
+	if b, err = appendValue(b, r.RequestParameters); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"responseElements":`...)
+	if b, err = appendValue(b, r.ResponseElements); err != nil {
+		return nil, err
+	}
+	if r.AdditionalEventData != nil {
+		b = append(b, `,"additionalEventData":`...)
+		if b, err = appendValue(b, r.AdditionalEventData); err != nil {
+			return nil, err
+		}
+	}
+	b = appendOptString(b, `,"requestID":`, r.RequestID)
+	b = append(b, `,"eventID":`...)
+	b = appendString(b, r.EventID)
+	b = append(b, `,"readOnly":`...)
+	b = strconv.AppendBool(b, r.ReadOnly)
+	if len(r.Resources) > 0 {
+		b = append(b, `,"resources":[`...)
+		for i, res := range r.Resources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"accountId":`...)
+			b = appendString(b, res.AccountID)
+			b = append(b, `,"type":`...)
+			b = appendString(b, res.Type)
+			b = append(b, `,"ARN":`...)
+			b = appendString(b, res.ARN)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"eventType":`...)
+	b = appendString(b, r.EventType)
+	b = append(b, `,"managementEvent":`...)
+	b = strconv.AppendBool(b, r.ManagementEvent)
+	b = append(b, `,"recipientAccountId":`...)
+	b = appendString(b, r.RecipientAccountID)
+	if r.ServiceEventDetails != nil {
+		b = append(b, `,"serviceEventDetails":`...)
+		if b, err = appendValue(b, r.ServiceEventDetails); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"eventCategory":`...)
+	b = appendString(b, r.EventCategory)
+	if t := r.TLSDetails; t != nil {
+		b = append(b, `,"tlsDetails":{`...)
+		n := len(b)
+		b = appendOptString(b, `,"tlsVersion":`, t.TLSVersion)
+		b = appendOptString(b, `,"cipherSuite":`, t.CipherSuite)
+		b = appendOptString(b, `,"clientProvidedHostHeader":`, t.ClientProvidedHostHeader)
+		b = dropComma(b, n)
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+func appendIdentity(b []byte, u *UserIdentity) ([]byte, error) {
+	if u == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '{')
+	n := len(b)
+	b = appendOptString(b, `,"type":`, u.Type)
+	b = appendOptString(b, `,"principalId":`, u.PrincipalID)
+	b = appendOptString(b, `,"arn":`, u.ARN)
+	b = appendOptString(b, `,"accountId":`, u.AccountID)
+	b = appendOptString(b, `,"accessKeyId":`, u.AccessKeyID)
+	b = appendOptString(b, `,"userName":`, u.UserName)
+	if u.SessionContext != nil {
+		j, err := json.Marshal(u.SessionContext)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"sessionContext":`...), j...)
+	}
+	b = appendOptString(b, `,"invokedBy":`, u.InvokedBy)
+	b = dropComma(b, n)
+	return append(b, '}'), nil
+}
+
+// dropComma removes the comma the first member appended at b[n] has
+// before it (members are written ",name":value).
+func dropComma(b []byte, n int) []byte {
+	if len(b) > n {
+		return append(b[:n], b[n+1:]...)
+	}
+	return b
+}
+
+// appendOptString appends member (`,"name":`) and s, unless s is empty.
+func appendOptString(b []byte, member, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, member...), s)
+}
+
+// appendString appends s as a JSON string. Printable ASCII other than the
+// quote, the backslash and the characters encoding/json escapes for HTML
+// (<, >, &) goes as is; a string with anything else is left to json.Marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always encodes
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendValue appends a free-form member (request parameters and the like)
+// as json.Marshal does: the shapes the API builds directly, the rest
+// through json.Marshal.
+func appendValue(b []byte, v any) ([]byte, error) {
+	var err error
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, v), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case map[string]string:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '{')
+		for i, k := range sortedKeys(v) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, k), ':')
+			b = appendString(b, v[k])
+		}
+		return append(b, '}'), nil
+	case map[string]any:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '{')
+		for i, k := range sortedKeys(v) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, k), ':')
+			if b, err = appendValue(b, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case []string:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']'), nil
+	case []any:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendValue(b, x); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
