@@ -64,10 +64,13 @@ func (l *Log) init() error {
 		l.regions[a.Region] = chain{seq: a.Seq - 1, hash: prev, ckptSeq: a.Seq - 1, ckptSig: prevSig}
 	}
 
-	// Heads: the last record of each region.
-	rows, err = l.w.QueryContext(ctx, `SELECT r.region, r.seq, r.hash FROM records r
-		JOIN (SELECT region, MAX(seq) AS seq FROM records GROUP BY region) m
-		ON r.region = m.region AND r.seq = m.seq`)
+	// Heads: the last record of each region. The regions are found by
+	// seeking from one to the next in the (region, seq) index, and each
+	// head by one more seek: a GROUP BY would read the whole index, about
+	// a second per million records at every start.
+	rows, err = l.w.QueryContext(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("records")+`)
+		SELECT r.region, r.seq, r.hash FROM g
+		JOIN records r ON r.region = g.region AND r.seq = (SELECT MAX(seq) FROM records WHERE region = g.region)`)
 	if err != nil {
 		return err
 	}
@@ -89,8 +92,9 @@ func (l *Log) init() error {
 	}
 
 	// The last checkpoint of each region.
-	rows, err = l.w.QueryContext(ctx, `SELECT region, seq, signature FROM checkpoints
-		WHERE id IN (SELECT MAX(id) FROM checkpoints GROUP BY region)`)
+	rows, err = l.w.QueryContext(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("checkpoints")+`)
+		SELECT c.region, c.seq, c.signature FROM g
+		JOIN checkpoints c ON c.id = (SELECT MAX(id) FROM checkpoints WHERE region = g.region)`)
 	if err != nil {
 		return err
 	}
@@ -120,6 +124,15 @@ func (l *Log) init() error {
 	}
 	l.nextID = last.Int64 + 1
 	return nil
+}
+
+// distinctRegions is the body of a recursive common table expression g
+// listing the regions of table, each found by one seek in an index that
+// starts with region (a loose index scan, which SQLite does not plan by
+// itself).
+func distinctRegions(table string) string {
+	return `SELECT MIN(region) FROM ` + table + ` UNION ALL
+		SELECT (SELECT MIN(region) FROM ` + table + ` WHERE region > g.region) FROM g WHERE g.region IS NOT NULL`
 }
 
 // setSegmentOffset records in tx that the segments have been taken in up
