@@ -76,11 +76,11 @@ func env(name, def string) string {
 // Garbage collector settings of the server unless GOGC or GOMEMLIMIT say
 // otherwise. Its live heap is small (the key cache is bounded) while every
 // request makes tens of kilobytes of garbage, so collecting at 5× the live
-// heap instead of 2× cost about 12% less CPU per 4 KiB Encrypt (BENCHMARKS.md);
+// heap instead of 2× cost about 6-12% less CPU per 4 KiB Encrypt;
 // the soft limit makes it collect sooner should the heap ever near it.
 const (
 	serverGCPercent   = 400
-	serverMemoryLimit = 256 << 20
+	serverMemoryLimit = 192 << 20
 )
 
 func tuneGC() {

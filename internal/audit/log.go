@@ -228,10 +228,10 @@ func Open(cfg Config) (*Log, error) {
 	// temp_store(MEMORY): a multi-row INSERT keeps a statement journal,
 	// which would otherwise be a temporary file written at every insert.
 	// cache_size: the postings and last-use tables take rows at places
-	// spread over the whole table, one per key used; 16 MiB keeps their
+	// spread over the whole table, one per key used; 8 MiB keeps their
 	// interior pages cached with a million keys.
 	wdsn, err := dsn(cfg.Path, "_pragma=journal_mode(WAL)", "_txlock=immediate", "_pragma=synchronous(NORMAL)",
-		"_pragma=temp_store(MEMORY)", "_pragma=cache_size(-16384)")
+		"_pragma=temp_store(MEMORY)", "_pragma=cache_size(-8192)")
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

@@ -45,7 +45,7 @@ const (
 	// Read connections; WAL lets them run in parallel. Each has its own
 	// page cache, so more of them cache the same pages twice.
 	readers        = 2
-	readerCacheKiB = 65536 // page cache per read connection
+	readerCacheKiB = 32768 // page cache per read connection
 	busyTimeout    = 5000  // ms to wait for a lock held by another process
 )
 
@@ -110,8 +110,9 @@ func Open(path string) (*Store, error) {
 
 	// A key not in the service's cache is read from B-trees far larger
 	// than SQLite's default 2 MiB page cache once there are a million keys
-	// (about 1 GiB); 64 MiB holds their interior pages and some leaves, and
-	// is filled only as pages are read.
+	// (about 1 GiB); 32 MiB holds their interior pages and some leaves, and
+	// is filled only as pages are read. (The pure-Go SQLite's allocator
+	// takes about twice that much memory for it.)
 	r, err := sql.Open("sqlite", base+fmt.Sprintf("&_pragma=query_only(1)&_pragma=cache_size(%d)", -readerCacheKiB))
 	if err != nil {
 		w.Close()
