@@ -46,9 +46,40 @@ type keyEntry struct {
 // which callers treat as allowing nothing.
 func (e *keyEntry) keyPolicy() *policy.Document {
 	e.policyOnce.Do(func() {
-		e.policyDoc, _ = policy.Parse(e.key.Policy, policy.KeyPolicy)
+		e.policyDoc = parsedPolicies.get(e.key.Policy)
 	})
 	return e.policyDoc
+}
+
+// parsedPolicies shares parsed key policies between keys: most keys of an
+// account have the same one (the default), and with more keys than the
+// cache holds every request would otherwise parse it again. Documents are
+// never changed once parsed.
+var parsedPolicies = policyCache{docs: map[string]*policy.Document{}}
+
+type policyCache struct {
+	mu   sync.Mutex
+	docs map[string]*policy.Document // by policy text; nil: does not parse
+}
+
+// maxParsedPolicies bounds the cache; past it, it starts over.
+const maxParsedPolicies = 1024
+
+func (c *policyCache) get(text string) *policy.Document {
+	c.mu.Lock()
+	d, ok := c.docs[text]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d, _ = policy.Parse(text, policy.KeyPolicy)
+	c.mu.Lock()
+	if len(c.docs) >= maxParsedPolicies {
+		clear(c.docs)
+	}
+	c.docs[text] = d
+	c.mu.Unlock()
+	return d
 }
 
 func (e *keyEntry) material(id string) *keys.SymmetricKey {

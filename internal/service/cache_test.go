@@ -11,6 +11,7 @@ import (
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
+	"github.com/openkms/kms/internal/policy"
 	"github.com/openkms/kms/internal/store"
 )
 
@@ -350,5 +351,25 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	if i := slices.IndexFunc(mats, func(k *keys.SymmetricKey) bool { return !zeroed(k) }); i >= 0 {
 		t.Fatalf("material %d of %d survived the purge", i, len(mats))
+	}
+}
+
+// TestPolicyCache: the same policy text gives the same parsed document,
+// one that does not parse gives nil, and the cache stays bounded.
+func TestPolicyCache(t *testing.T) {
+	c := policyCache{docs: map[string]*policy.Document{}}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
+	a, b := c.get(doc), c.get(doc)
+	if a == nil || a != b {
+		t.Fatalf("same policy: %p and %p", a, b)
+	}
+	if d := c.get("{not json"); d != nil {
+		t.Fatalf("unparsable policy gave %v", d)
+	}
+	for i := range maxParsedPolicies + 10 {
+		c.get(fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"s%d","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`, i))
+	}
+	if n := len(c.docs); n > maxParsedPolicies {
+		t.Fatalf("%d parsed policies cached, bound %d", n, maxParsedPolicies)
 	}
 }
