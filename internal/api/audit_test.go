@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -51,6 +53,40 @@ func TestHotParameters(t *testing.T) {
 					t.Errorf("%s.%s: not rendered by hotParameters", typ.Name(), f)
 				}
 			}
+		}
+	}
+}
+
+// TestMarshalOutput: the hot outputs encode as json.Marshal encodes them.
+func TestMarshalOutput(t *testing.T) {
+	blob := make([]byte, 4096+155)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	arn := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	outs := []any{
+		(*service.EncryptOutput)(nil),
+		&service.EncryptOutput{},
+		&service.EncryptOutput{CiphertextBlob: blob, KeyId: arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"},
+		&service.EncryptOutput{CiphertextBlob: []byte{}, KeyId: "<&>\u2028é"},
+		(*service.DecryptOutput)(nil),
+		&service.DecryptOutput{},
+		&service.DecryptOutput{KeyId: arn, Plaintext: blob[:4096], EncryptionAlgorithm: "SYMMETRIC_DEFAULT"},
+		&service.DecryptOutput{KeyId: arn, Plaintext: []byte{}, EncryptionAlgorithm: "RSAES_OAEP_SHA_256", KeyMaterialId: "ab"},
+		(*service.GenerateDataKeyOutput)(nil),
+		&service.GenerateDataKeyOutput{},
+		&service.GenerateDataKeyOutput{CiphertextBlob: blob[:184], Plaintext: blob[:32], KeyId: arn, KeyMaterialId: "00ff"},
+		&service.GenerateDataKeyOutput{CiphertextBlob: blob[:184], Plaintext: []byte{}, KeyId: arn},
+		&service.SignOutput{KeyId: arn, Signature: blob[:72], SigningAlgorithm: "ECDSA_SHA_256"},
+	}
+	for _, out := range outs {
+		want, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalOutput(out)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%T: got %s (%v)\nwant %s", out, got, err, want)
 		}
 	}
 }

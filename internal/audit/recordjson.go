@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+
+	"github.com/openkms/kms/internal/jsonenc"
 )
 
 // appendRecord appends r as MarshalJSON renders it: byte for byte what
@@ -14,23 +16,23 @@ import (
 func appendRecord(b []byte, r *Record) ([]byte, error) {
 	var err error
 	b = append(b, `{"eventVersion":`...)
-	b = appendString(b, r.EventVersion)
+	b = jsonenc.String(b, r.EventVersion)
 	b = append(b, `,"userIdentity":`...)
 	if b, err = appendIdentity(b, r.UserIdentity); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"eventTime":`...)
-	b = appendString(b, formatTime(r.EventTime))
+	b = jsonenc.String(b, formatTime(r.EventTime))
 	b = append(b, `,"eventSource":`...)
-	b = appendString(b, r.EventSource)
+	b = jsonenc.String(b, r.EventSource)
 	b = append(b, `,"eventName":`...)
-	b = appendString(b, r.EventName)
+	b = jsonenc.String(b, r.EventName)
 	b = append(b, `,"awsRegion":`...)
-	b = appendString(b, r.AWSRegion)
+	b = jsonenc.String(b, r.AWSRegion)
 	b = append(b, `,"sourceIPAddress":`...)
-	b = appendString(b, r.SourceIPAddress)
+	b = jsonenc.String(b, r.SourceIPAddress)
 	b = append(b, `,"userAgent":`...)
-	b = appendString(b, r.UserAgent)
+	b = jsonenc.String(b, r.UserAgent)
 	b = appendOptString(b, `,"errorCode":`, r.ErrorCode)
 	b = appendOptString(b, `,"errorMessage":`, r.ErrorMessage)
 	b = append(b, `,"requestParameters":`...)
@@ -49,7 +51,7 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 	}
 	b = appendOptString(b, `,"requestID":`, r.RequestID)
 	b = append(b, `,"eventID":`...)
-	b = appendString(b, r.EventID)
+	b = jsonenc.String(b, r.EventID)
 	b = append(b, `,"readOnly":`...)
 	b = strconv.AppendBool(b, r.ReadOnly)
 	if len(r.Resources) > 0 {
@@ -59,21 +61,21 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"accountId":`...)
-			b = appendString(b, res.AccountID)
+			b = jsonenc.String(b, res.AccountID)
 			b = append(b, `,"type":`...)
-			b = appendString(b, res.Type)
+			b = jsonenc.String(b, res.Type)
 			b = append(b, `,"ARN":`...)
-			b = appendString(b, res.ARN)
+			b = jsonenc.String(b, res.ARN)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"eventType":`...)
-	b = appendString(b, r.EventType)
+	b = jsonenc.String(b, r.EventType)
 	b = append(b, `,"managementEvent":`...)
 	b = strconv.AppendBool(b, r.ManagementEvent)
 	b = append(b, `,"recipientAccountId":`...)
-	b = appendString(b, r.RecipientAccountID)
+	b = jsonenc.String(b, r.RecipientAccountID)
 	if r.ServiceEventDetails != nil {
 		b = append(b, `,"serviceEventDetails":`...)
 		if b, err = appendValue(b, r.ServiceEventDetails); err != nil {
@@ -81,7 +83,7 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"eventCategory":`...)
-	b = appendString(b, r.EventCategory)
+	b = jsonenc.String(b, r.EventCategory)
 	if t := r.TLSDetails; t != nil {
 		b = append(b, `,"tlsDetails":{`...)
 		n := len(b)
@@ -132,22 +134,7 @@ func appendOptString(b []byte, member, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, member...), s)
-}
-
-// appendString appends s as a JSON string. Printable ASCII other than the
-// quote, the backslash and the characters encoding/json escapes for HTML
-// (<, >, &) goes as is; a string with anything else is left to json.Marshal.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s) // a string always encodes
-			return append(b, j...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return jsonenc.String(append(b, member...), s)
 }
 
 // appendValue appends a free-form member (request parameters and the like)
@@ -159,7 +146,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendString(b, v), nil
+		return jsonenc.String(b, v), nil
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case int:
@@ -177,8 +164,8 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(appendString(b, k), ':')
-			b = appendString(b, v[k])
+			b = append(jsonenc.String(b, k), ':')
+			b = jsonenc.String(b, v[k])
 		}
 		return append(b, '}'), nil
 	case map[string]any:
@@ -190,7 +177,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(appendString(b, k), ':')
+			b = append(jsonenc.String(b, k), ':')
 			if b, err = appendValue(b, v[k]); err != nil {
 				return nil, err
 			}
@@ -205,7 +192,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, s)
+			b = jsonenc.String(b, s)
 		}
 		return append(b, ']'), nil
 	case []any:
