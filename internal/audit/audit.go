@@ -226,7 +226,7 @@ type recordJSON struct {
 // and hashes; json.Marshal of a Record gives the same bytes, and so does
 // json.Marshal of its recordJSON (see appendRecord).
 func (r Record) MarshalJSON() ([]byte, error) {
-	return appendRecord(make([]byte, 0, 1024), &r)
+	return appendRecord(make([]byte, 0, 2048), &r)
 }
 
 // recordJSON returns r in the shape of its JSON, the reference for

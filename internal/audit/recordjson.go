@@ -141,7 +141,6 @@ func appendOptString(b []byte, member, s string) []byte {
 // as json.Marshal does: the shapes the API builds directly, the rest
 // through json.Marshal.
 func appendValue(b []byte, v any) ([]byte, error) {
-	var err error
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -156,65 +155,58 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
 	case map[string]string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(jsonenc.String(b, k), ':')
-			b = jsonenc.String(b, v[k])
-		}
-		return append(b, '}'), nil
+		return appendObject(b, v, appendStringValue)
 	case map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(jsonenc.String(b, k), ':')
-			if b, err = appendValue(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendObject(b, v, appendValue)
 	case []string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.String(b, s)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendStringValue)
 	case []any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendValue(b, x); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendValue)
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	return append(b, j...), nil
+}
+
+func appendStringValue(b []byte, s string) ([]byte, error) { return jsonenc.String(b, s), nil }
+
+// appendObject appends m as a JSON object, keys sorted as json.Marshal
+// sorts them, null if m is nil.
+func appendObject[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = value(append(jsonenc.String(b, k), ':'), m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendArray appends s as a JSON array, null if s is nil.
+func appendArray[V any](b []byte, s []V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	if s == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, x := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = value(b, x); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
