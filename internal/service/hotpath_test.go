@@ -40,7 +40,13 @@ func (c *countingStore) GetAlias(ctx context.Context, account, region, name stri
 	return c.Store.GetAlias(ctx, account, region, name)
 }
 
-func newTestService(t *testing.T) (*Service, *countingStore) {
+func newTestService(t testing.TB) (*Service, *countingStore) {
+	return newTestServiceConfig(t, Config{})
+}
+
+// newTestServiceConfig is a service on a fresh store with cfg's other
+// settings.
+func newTestServiceConfig(t testing.TB, cfg Config) (*Service, *countingStore) {
 	t.Helper()
 	sealer, err := seal.New(bytes.Repeat([]byte{0x42}, 32))
 	if err != nil {
@@ -52,7 +58,8 @@ func newTestService(t *testing.T) (*Service, *countingStore) {
 	}
 	t.Cleanup(func() { st.Close() })
 	cs := &countingStore{Store: st}
-	s := New(Config{Store: cs, Sealer: sealer})
+	cfg.Store, cfg.Sealer = cs, sealer
+	s := New(cfg)
 	t.Cleanup(s.Close)
 	return s, cs
 }
@@ -109,17 +116,7 @@ func TestHotPathSkipsStore(t *testing.T) {
 // key-per-tenant case (many more keys than the cache holds): every request
 // loads the key, its aliases, grants and material.
 func BenchmarkEncryptColdKey(b *testing.B) {
-	sealer, err := seal.New(bytes.Repeat([]byte{0x42}, 32))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "kms.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := New(Config{Store: st, Sealer: sealer, CacheSize: 16, Logger: slog.New(slog.DiscardHandler)})
-	defer s.Close()
+	s, _ := newTestServiceConfig(b, Config{CacheSize: 16, Logger: slog.New(slog.DiscardHandler)})
 	ctx, c := context.Background(), testCaller()
 	ids := make([]string, 512)
 	for i := range ids {
