@@ -81,7 +81,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		endpoint, region, profile string
 		op, keyIDs                string
 		keyFile, saveKeys         string
-		serverPID                 int
+		serverPID, rounds         int
 		calibrate, asJSON         bool
 	)
 	fs.StringVar(&endpoint, "endpoint", "", "endpoint URL, e.g. http://127.0.0.1:7900 (required)")
@@ -100,6 +100,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&saveKeys, "save-keys", "", "with --create-keys: write the created key ids to this file and keep the keys")
 	fs.IntVar(&serverPID, "server-pid", 0, "the server's process id, to report its CPU time per request")
 	fs.BoolVar(&calibrate, "calibrate", false, "also run the same load against a floor server, started on the CPUs of --server-pid")
+	fs.IntVar(&rounds, "rounds", 1, "repeat the run (with --calibrate: floor, then server) this many times and report the median round")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -157,6 +158,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
+	if rounds < 1 || rounds > maxRounds {
+		return usageErr("--rounds must be 1 to %d, not %d", maxRounds, rounds)
+	}
 	if set["server-pid"] {
 		if err := loadgen.CheckPID(serverPID); err != nil {
 			return usageErr("--server-pid %d: %v", serverPID, err)
@@ -203,24 +207,35 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var floor *loadgen.Result
-	if calibrate {
-		floorURL, pid, stopFloor, err := startFloor(serverPID)
+	var runs []*loadgen.Result
+	for range rounds {
+		var floor *loadgen.Result
+		if calibrate {
+			floorURL, pid, stopFloor, err := startFloor(serverPID)
+			if err != nil {
+				return fail("starting the floor server: %v", err)
+			}
+			floor, err = b.Run(ctx, loadgen.Target{Name: "floor", Endpoint: floorURL, Client: loadgen.NewClient(awsCfg, floorURL), ServerPID: pid})
+			stopFloor()
+			if err != nil || floor.Interrupted {
+				return fail("interrupted during the floor run")
+			}
+		}
+		res, err := b.Run(ctx, loadgen.Target{Name: "server", Endpoint: endpoint, Client: client, ServerPID: serverPID})
 		if err != nil {
-			return fail("starting the floor server: %v", err)
+			return fail("interrupted before the measured window")
 		}
-		floor, err = b.Run(ctx, loadgen.Target{Name: "floor", Endpoint: floorURL, Client: loadgen.NewClient(awsCfg, floorURL), ServerPID: pid})
-		stopFloor()
-		if err != nil || floor.Interrupted {
-			return fail("interrupted during the floor run")
+		if floor != nil {
+			res.SetFloor(floor)
+		}
+		runs = append(runs, res)
+		if res.Interrupted {
+			break
 		}
 	}
-	res, err := b.Run(ctx, loadgen.Target{Name: "server", Endpoint: endpoint, Client: client, ServerPID: serverPID})
-	if err != nil {
-		return fail("interrupted before the measured window")
-	}
-	if floor != nil {
-		res.SetFloor(floor)
+	res := runs[len(runs)-1]
+	if !res.Interrupted {
+		res = loadgen.Median(runs)
 	}
 	fmt.Fprint(stderr, clearLine)
 	if asJSON {
@@ -236,6 +251,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// maxRounds bounds --rounds.
+const maxRounds = 100
 
 // readKeyFile reads key ids, one per line; blank lines and lines starting
 // with # are skipped.

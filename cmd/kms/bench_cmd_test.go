@@ -50,6 +50,7 @@ func TestBenchArgumentErrors(t *testing.T) {
 		{"key file and ids", append(ep, "--key-id", "k", "--key-file", emptyFile), "--key-id or --key-file, not both"},
 		{"missing key file", append(ep, "--key-file", filepath.Join(t.TempDir(), "none")), "--key-file: open"},
 		{"empty key file", append(ep, "--key-file", emptyFile), "names no keys"},
+		{"no rounds", append(ep, "--key-id", "k", "--rounds", "0"), "--rounds must be 1 to 100"},
 		{"save without create", append(ep, "--key-id", "k", "--save-keys", emptyFile), "--save-keys needs --create-keys"},
 		{"unknown flag", append(ep, "--nope"), "flag provided but not defined"},
 		{"floor stray argument", []string{"floor", "extra"}, `unexpected argument "extra"`},
@@ -109,6 +110,14 @@ func TestBenchJSONAgainstFloor(t *testing.T) {
 	}
 	if r.Requests != 30 || r.ErrorCount != 0 || r.Keys != 2 || r.Size != 100 || r.Concurrency != 3 || r.Op != "mixed" || r.Endpoint != srv.URL {
 		t.Errorf("result %+v", r)
+	}
+
+	// Rounds: the median round, with every round's figures.
+	stdout.Reset()
+	code = run([]string{"bench", "--endpoint", srv.URL, "--key-id", "k", "--requests", "10", "--warmup", "0", "--rounds", "3", "--json"}, &stdout, &stderr)
+	r = loadgen.Result{}
+	if err := json.Unmarshal(stdout.Bytes(), &r); code != 0 || err != nil || len(r.Rounds) != 3 || r.Requests != 10 {
+		t.Errorf("--rounds 3: exit %d, %v, rounds %+v", code, err, r.Rounds)
 	}
 
 	// The table, the default.

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +47,58 @@ type Result struct {
 	Floor          *Result  `json:"floor,omitempty"`
 	ServerCPURatio *float64 `json:"server_cpu_ratio,omitempty"`
 	OpsRatio       *float64 `json:"ops_per_s_ratio,omitempty"`
+
+	// Rounds, with more than one round (--rounds): the main figures of
+	// every round, in order; the rest of the result is the median round's.
+	Rounds []Round `json:"rounds,omitempty"`
+}
+
+// Round is one round's main figures.
+type Round struct {
+	OpsPerS        float64  `json:"ops_per_s"`
+	P99Ms          float64  `json:"p99_ms"`
+	ServerCPU      *float64 `json:"server_cpu_us_per_request"`
+	FloorServerCPU *float64 `json:"floor_server_cpu_us_per_request,omitempty"`
+	ServerCPURatio *float64 `json:"server_cpu_ratio,omitempty"`
+	OpsRatio       *float64 `json:"ops_per_s_ratio,omitempty"`
+}
+
+// Median returns the median of the results of repeated rounds, ordered by
+// server CPU ratio, else server CPU per request, else ops/s (the first of
+// these that every round has), with the rounds' figures attached. With one
+// round it returns it unchanged; with an even number, the lower middle
+// one.
+func Median(runs []*Result) *Result {
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	all := func(f func(*Result) *float64) bool {
+		for _, r := range runs {
+			if f(r) == nil {
+				return false
+			}
+		}
+		return true
+	}
+	key := func(r *Result) float64 { return r.OpsPerS }
+	switch {
+	case all(func(r *Result) *float64 { return r.ServerCPURatio }):
+		key = func(r *Result) float64 { return *r.ServerCPURatio }
+	case all(func(r *Result) *float64 { return r.ServerCPU }):
+		key = func(r *Result) float64 { return *r.ServerCPU }
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b *Result) int { return cmp.Compare(key(a), key(b)) })
+	m := *sorted[(len(sorted)-1)/2]
+	m.Rounds = make([]Round, len(runs))
+	for i, r := range runs {
+		m.Rounds[i] = Round{OpsPerS: r.OpsPerS, P99Ms: r.LatencyMs.P99, ServerCPU: r.ServerCPU,
+			ServerCPURatio: r.ServerCPURatio, OpsRatio: r.OpsRatio}
+		if r.Floor != nil {
+			m.Rounds[i].FloorServerCPU = r.Floor.ServerCPU
+		}
+	}
+	return &m
 }
 
 // OperationResult is the part of a Result for one KMS operation.
@@ -195,6 +248,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		if r.OpsRatio != nil {
 			fmt.Fprintf(&b, "ops/s: %.2f × the floor's\n", *r.OpsRatio)
+		}
+	}
+	if len(r.Rounds) > 0 {
+		fmt.Fprintf(&b, "\nthe median of %d rounds is shown; every round:\n", len(r.Rounds))
+		for i, rd := range r.Rounds {
+			fmt.Fprintf(&b, "  round %d: %.0f ops/s, p99 %s ms, server %s µs/req", i+1, rd.OpsPerS, ms(rd.P99Ms), strings.TrimSpace(cpuCell(rd.ServerCPU)))
+			if rd.ServerCPURatio != nil {
+				fmt.Fprintf(&b, ", %.2f × the floor's %s", *rd.ServerCPURatio, strings.TrimSpace(cpuCell(rd.FloorServerCPU)))
+			}
+			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
