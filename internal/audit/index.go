@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // init checks the journal mode, migrates, and loads each region's chain
@@ -68,49 +70,23 @@ func (l *Log) init() error {
 	// seeking from one to the next in the (region, seq) index, and each
 	// head by one more seek: a GROUP BY would read the whole index, about
 	// a second per million records at every start.
-	rows, err = l.w.QueryContext(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("records")+`)
+	if err := l.eachRegion(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("records")+`)
 		SELECT r.region, r.seq, r.hash FROM g
-		JOIN records r ON r.region = g.region AND r.seq = (SELECT MAX(seq) FROM records WHERE region = g.region)`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var region string
-		var seq uint64
-		var hash []byte
-		if err := rows.Scan(&region, &seq, &hash); err != nil {
-			rows.Close()
-			return err
-		}
-		c := l.regions[region]
-		c.seq = seq
-		copy(c.hash[:], hash)
-		l.regions[region] = c
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		JOIN records r ON r.region = g.region AND r.seq = (SELECT MAX(seq) FROM records WHERE region = g.region)`,
+		func(c *chain, seq uint64, hash []byte) {
+			c.seq = seq
+			copy(c.hash[:], hash)
+		}); err != nil {
 		return err
 	}
 
 	// The last checkpoint of each region.
-	rows, err = l.w.QueryContext(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("checkpoints")+`)
+	if err := l.eachRegion(ctx, `WITH RECURSIVE g(region) AS (`+distinctRegions("checkpoints")+`)
 		SELECT c.region, c.seq, c.signature FROM g
-		JOIN checkpoints c ON c.id = (SELECT MAX(id) FROM checkpoints WHERE region = g.region)`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var region string
-		var seq uint64
-		var sig []byte
-		if err := rows.Scan(&region, &seq, &sig); err != nil {
-			rows.Close()
-			return err
-		}
-		c := l.regions[region]
-		c.ckptSeq, c.ckptSig = seq, sigHash(sig)
-		l.regions[region] = c
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		JOIN checkpoints c ON c.id = (SELECT MAX(id) FROM checkpoints WHERE region = g.region)`,
+		func(c *chain, seq uint64, sig []byte) {
+			c.ckptSeq, c.ckptSig = seq, sigHash(sig)
+		}); err != nil {
 		return err
 	}
 
@@ -124,6 +100,28 @@ func (l *Log) init() error {
 	}
 	l.nextID = last.Int64 + 1
 	return nil
+}
+
+// eachRegion runs query, whose rows are (region, seq, blob), and lets set
+// update the region's chain from each.
+func (l *Log) eachRegion(ctx context.Context, query string, set func(c *chain, seq uint64, b []byte)) error {
+	rows, err := l.w.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var region string
+		var seq uint64
+		var b []byte
+		if err := rows.Scan(&region, &seq, &b); err != nil {
+			rows.Close()
+			return err
+		}
+		c := l.regions[region]
+		set(&c, seq, b)
+		l.regions[region] = c
+	}
+	return errors.Join(rows.Err(), rows.Close())
 }
 
 // distinctRegions is the body of a recursive common table expression g
@@ -391,15 +389,7 @@ func (l *Log) tryWrite(fn func(tx *sql.Tx) error) error {
 			return err
 		}
 	}
-	tx, err := l.w.BeginTx(l.ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() // no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqlite.InTx(l.ctx, l.w, fn)
 }
 
 type lastUse struct {

@@ -178,34 +178,30 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 // database newer than len(migrations). The audit log uses it for its own
 // file too.
 func Migrate(ctx context.Context, db *sql.DB, migrations [][]string, target int) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	if _, err := tx.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	var v int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return err
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("database schema version %d is newer than this binary supports (%d)", v, len(migrations))
-	}
-	for ; v < target; v++ {
-		for _, stmt := range migrations[v] {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration to version %d: %w", v+1, err)
-			}
-		}
+	return InTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		var v int
+		if err := tx.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			return err
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this binary supports (%d)", v, len(migrations))
+		}
+		for ; v < target; v++ {
+			for _, stmt := range migrations[v] {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migration to version %d: %w", v+1, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -133,7 +133,13 @@ func (s *Store) Close() error {
 
 // write runs fn in a write transaction and commits it.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return InTx(ctx, s.w, fn)
+}
+
+// InTx runs fn in a transaction of db and commits it if fn succeeds. The
+// audit log uses it for its own file too.
+func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
