@@ -84,7 +84,8 @@ func TestMarshalOutput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := marshalOutput(out)
+		got, err := appendOutput([]byte("x"), out)
+		got = got[1:]
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%T: got %s (%v)\nwant %s", out, got, err, want)
 		}

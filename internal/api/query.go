@@ -223,7 +223,8 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 // in its audit record. It returns the action ("" when the request names no
 // known one).
 func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, reqID string, rec *audit.Record, api *queryAPI, service string) (string, any, error) {
-	body, err := readBody(w, r)
+	body, release, err := readBody(w, r)
+	defer release() // the parameters are parsed from a copy
 	if err != nil {
 		return "", nil, kms.Errorf(identity.ErrValidation, "The request body must be at most %d bytes.", MaxBodyBytes)
 	}

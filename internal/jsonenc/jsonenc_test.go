@@ -13,13 +13,14 @@ func TestString(t *testing.T) {
 }
 
 func TestBytes(t *testing.T) {
-	for _, p := range [][]byte{nil, {}, {0}, []byte("ab"), []byte("abc"), bytes.Repeat([]byte{0xfb, 0xff}, 100)} {
+	for _, p := range [][]byte{nil, {}, {0}, []byte("ab"), []byte("abc"), bytes.Repeat([]byte{0xfb, 0xff}, 100), bytes.Repeat([]byte{0x3e, 0x3f, 0xbf}, 1400)} {
 		check(t, Bytes(nil, p), p)
 	}
 }
 
 func FuzzString(f *testing.F) {
 	f.Add("x<y", []byte{1, 2})
+	f.Add("", bytes.Repeat([]byte{0xfb, 0xef, 0x00, 0x3e}, 97)) // past the vector encoder's blocks
 	f.Fuzz(func(t *testing.T, s string, p []byte) {
 		check(t, String([]byte("prefix"), s)[6:], s)
 		check(t, Bytes(nil, p), p)

@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -108,5 +110,67 @@ func TestAuthentication(t *testing.T) {
 	wantCode(t, err, "InvalidSignatureException")
 	if _, err := ts.client("eu-west-1").ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBodySizes sends bodies around the per-connection read buffer and the
+// pooled-buffer limit, two of them pipelined on one connection, and one
+// over the limit.
+func TestBodySizes(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	creds := aws.Credentials{AccessKeyID: testAccessKeyID, SecretAccessKey: testSecret}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	// ListKeys ignores whitespace: the padding sets the body's size.
+	request := func(size int) []byte {
+		body := `{"Limit":5` + strings.Repeat(" ", max(size-11, 0)) + `}`
+		req, _ := http.NewRequest("POST", ts.URL+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+		sum := sha256.Sum256([]byte(body))
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", testRegion, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		sizes  []int // pipelined in one write
+		status int
+	}{
+		{[]int{100, 100}, 200},
+		{[]int{16 << 10, 10}, 200},
+		{[]int{(16 << 10) + 1, (64 << 10) + 1}, 200},
+		{[]int{200 << 10}, 200},
+		{[]int{(1 << 20) + 1}, 400},
+	} {
+		var all []byte
+		for _, n := range tc.sizes {
+			all = append(all, request(n)...)
+		}
+		if _, err := conn.Write(all); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tc.sizes {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%d bytes: %v", n, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d bytes: status %d, want %d: %s", n, resp.StatusCode, tc.status, b)
+			}
+		}
+		if tc.status != 200 {
+			break // the server may close the connection after a refused body
+		}
 	}
 }

@@ -345,6 +345,7 @@ func (s *Server) Listen() (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	ln = bufferedListener{ln}
 	if tlsOn {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
@@ -372,13 +373,16 @@ func loopback(addr string) bool {
 // (up to 30 seconds) and returns. Due key deletions run in the background.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Handler: s.handler,
+		// One deadline for headers and body (ReadHeaderTimeout unset):
+		// net/http then sets the read deadline once per request rather
+		// than twice, and a slow client is cut off after ReadTimeout
+		// either way.
+		ReadTimeout:    20 * time.Second,
+		WriteTimeout:   30 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	var wg sync.WaitGroup
