@@ -227,7 +227,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Write(b) // net/http copies b or writes it out before returning
+	writeBody(w, r, b)
+}
+
+// A Corker holds back a connection's writes (Cork) and sends them in one
+// (Uncork). The server puts one in each request's context (WithCorker).
+type Corker interface {
+	Cork()
+	Uncork()
+}
+
+type corkerKey struct{}
+
+// WithCorker returns ctx with c, for the requests of c's connection.
+func WithCorker(ctx context.Context, c Corker) context.Context {
+	return context.WithValue(ctx, corkerKey{}, c)
+}
+
+// corkOver is the body size from which writeBody corks: net/http writes
+// a response through a 4 KiB buffer, so a larger one leaves in two writes.
+const corkOver = 3 << 10
+
+// writeBody writes the body b of a response whose headers are set, in one
+// write to the connection when the server can do that: the response is
+// flushed while the connection is corked. net/http copies b or writes it
+// out before Write returns, so b may be reused after.
+func writeBody(w http.ResponseWriter, r *http.Request, b []byte) {
+	c, _ := r.Context().Value(corkerKey{}).(Corker)
+	if c == nil || len(b) <= corkOver {
+		w.Write(b)
+		return
+	}
+	c.Cork()
+	defer c.Uncork()
+	w.Write(b)
+	http.NewResponseController(w).Flush()
 }
 
 // appendOutput appends json.Marshal(out) to b, without reflection for the

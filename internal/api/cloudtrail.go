@@ -59,5 +59,5 @@ func (h *Handler) serveLookupEvents(w http.ResponseWriter, r *http.Request, reqI
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Write(b)
+	writeBody(w, r, b)
 }

@@ -216,7 +216,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	writeBody(w, r, buf.Bytes())
 }
 
 // runQuery authenticates an IAM or STS request and runs its action, filling

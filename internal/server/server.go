@@ -383,6 +383,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:    connContext,
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -68,6 +69,14 @@ func TestTLS(t *testing.T) {
 	})
 	k := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &awskms.CreateKeyInput{}))
 	must[*awskms.EncryptOutput](t)(c.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("over TLS")}))
+	// Large enough a response that the server corks the connection under
+	// TLS to send it in one write.
+	big := bytes.Repeat([]byte{0xa5}, 4096)
+	enc := must[*awskms.EncryptOutput](t)(c.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: big}))
+	dec := must[*awskms.DecryptOutput](t)(c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}))
+	if !bytes.Equal(dec.Plaintext, big) {
+		t.Fatal("4 KiB round trip over TLS changed the plaintext")
+	}
 	// Plain HTTP to the TLS port is not served.
 	if _, err := ts.client(testRegion).ListKeys(ctx, &awskms.ListKeysInput{}); err == nil {
 		t.Fatal("plain HTTP to the TLS listener succeeded")
