@@ -126,7 +126,7 @@ func decode(body []byte, v any) error {
 	if len(body) == 0 {
 		return nil // an empty body means {}
 	}
-	if len(body) >= blobMin && decodeBlob(body, v) {
+	if decodeFast(body, v) || len(body) >= blobMin && decodeBlob(body, v) {
 		return nil
 	}
 	err := json.Unmarshal(body, v)

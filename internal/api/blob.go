@@ -76,7 +76,8 @@ func decodeBlob(body []byte, v any) (ok bool) {
 	rest := make([]byte, 0, len(body)-len(raw))
 	rest = append(append(append(rest, body[:m.start]...), `""`...), body[m.end:]...)
 	if json.Unmarshal(rest, v) != nil {
-		return false // the plain way gives the error
+		rv.Elem().SetZero() // what it set before failing
+		return false        // the plain way gives the error
 	}
 	rv.Elem().Field(fields[string(m.name)]).SetBytes(data[:n])
 	return true

@@ -46,24 +46,57 @@ func FuzzDecodeBlob(f *testing.F) {
 	}
 	f.Add([]byte(`{"Plaintext":"` + blob[:len(blob)-4] + `eHh=` + `"}`))
 	f.Add([]byte(`{"Plaintext":"` + blob[:len(blob)-4] + `eB==` + `"}`))
+	for _, s := range []string{
+		`{"KeyId":"k","KeySpec":"AES_256"}`,
+		`{"KeyId":"k","NumberOfBytes":32,"EncryptionContext":{},"GrantTokens":[]}`,
+		`{"KeyId":"k","NumberOfBytes":2147483648}`,
+		`{"KeyId":"k","NumberOfBytes":032}`,
+		`{"KeyId":"k","NumberOfBytes":-1}`,
+		`{"KeyId":"k","NumberOfBytes":1e2}`,
+		`{"KeyId":"k","GrantTokens":["a", "b" ,"c"],"DryRun":false}`,
+		`{"KeyId":"k","GrantTokens":["a",]}`,
+		`{"KeyId":"k","GrantTokens":["a" "b"]}`,
+		`{"KeyId":"k","EncryptionContext":{"a":"b","a":"c"}}`,
+		`{"KeyId":"k","EncryptionContext":{"a":1}}`,
+		`{"KeyId":"k","EncryptionContext":{"\u0061":"b"}}`,
+		`{"KeyId":"\u006b"}`,
+		`{"KeyId":"k\xff"}`,
+		`{"KeyId":null}`,
+		`{"KeyId":"k","keyid":"j"}`,
+		`{"KeyId":"k","KeyId":"j"}`,
+		`{"KeyId":"k","Recipient":{}}`,
+		`{"KeyId":"k","Other":1}`,
+		`{"KeyId":"k","DryRun":true,"Plaintext":"eHh4"}`,
+		`{"KeyId":"k","Plaintext":""}`,
+		`{"CiphertextBlob":"eHh4","EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}`,
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		same[service.EncryptInput](t, body)
 		same[service.DecryptInput](t, body)
+		same[service.GenerateDataKeyInput](t, body)
 	})
 }
 
-// same checks decodeBlob against json.Unmarshal for one input type.
+// same checks decodeBlob and decodeFast against json.Unmarshal for one
+// input type.
 func same[T any](t *testing.T, body []byte) {
-	var fast T
-	if !decodeBlob(body, &fast) {
-		return
-	}
-	var plain T
-	if err := json.Unmarshal(body, &plain); err != nil {
-		t.Fatalf("decodeBlob took a body json.Unmarshal rejects (%v): %q", err, body)
-	}
-	if !reflect.DeepEqual(fast, plain) {
-		t.Fatalf("decodeBlob: %+v\njson.Unmarshal: %+v\nbody %q", fast, plain, body)
+	for name, fastDecode := range map[string]func([]byte, any) bool{"decodeBlob": decodeBlob, "decodeFast": decodeFast} {
+		var fast T
+		if !fastDecode(body, &fast) {
+			if !reflect.ValueOf(fast).IsZero() {
+				t.Fatalf("%s gave up but left %+v", name, fast)
+			}
+			continue
+		}
+		var plain T
+		if err := json.Unmarshal(body, &plain); err != nil {
+			t.Fatalf("%s took a body json.Unmarshal rejects (%v): %q", name, err, body)
+		}
+		if !reflect.DeepEqual(fast, plain) {
+			t.Fatalf("%s: %+v\njson.Unmarshal: %+v\nbody %q", name, fast, plain, body)
+		}
 	}
 }
 
@@ -110,5 +143,23 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeFast: the requests SDKs send take the fast path.
+func TestDecodeFast(t *testing.T) {
+	blob := bigBlob(64)
+	for _, tc := range []struct {
+		body string
+		v    any
+	}{
+		{`{"KeyId":"alias/a","Plaintext":"` + blob + `","EncryptionContext":{"tenant":"t-1"}}`, &service.EncryptInput{}},
+		{`{"CiphertextBlob":"` + blob + `","EncryptionContext":{"tenant":"t-1"},"GrantTokens":["g"]}`, &service.DecryptInput{}},
+		{`{"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","KeySpec":"AES_256"}`, &service.GenerateDataKeyInput{}},
+		{`{"KeyId":"k","NumberOfBytes":64,"DryRun":true}`, &service.GenerateDataKeyInput{}},
+	} {
+		if !decodeFast([]byte(tc.body), tc.v) {
+			t.Errorf("%s: not decoded", tc.body)
+		}
 	}
 }
