@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -504,11 +503,6 @@ func (l *Log) insertRows(tx *sql.Tx, stmt [2]string, n int, args []any) error {
 					return err
 				}
 				args = args[rows*n:]
-				// A transaction of a few hundred records is milliseconds
-				// of CPU; on one core the requests waiting behind it would
-				// otherwise wait for the scheduler's 10ms time slice (p99
-				// at 16 clients: 17-18 ms with this, 19-25 without).
-				runtime.Gosched()
 			}
 		}
 	}
