@@ -63,14 +63,8 @@ func decodeBlob(body []byte, v any) (ok bool) {
 		}
 	}
 	raw := body[m.start+1 : m.end-1]
-	// Base64 decoding skips CR and LF, which JSON does not allow raw in a
-	// string; any other control byte fails the decoding below.
-	if bytes.IndexByte(raw, '\\') >= 0 || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-		return false
-	}
-	data := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
-	n, err := base64.StdEncoding.Decode(data, raw)
-	if err != nil {
+	data, ok := decodeBase64(raw)
+	if !ok {
 		return false
 	}
 	rest := make([]byte, 0, len(body)-len(raw))
@@ -79,8 +73,25 @@ func decodeBlob(body []byte, v any) (ok bool) {
 		rv.Elem().SetZero() // what it set before failing
 		return false        // the plain way gives the error
 	}
-	rv.Elem().Field(fields[string(m.name)]).SetBytes(data[:n])
+	rv.Elem().Field(fields[string(m.name)]).SetBytes(data)
 	return true
+}
+
+// decodeBase64 decodes s, the contents of a JSON string, if it holds
+// base64 as encoding/json would decode it. The decoder skips CR and LF,
+// which JSON does not allow raw in a string, and fails on any other byte
+// outside its alphabet: a search for those two and for escapes is all the
+// checking the string needs.
+func decodeBase64(s []byte) ([]byte, bool) {
+	if bytes.IndexByte(s, '\\') >= 0 || bytes.IndexByte(s, '\n') >= 0 || bytes.IndexByte(s, '\r') >= 0 {
+		return nil, false
+	}
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(data, s)
+	if err != nil {
+		return nil, false
+	}
+	return data[:n], true
 }
 
 // blobFieldCache maps struct types to their []byte fields by name.

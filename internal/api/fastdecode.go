@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"unicode/utf8"
 
-	"github.com/segmentio/asm/base64"
-
 	"github.com/openkms/kms/internal/service"
 )
 
@@ -136,19 +134,11 @@ func blob(field func(any) *[]byte) fastSetter {
 		if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 			return false
 		}
-		// The base64 decoder fails on any byte outside its alphabet but
-		// CR and LF, which it skips and JSON does not allow raw: a quick
-		// search for those and for escapes replaces plainString's scan.
-		s := raw[1 : len(raw)-1]
-		if bytes.IndexByte(s, '\\') >= 0 || bytes.IndexByte(s, '\n') >= 0 || bytes.IndexByte(s, '\r') >= 0 {
+		data, ok := decodeBase64(raw[1 : len(raw)-1])
+		if !ok {
 			return false
 		}
-		data := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-		n, err := base64.StdEncoding.Decode(data, s)
-		if err != nil {
-			return false
-		}
-		*field(v) = data[:n]
+		*field(v) = data
 		return true
 	}
 }
