@@ -74,6 +74,7 @@ func (c *bufferedConn) Uncork() {
 	if len(c.held) > 0 && c.err == nil {
 		_, c.err = c.Conn.Write(c.held)
 	}
+	clear(c.held) // responses carry plaintext: it does not wait here for the next
 	if cap(c.held) > 64<<10 {
 		c.held = nil // a rare large response does not pin its buffer
 	}
