@@ -201,6 +201,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := newRecord(r, reqID, audit.EventSourceKMS, name, h.now())
 	in, out, err := h.runKMS(w, r, reqID, rec, "kms", name, run)
+	defer wipe(in, out)
 	if err == nil {
 		rec.ResponseElements = responseElements(name, out)
 	}
@@ -304,7 +305,30 @@ func appendOutput(b []byte, out any) ([]byte, error) {
 		return append(b, '}'), nil
 	}
 	j, err := json.Marshal(out)
-	return append(b, j...), err
+	b = append(b, j...)
+	clear(j) // it may hold a private key or a shared secret, in base64
+	return b, err
+}
+
+// wipe clears the secrets a request or its response carried, once the
+// response is written: plaintext data, data keys, private keys and shared
+// secrets do not wait in memory for the garbage collector to reuse it.
+func wipe(in, out any) {
+	if v, ok := in.(*service.EncryptInput); ok {
+		clear(v.Plaintext)
+	}
+	switch v := out.(type) {
+	case *service.DecryptOutput:
+		clear(v.Plaintext)
+	case *service.GenerateDataKeyOutput:
+		clear(v.Plaintext)
+	case *service.GenerateDataKeyPairOutput:
+		clear(v.PrivateKeyPlaintext)
+	case *service.DeriveSharedSecretOutput:
+		clear(v.SharedSecret)
+	case *service.GenerateRandomOutput:
+		clear(v.Plaintext)
+	}
 }
 
 // Request and response buffers of the calls that carry data are reused: a

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -89,5 +90,31 @@ func TestMarshalOutput(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%T: got %s (%v)\nwant %s", out, got, err, want)
 		}
+	}
+}
+
+// TestWipe: the secrets of requests and responses are zero once wiped.
+func TestWipe(t *testing.T) {
+	secret := func() []byte { return []byte("secret") }
+	in := &service.EncryptInput{Plaintext: secret()}
+	outs := []any{
+		&service.DecryptOutput{Plaintext: secret()},
+		&service.GenerateDataKeyOutput{Plaintext: secret(), CiphertextBlob: []byte("blob")},
+		&service.GenerateDataKeyPairOutput{PrivateKeyPlaintext: secret()},
+		&service.DeriveSharedSecretOutput{SharedSecret: secret()},
+		&service.GenerateRandomOutput{Plaintext: secret()},
+	}
+	for _, out := range outs {
+		wipe(in, out)
+		b, _ := json.Marshal(out)
+		if bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString([]byte("secret")))) {
+			t.Errorf("%T not wiped: %s", out, b)
+		}
+	}
+	if !bytes.Equal(in.Plaintext, make([]byte, 6)) {
+		t.Errorf("Encrypt plaintext not wiped: %q", in.Plaintext)
+	}
+	if got := outs[1].(*service.GenerateDataKeyOutput).CiphertextBlob; string(got) != "blob" {
+		t.Errorf("ciphertext changed: %q", got)
 	}
 }
