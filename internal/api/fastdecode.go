@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/openkms/kms/internal/service"
@@ -24,8 +25,8 @@ type fastSetter func(v any, raw []byte) bool
 
 // fastFields are the members decodeFast reads, by request type and exact
 // name.
-var fastFields = map[string]map[string]fastSetter{
-	"encrypt": {
+var fastFields = map[reflect.Type]map[string]fastSetter{
+	reflect.TypeFor[*service.EncryptInput](): {
 		"KeyId":               str(func(v any) **string { return &v.(*service.EncryptInput).KeyId }),
 		"Plaintext":           blob(func(v any) *[]byte { return &v.(*service.EncryptInput).Plaintext }),
 		"EncryptionContext":   strMap(func(v any) *map[string]string { return &v.(*service.EncryptInput).EncryptionContext }),
@@ -33,7 +34,7 @@ var fastFields = map[string]map[string]fastSetter{
 		"EncryptionAlgorithm": str(func(v any) **string { return &v.(*service.EncryptInput).EncryptionAlgorithm }),
 		"DryRun":              boolean(func(v any) *bool { return &v.(*service.EncryptInput).DryRun }),
 	},
-	"decrypt": {
+	reflect.TypeFor[*service.DecryptInput](): {
 		"CiphertextBlob":      blob(func(v any) *[]byte { return &v.(*service.DecryptInput).CiphertextBlob }),
 		"EncryptionContext":   strMap(func(v any) *map[string]string { return &v.(*service.DecryptInput).EncryptionContext }),
 		"GrantTokens":         strList(func(v any) *[]string { return &v.(*service.DecryptInput).GrantTokens }),
@@ -41,7 +42,7 @@ var fastFields = map[string]map[string]fastSetter{
 		"EncryptionAlgorithm": str(func(v any) **string { return &v.(*service.DecryptInput).EncryptionAlgorithm }),
 		"DryRun":              boolean(func(v any) *bool { return &v.(*service.DecryptInput).DryRun }),
 	},
-	"generateDataKey": {
+	reflect.TypeFor[*service.GenerateDataKeyInput](): {
 		"KeyId":             str(func(v any) **string { return &v.(*service.GenerateDataKeyInput).KeyId }),
 		"EncryptionContext": strMap(func(v any) *map[string]string { return &v.(*service.GenerateDataKeyInput).EncryptionContext }),
 		"NumberOfBytes":     int32Ptr(func(v any) **int32 { return &v.(*service.GenerateDataKeyInput).NumberOfBytes }),
@@ -55,32 +56,15 @@ var fastFields = map[string]map[string]fastSetter{
 // can do so exactly as json.Unmarshal would; ok is false if it did nothing
 // (v is left as it was: zero).
 func decodeFast(body []byte, v any) (ok bool) {
-	var fields map[string]fastSetter
-	switch in := v.(type) {
-	case *service.EncryptInput:
-		fields = fastFields["encrypt"]
-		defer func() {
-			if !ok {
-				*in = service.EncryptInput{}
-			}
-		}()
-	case *service.DecryptInput:
-		fields = fastFields["decrypt"]
-		defer func() {
-			if !ok {
-				*in = service.DecryptInput{}
-			}
-		}()
-	case *service.GenerateDataKeyInput:
-		fields = fastFields["generateDataKey"]
-		defer func() {
-			if !ok {
-				*in = service.GenerateDataKeyInput{}
-			}
-		}()
-	default:
+	fields := fastFields[reflect.TypeOf(v)]
+	if fields == nil {
 		return false
 	}
+	defer func() {
+		if !ok {
+			reflect.ValueOf(v).Elem().SetZero() // what it set before giving up
+		}
+	}()
 	members, ok := scanObject(body)
 	if !ok || len(members) > len(fields) {
 		return false

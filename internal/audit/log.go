@@ -229,7 +229,9 @@ func Open(cfg Config) (*Log, error) {
 	// which would otherwise be a temporary file written at every insert.
 	// cache_size: the postings and last-use tables take rows at places
 	// spread over the whole table, one per key used; 8 MiB keeps their
-	// interior pages cached with a million keys.
+	// interior pages cached with a million keys. Once full, it recycles
+	// other connections' pages too (the pure-Go SQLite shares one page
+	// cache in a process), the key store's included: see BENCHMARKS.md.
 	wdsn, err := dsn(cfg.Path, "_pragma=journal_mode(WAL)", "_txlock=immediate", "_pragma=synchronous(NORMAL)",
 		"_pragma=temp_store(MEMORY)", "_pragma=cache_size(-8192)")
 	if err != nil {

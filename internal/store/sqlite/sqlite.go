@@ -112,7 +112,9 @@ func Open(path string) (*Store, error) {
 	// than SQLite's default 2 MiB page cache once there are a million keys
 	// (about 1 GiB); 32 MiB holds their interior pages and some leaves, and
 	// is filled only as pages are read. (The pure-Go SQLite's allocator
-	// takes about twice that much memory for it.)
+	// takes about twice that much memory for it. Its page caches also
+	// recycle each other's pages: in the server a full audit-index cache
+	// takes pages from these; see BENCHMARKS.md.)
 	r, err := sql.Open("sqlite", base+fmt.Sprintf("&_pragma=query_only(1)&_pragma=cache_size(%d)", -readerCacheKiB))
 	if err != nil {
 		w.Close()
