@@ -17,5 +17,7 @@ const (
 	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // first start only
 	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
 	envAuditRetention  = "KMS_AUDIT_RETENTION"        // --audit-retention (e.g. 90d; empty keeps forever)
+	envAuditSync       = "KMS_AUDIT_SYNC"             // --audit-sync (changes or always)
+	envAuditSyncEvery  = "KMS_AUDIT_SYNC_INTERVAL"    // --audit-sync-interval (e.g. 10ms)
 	envPprofListen     = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
 )

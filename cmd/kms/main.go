@@ -18,7 +18,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/server"
 )
 
@@ -96,7 +98,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kms server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	var regions, level, retention string
+	var regions, level, retention, auditSync, syncInterval string
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (store, seal, credentials)")
 	fs.StringVar(&cfg.Listen, "listen", env(envListen, server.DefaultListen), "address to listen on")
 	fs.StringVar(&cfg.AccountID, "account-id", env(envAccountID, "111122223333"), "account created on first start")
@@ -107,6 +109,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
 	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
 	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
+	fs.StringVar(&auditSync, "audit-sync", env(envAuditSync, string(audit.SyncChanges)),
+		"which answers wait for their audit record's fdatasync: changes (requests that change state; the others' records are synced within --audit-sync-interval) or always")
+	fs.StringVar(&syncInterval, "audit-sync-interval", env(envAuditSyncEvery, audit.DefaultSyncInterval.String()),
+		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +135,17 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.AuditRetention = d
+	}
+	mode, err := audit.ParseSyncMode(auditSync)
+	if err != nil {
+		fmt.Fprintf(stderr, "kms server: bad --audit-sync %q: want %s or %s\n", auditSync, audit.SyncChanges, audit.SyncAlways)
+		return 2
+	}
+	cfg.AuditSync = mode
+	if cfg.AuditSyncInterval, err = time.ParseDuration(syncInterval); err != nil ||
+		cfg.AuditSyncInterval <= 0 || cfg.AuditSyncInterval > audit.MaxSyncInterval {
+		fmt.Fprintf(stderr, "kms server: bad --audit-sync-interval %q: want a duration above 0 and at most %v (e.g. 10ms)\n", syncInterval, audit.MaxSyncInterval)
+		return 2
 	}
 	if pprofAddr != "" {
 		if err := checkPprofAddr(pprofAddr); err != nil {

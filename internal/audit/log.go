@@ -24,7 +24,45 @@ const (
 	DefaultRetryInterval      = time.Second
 	DefaultMaxBatch           = 512
 	DefaultGroupCommitDelay   = 3 * time.Millisecond
+	DefaultSyncInterval       = 10 * time.Millisecond
+	// MaxSyncInterval bounds SyncInterval: what a power loss may take.
+	MaxSyncInterval = time.Minute
 )
+
+// SyncMode says which records Append syncs to disk before it returns.
+type SyncMode string
+
+const (
+	// SyncChanges, the default, syncs the records of requests that changed
+	// state (records neither ReadOnly nor failed, and the server's own
+	// events) before Append returns. Every other record Append returns as
+	// soon as it is written to the segment (in the kernel's page cache: a
+	// crash of the process loses nothing), and the writer syncs those in
+	// groups, at most SyncInterval after the write. A power loss or kernel
+	// crash can lose that interval's worth of them, never the index's view
+	// of them: the indexer takes in only synced records.
+	SyncChanges SyncMode = "changes"
+	// SyncAlways syncs every record before Append returns.
+	SyncAlways SyncMode = "always"
+)
+
+// ParseSyncMode parses a SyncMode; "" is the default.
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch m := SyncMode(s); m {
+	case "":
+		return SyncChanges, nil
+	case SyncChanges, SyncAlways:
+		return m, nil
+	}
+	return "", fmt.Errorf("audit: sync mode %q is neither %q nor %q", s, SyncChanges, SyncAlways)
+}
+
+// needsSync says whether the record of r must be synced before its caller
+// is answered: it records a change of state (a use, a read, a denial or a
+// failure changes nothing a later request depends on).
+func needsSync(mode SyncMode, r *Record) bool {
+	return mode == SyncAlways || !r.ReadOnly && r.ErrorCode == ""
+}
 
 // Config configures [Open].
 type Config struct {
@@ -48,9 +86,16 @@ type Config struct {
 	// MaxBatch caps the records written to a segment in one write.
 	MaxBatch int
 	// GroupCommitDelay is how long the writer lingers for more records
-	// before a write while records arrive concurrently (never for a lone
-	// caller). Zero means the default, 3ms; negative means never.
+	// before a write that must be synced, while such records arrive
+	// concurrently (never for a lone caller). Zero means the default, 3ms;
+	// negative means never.
 	GroupCommitDelay time.Duration
+	// Sync says which records are synced before Append returns; "" means
+	// SyncChanges.
+	Sync SyncMode
+	// SyncInterval is how long, at most, a record written but not synced
+	// waits for its sync (SyncChanges). Zero means the default, 10ms.
+	SyncInterval time.Duration
 	// Now returns the current time; it stamps records without an eventTime
 	// and checkpoints. Defaults to time.Now.
 	Now func() time.Time
@@ -80,6 +125,9 @@ type Log struct {
 	fp   string  // Fingerprint of the signer
 	reqs chan *request
 	ops  chan *op
+	// syncNow asks the writer to sync what it has written: a reader is
+	// waiting for it to be indexed.
+	syncNow chan struct{}
 	// toIndex carries written batches from the writer to the indexer, in
 	// the order they were written. Its buffer lets the writer run ahead of a slow index;
 	// when it is full, the writer (and so Append) waits.
@@ -101,14 +149,18 @@ type Log struct {
 	wmu  sync.Mutex
 	wake chan struct{} // closed and replaced after each index commit
 
-	records, batches, checkpoints, failures atomic.Uint64
+	records, batches, syncs, checkpoints, failures atomic.Uint64
 	// acked counts records acknowledged to Append callers, indexed those
 	// in the database; reads wait for indexed to catch up with acked.
 	acked, indexed atomic.Uint64
 
 	// Owned by the writer goroutine.
-	seg       *segment
-	lastBatch int // records in the last batch collected
+	seg        *segment
+	lastSynced int       // records in the last batch that needed a sync
+	unsynced   []written // written batches not yet synced, in order
+	dirtySince time.Time // when the first of them was written
+	syncTimer  *time.Timer
+	syncArmed  bool // syncTimer is set for dirtySince + SyncInterval
 
 	// Owned by the indexer goroutine (and by Open before it starts).
 	ctx      context.Context // for the indexer's statements; never canceled
@@ -145,6 +197,7 @@ type request struct {
 	readOnly  bool
 	resources []Resource
 	keyUse    bool
+	sync      bool       // answer only once the record is synced
 	done      chan error // buffered: the writer never blocks on it; nil in replay
 	// Where the record's frame is: the segment's epoch and the offset.
 	epoch uint64
@@ -169,10 +222,11 @@ type op struct {
 
 // Stats counts the log's work since Open.
 type Stats struct {
-	Records     uint64 // records made durable (in a segment)
-	Batches     uint64 // segment writes that made records durable
+	Records     uint64 // records written to a segment
+	Batches     uint64 // segment writes of records
+	Syncs       uint64 // segment syncs that made written records durable
 	Checkpoints uint64 // checkpoints committed
-	Failures    uint64 // segment writes and transactions that failed
+	Failures    uint64 // segment writes and syncs, and transactions, that failed
 }
 
 // Open opens (creating if needed) the audit database at cfg.Path, takes in
@@ -202,6 +256,16 @@ func Open(cfg Config) (*Log, error) {
 	}
 	if cfg.GroupCommitDelay == 0 {
 		cfg.GroupCommitDelay = DefaultGroupCommitDelay
+	}
+	var err error
+	if cfg.Sync, err = ParseSyncMode(string(cfg.Sync)); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.SyncInterval == 0:
+		cfg.SyncInterval = DefaultSyncInterval
+	case cfg.SyncInterval < 0 || cfg.SyncInterval > MaxSyncInterval:
+		return nil, fmt.Errorf("audit: sync interval %v is not between 0 and %v", cfg.SyncInterval, MaxSyncInterval)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -252,6 +316,7 @@ func Open(cfg Config) (*Log, error) {
 		fp:      Fingerprint(pub),
 		reqs:    make(chan *request, 4*cfg.MaxBatch),
 		ops:     make(chan *op),
+		syncNow: make(chan struct{}, 1),
 		toIndex: make(chan written, 1024),
 		flush:   make(chan struct{}, 1),
 		quit:    make(chan struct{}),
@@ -399,7 +464,9 @@ func newRequest(r *Record, body []byte) *request {
 	return req
 }
 
-// Append adds r to the log and returns once it is durable. It fills in r's
+// Append adds r to the log and returns once it is written to a segment,
+// and, if the log's SyncMode says so for r, synced (see [SyncChanges]). It
+// fills in r's
 // EventID (from NewEventID), EventVersion and EventTime (now) when they are
 // empty, and truncates EventTime to the second, as records write it.
 // r.AWSRegion must be set: it names the chain.
@@ -431,6 +498,7 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		return fmt.Errorf("audit: encode record: %w", err)
 	}
 	req := newRequest(r, body)
+	req.sync = needsSync(l.cfg.Sync, r)
 	req.done = make(chan error, 1)
 	if err := send(l, ctx, l.reqs, req); err != nil {
 		return err
@@ -508,6 +576,7 @@ func (l *Log) Stats() Stats {
 	return Stats{
 		Records:     l.records.Load(),
 		Batches:     l.batches.Load(),
+		Syncs:       l.syncs.Load(),
 		Checkpoints: l.checkpoints.Load(),
 		Failures:    l.failures.Load(),
 	}
@@ -562,6 +631,10 @@ func (l *Log) caughtUp(ctx context.Context) error {
 			return err
 		}
 		select {
+		case l.syncNow <- struct{}{}:
+		default: // asked already
+		}
+		select {
 		case l.flush <- struct{}{}:
 		default: // asked already
 		}
@@ -579,12 +652,22 @@ func (l *Log) runWriter() {
 	defer close(l.toIndex)
 	retry := time.NewTicker(l.cfg.RetryInterval)
 	defer retry.Stop()
+	l.syncTimer = time.NewTimer(time.Hour)
+	l.syncTimer.Stop()
+	defer l.syncTimer.Stop()
 	for {
 		select {
 		case req := <-l.reqs:
 			l.writeBatch(l.collect([]*request{req}))
+		case <-l.syncTimer.C:
+			l.syncArmed = false
+			l.syncWritten()
+		case <-l.syncNow:
+			l.syncWritten()
 		case <-retry.C:
-			if l.segmentHealth() != nil {
+			if len(l.unsynced) > 0 && !l.syncArmed {
+				l.syncWritten() // a sync failed: try again
+			} else if l.segmentHealth() != nil {
 				l.segmentProbe()
 			}
 		case <-l.quit:
@@ -592,6 +675,9 @@ func (l *Log) runWriter() {
 			// there will be.
 			for len(l.reqs) > 0 {
 				l.writeBatch(l.collect(nil))
+			}
+			if err := l.syncWritten(); err != nil {
+				l.cfg.Logger.Error("audit: the last records written were not synced; the next start takes them in", "err", err)
 			}
 			return
 		}
@@ -606,16 +692,17 @@ func (l *Log) segmentHealth() error {
 
 // collect adds to batch what is queued, up to MaxBatch.
 func (l *Log) collect(batch []*request) []*request {
-	// Under concurrency (the last batch had company), linger a moment for
-	// the records that are on their way: one write and one sync for all of
-	// them costs less than several small ones (on the machines we measure,
-	// a sync costs the CPU of a few dozen records, much of it stolen from
-	// the VM), and the CPU saved goes to requests. A lone caller never
-	// waits. 3ms was best at 64 clients: 1ms gave batches of about 8
-	// records and 25-30% lower throughput than without auditing; 3ms,
-	// batches of about 22 and 15% or less.
+	// While records that must be synced arrive concurrently (the last
+	// batch had several), linger a moment for the ones on their way: one
+	// write and one sync for all of them costs less than several small
+	// ones (on the machines we measure, a sync costs the CPU of a few
+	// dozen records, much of it stolen from the VM), and the CPU saved
+	// goes to requests. A lone caller never waits, nor does a record that
+	// is answered once written. 3ms was best at 64 clients: 1ms gave
+	// batches of about 8 records and 25-30% lower throughput than without
+	// auditing; 3ms, batches of about 22 and 15% or less.
 	var linger <-chan time.Time
-	if l.lastBatch > 1 && l.cfg.GroupCommitDelay > 0 {
+	if l.lastSynced > 1 && l.cfg.GroupCommitDelay > 0 {
 		t := time.NewTimer(l.cfg.GroupCommitDelay)
 		defer t.Stop()
 		linger = t.C
@@ -637,12 +724,20 @@ func (l *Log) collect(batch []*request) []*request {
 			linger = nil
 		}
 	}
-	l.lastBatch = len(batch)
+	l.lastSynced = 0
+	for _, req := range batch {
+		if req.sync {
+			l.lastSynced++
+		}
+	}
 	return batch
 }
 
-// writeBatch makes a batch durable in the segment, answers its callers and
-// hands it to the indexer.
+// writeBatch writes a batch to the segment and answers its callers: those
+// whose records need no sync once the write has returned, the others after
+// the sync, which also covers every record written before. Records reach
+// the indexer only once synced, so that the index never points at a frame
+// that a power loss could take.
 func (l *Log) writeBatch(batch []*request) {
 	if len(batch) == 0 {
 		return
@@ -659,14 +754,38 @@ func (l *Log) writeBatch(batch []*request) {
 	}
 	l.records.Add(uint64(len(batch)))
 	l.batches.Add(1)
+	if len(l.unsynced) == 0 {
+		l.dirtySince = time.Now()
+	}
+	l.unsynced = append(l.unsynced, written{reqs: batch, epoch: l.seg.epoch, end: l.seg.end})
 	// Counted before the answers, so that a caller's next read waits for
 	// its record.
 	l.acked.Add(uint64(len(batch)))
+	mustSync := false
 	for _, req := range batch {
-		req.done <- nil
+		if req.sync {
+			mustSync = true
+		} else {
+			req.done <- nil
+		}
 	}
-	l.toIndex <- written{reqs: batch, epoch: l.seg.epoch, end: l.seg.end}
-	if l.seg.end >= l.cfg.segmentSize {
+	if mustSync || l.seg.end >= l.cfg.segmentSize || time.Since(l.dirtySince) >= l.cfg.SyncInterval {
+		err = l.syncWritten()
+	} else if !l.syncArmed {
+		l.syncTimer.Reset(l.cfg.SyncInterval - time.Since(l.dirtySince))
+		l.syncArmed = true
+	}
+	if mustSync {
+		if err != nil {
+			err = fmt.Errorf("audit: sync: %w", err)
+		}
+		for _, req := range batch {
+			if req.sync {
+				req.done <- err
+			}
+		}
+	}
+	if err == nil && l.seg.end >= l.cfg.segmentSize {
 		l.rotate()
 	}
 }
@@ -692,8 +811,43 @@ func (l *Log) writeFrames(batch []*request) error {
 	return nil
 }
 
-// rotate moves the writer to a new segment. If it cannot be made, the
-// writer goes on with the old one and tries again after the next batch.
+// syncWritten syncs the segment and hands what it made durable to the
+// indexer. On failure the records stay unsynced, and the writer tries
+// again every RetryInterval (Healthy fails meanwhile, so requests are
+// refused); a later sync that succeeds covers them.
+func (l *Log) syncWritten() error {
+	if len(l.unsynced) == 0 {
+		return nil
+	}
+	if l.syncArmed {
+		l.syncTimer.Stop()
+		l.syncArmed = false
+	}
+	err := func() error {
+		if l.cfg.FailWrites != nil {
+			if err := l.cfg.FailWrites(); err != nil {
+				return err
+			}
+		}
+		return l.seg.sync()
+	}()
+	l.setHealth(false, err)
+	if err != nil {
+		l.failures.Add(1)
+		return err
+	}
+	l.syncs.Add(1)
+	for _, w := range l.unsynced {
+		l.toIndex <- w
+	}
+	clear(l.unsynced)
+	l.unsynced = l.unsynced[:0]
+	return nil
+}
+
+// rotate moves the writer to a new segment, once everything written to the
+// old one is synced. If it cannot be made, the writer goes on with the old
+// one and tries again after the next batch.
 func (l *Log) rotate() {
 	seg, err := createSegment(l.cfg.Path, l.seg.epoch+1)
 	if err != nil {

@@ -526,8 +526,11 @@ func TestPruneRemovesSegments(t *testing.T) {
 	if n, err := l.Prune(t.Context(), c.Now()); n != 10 || err != nil {
 		t.Fatalf("Prune: %d, %v", n, err)
 	}
+	// Left: the five segments of the kept records, and the writer's
+	// current one (which may be a sixth, empty, or one of the five: the
+	// writer answers before it rotates).
 	after, err := segmentFiles(cfg.Path)
-	if err != nil || len(after) > len(before)-10 {
+	if err != nil || len(after) > 6 {
 		t.Errorf("segments after Prune: %d of %d left (%v)", len(after), len(before), err)
 	}
 	events, _, err := l.Lookup(t.Context(), Query{})

@@ -18,13 +18,17 @@ import (
 )
 
 // Records live in segment files, the database holds their chain and their
-// index. A batch of records is appended to the current segment and synced
-// (one write and one fdatasync per batch) before their callers are
-// answered; the database is brought up to date behind it, in larger
+// index. A batch of records is appended to the current segment in one
+// write; the callers of records that need no sync (see SyncChanges) are
+// answered then, the others after an fdatasync, which runs at once for
+// them and otherwise at most SyncInterval after the first unsynced write.
+// The database is brought up to date behind the syncs, in larger
 // transactions that need no sync of their own, and stores where each
-// record's frame is rather than a second copy of it. After a crash, Open
-// indexes what the segments hold beyond the database's last transaction,
-// so an acknowledged record is never lost.
+// record's frame is rather than a second copy of it; it never takes in a
+// record before its frame is synced. After a crash, Open indexes what the
+// segments hold beyond the database's last transaction, so an acknowledged
+// record is never lost to a crash of the process, and a power loss loses
+// only records written but not yet synced.
 //
 // A segment is named <database>.seg.<epoch>. It starts with a header,
 // segmentMagic and the epoch (big-endian uint64), followed by frames: the
@@ -99,7 +103,7 @@ type segment struct {
 	path   string // the database's
 	epoch  uint64
 	f      *os.File
-	end    int64  // offset after the last synced frame
+	end    int64  // offset after the last frame written
 	zeroed int64  // the file holds zeros from end up to here
 	buf    []byte // reused for each batch's frames
 }
@@ -134,8 +138,8 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// appendFrames writes one frame per body after the last synced one, syncs
-// the file, and returns the offset of the first frame. On failure it writes
+// appendFrames writes one frame per body after the last one written and
+// returns the offset of the first frame. On failure it writes
 // zeros over what it wrote, so that the next batch follows the last good
 // frame and replay stops there (it stops at the first bad frame: a partial
 // batch could not be told from a torn write).
@@ -158,9 +162,9 @@ func (s *segment) appendFrames(bodies [][]byte) (int64, error) {
 	return start, nil
 }
 
-// write writes b at end and syncs it, extending the zeros first if b would
-// reach past them: then the sync of most batches has no new file size to
-// write, only data (which halves its cost on common file systems).
+// write writes b at end, extending the zeros first if b would reach past
+// them: then most syncs have no new file size to write, only data (which
+// halves their cost on common file systems).
 func (s *segment) write(b []byte) error {
 	if need := s.end + int64(len(b)) + frameHeaderSize; need > s.zeroed {
 		for s.zeroed < need {
@@ -170,11 +174,12 @@ func (s *segment) write(b []byte) error {
 			s.zeroed += int64(len(zeros))
 		}
 	}
-	if _, err := s.f.WriteAt(b, s.end); err != nil {
-		return err
-	}
-	return datasync(s.f)
+	_, err := s.f.WriteAt(b, s.end)
+	return err
 }
+
+// sync makes what was written durable.
+func (s *segment) sync() error { return datasync(s.f) }
 
 // clear zeros n bytes after the last good frame, after a failed write.
 func (s *segment) clear(n int64) error {

@@ -52,6 +52,12 @@ type Config struct {
 	// AuditRetention is how long audit records are kept; 0 keeps them
 	// forever. Pruning runs with the sweeps.
 	AuditRetention time.Duration
+	// AuditSync says which requests are answered only once their audit
+	// record is synced ("" means audit.SyncChanges), and
+	// AuditSyncInterval how long the others' records may wait for their
+	// sync (0 means audit.DefaultSyncInterval).
+	AuditSync         audit.SyncMode
+	AuditSyncInterval time.Duration
 	// AuditFailWrites, if set, is consulted before every audit write and
 	// fails it with its error. It is for tests of the fail-closed path.
 	AuditFailWrites func() error
@@ -149,11 +155,13 @@ func Open(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Audit, err = audit.Open(audit.Config{
-		Path:       filepath.Join(cfg.DataDir, auditFile),
-		Signer:     AuditSigner(sealer),
-		Now:        s.now,
-		Logger:     cfg.Logger,
-		FailWrites: cfg.AuditFailWrites,
+		Path:         filepath.Join(cfg.DataDir, auditFile),
+		Signer:       AuditSigner(sealer),
+		Now:          s.now,
+		Logger:       cfg.Logger,
+		FailWrites:   cfg.AuditFailWrites,
+		Sync:         cfg.AuditSync,
+		SyncInterval: cfg.AuditSyncInterval,
 	})
 	if err != nil {
 		s.identity.Close()
