@@ -26,29 +26,43 @@ import (
 
 const benchUsage = `Usage:
   kms bench --endpoint URL (--create-keys [--keys N] | --key-id IDS | --key-file F) [flags]
-  kms bench floor [--listen ADDR]
+  kms bench floor [--listen ADDR] [--key-spec SPEC]
 
 Drives a KMS-compatible endpoint (this server, AWS, any other) with
 SigV4-signed requests and measures it. Credentials and region come from the
 usual AWS sources (AWS_ACCESS_KEY_ID..., AWS_PROFILE, the shared files).
-Each of --concurrency clients keeps one request in flight; nothing is
-retried, and every failed request is counted by its AWS error code (or
-"transport", "timeout"). It ends with a table, or one JSON object with
---json (fields in BENCHMARKS.md). Exit status: 0 once the run is done,
-whatever the errors; 1 if setup fails or the run is interrupted; 2 for bad
-arguments.
+Each of --concurrency clients keeps one request in flight (a closed loop);
+with --rate R, requests are due at a constant R a second instead (an open
+loop), at most --concurrency in flight, and a request's wait for a free
+client counts in its latency. Nothing is retried, and every failed request is
+counted by its AWS error code (or "transport", "timeout"). It ends with a
+table, or one JSON object with --json (fields in BENCHMARKS.md). Exit
+status: 0 once the run is done, whatever the errors; 1 if setup fails or
+the run is interrupted; 2 for bad arguments.
 
 Ops (--op):
   encrypt            Encrypt of --size bytes
   decrypt            Decrypt of a ciphertext of --size bytes made once per key
   encrypt-decrypt    Encrypt, then Decrypt of its result (two requests)
   generate-data-key  GenerateDataKey, AES_256 (no --size)
-  sign, verify       Sign / Verify of a --size-byte RAW message, ECDSA_SHA_256
-                     (ECC_NIST_P256 keys)
-  generate-mac       GenerateMac of a --size-byte message, HMAC_SHA_256
-                     (HMAC_256 keys)
+  sign, verify       Sign / Verify of a --size-byte RAW message with keys of
+                     --key-spec: ECC_NIST_P256 (default), ECC_NIST_P384,
+                     ECC_NIST_P521, ECC_SECG_P256K1 (ECDSA_SHA_256/384/512),
+                     ED25519 (ED25519_SHA_512), RSA_2048, RSA_3072, RSA_4096
+                     (RSASSA_PSS_SHA_256)
+  generate-mac       GenerateMac of a --size-byte message with keys of
+                     --key-spec: HMAC_256 (default), HMAC_224, HMAC_384,
+                     HMAC_512 (HMAC_SHA_256 and so on)
   mixed              envelope encryption on symmetric keys: 50% Decrypt,
                      30% GenerateDataKey, 20% Encrypt
+
+Open loop (--rate R): request i is due at start + i/R, through the warmup
+and the window; a free worker takes the next one due, waiting for its time
+if early. The latency of one that had to wait for a worker counts from
+its time. One that starts more than 2ms after its time counts as late;
+one not started by the end of the schedule + 1s is not sent, and counted
+as unsent (the driver fell behind). For encrypt-decrypt, R and --requests
+count Encrypt+Decrypt pairs.
 
 Server CPU per request (--server-pid) is the ratio's main input: pin the
 server and the driver to different cores and compare with the floor server
@@ -79,7 +93,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg                       loadgen.Config
 		endpoint, region, profile string
-		op, keyIDs                string
+		op, keyIDs, keySpec       string
+		rate                      float64
 		keyFile, saveKeys         string
 		serverPID, rounds         int
 		calibrate, asJSON         bool
@@ -88,7 +103,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&region, "region", "", "region to sign for (default: from the AWS config, else us-east-1)")
 	fs.StringVar(&profile, "profile", "", "shared config profile (default: AWS_PROFILE, else default)")
 	fs.StringVar(&op, "op", string(loadgen.OpEncrypt), "load: encrypt, decrypt, encrypt-decrypt, generate-data-key, sign, verify, generate-mac or mixed")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "clients, each with one request in flight")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "clients, each with one request in flight; with --rate, the most requests in flight")
+	fs.Float64Var(&rate, "rate", 0, "open loop: send this many requests a second on a fixed schedule (default: closed loop)")
+	fs.StringVar(&keySpec, "key-spec", "", "key spec of sign and verify (default ECC_NIST_P256) or generate-mac (default HMAC_256) keys")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window (or give --requests)")
 	fs.Int64Var(&cfg.Requests, "requests", 0, "measure this many requests instead of a duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "load sent first and not measured")
@@ -131,6 +148,16 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		if cfg.Requests < 1 {
 			return usageErr("--requests must be at least 1")
 		}
+	}
+	if set["rate"] {
+		if !(rate > 0) {
+			return usageErr("--rate must be more than 0 requests a second, not %v", rate)
+		}
+		cfg.Rate = rate
+	}
+	cfg.KeySpec = keySpec
+	if set["key-spec"] && keySpec == "" {
+		return usageErr("--key-spec must name a key spec")
 	}
 	if !set["keys"] && !cfg.CreateKeys {
 		cfg.Keys = 0 // the number of --key-id ids
@@ -211,7 +238,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	for range rounds {
 		var floor *loadgen.Result
 		if calibrate {
-			floorURL, pid, stopFloor, err := startFloor(serverPID)
+			floorURL, pid, stopFloor, err := startFloor(serverPID, cfg.KeySpecName())
 			if err != nil {
 				return fail("starting the floor server: %v", err)
 			}
@@ -320,13 +347,18 @@ func progressLine(w io.Writer) func(loadgen.Progress) {
 }
 
 // startFloor runs `kms bench floor` as a child process, on the CPUs of
-// process likePID if it is set, and returns its URL and pid.
-func startFloor(likePID int) (floorURL string, pid int, stop func(), err error) {
+// process likePID if it is set, answering for keys of keySpec if it is
+// set, and returns its URL and pid.
+func startFloor(likePID int, keySpec string) (floorURL string, pid int, stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(exe, "bench", "floor", "--listen", "127.0.0.1:0")
+	args := []string{"bench", "floor", "--listen", "127.0.0.1:0"}
+	if keySpec != "" {
+		args = append(args, "--key-spec", keySpec)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -358,6 +390,7 @@ func runBenchFloor(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kms bench floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:7901", "address to listen on")
+	keySpec := fs.String("key-spec", "", "the key spec of the load, which sizes Sign's RSA signatures (default RSA_2048's)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -368,13 +401,18 @@ func runBenchFloor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kms bench floor: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if _, ok := loadgen.CanonicalKeySpec(*keySpec); *keySpec != "" && !ok {
+		fmt.Fprintf(stderr, "kms bench floor: unknown --key-spec %q (one of %s)\n", *keySpec,
+			strings.Join(append(loadgen.KeySpecs(loadgen.OpSign), loadgen.KeySpecs(loadgen.OpGenerateMac)...), ", "))
+		return 2
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "kms bench floor: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "kms bench floor listening on http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: loadgen.FloorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: loadgen.FloorHandler(*keySpec), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

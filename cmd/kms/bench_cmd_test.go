@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -54,6 +56,19 @@ func TestBenchArgumentErrors(t *testing.T) {
 		{"save without create", append(ep, "--key-id", "k", "--save-keys", emptyFile), "--save-keys needs --create-keys"},
 		{"unknown flag", append(ep, "--nope"), "flag provided but not defined"},
 		{"floor stray argument", []string{"floor", "extra"}, `unexpected argument "extra"`},
+		{"zero rate", append(ep, "--key-id", "k", "--rate", "0"), "--rate must be more than 0 requests a second, not 0"},
+		{"negative rate", append(ep, "--key-id", "k", "--rate", "-10"), "--rate must be more than 0 requests a second, not -10"},
+		{"NaN rate", append(ep, "--key-id", "k", "--rate", "NaN"), "--rate must be more than 0"},
+		{"rate not a number", append(ep, "--key-id", "k", "--rate", "fast"), `invalid value "fast" for flag -rate`},
+		{"rate too high", append(ep, "--key-id", "k", "--rate", "2e6"), "at most 1000000 requests a second"},
+		{"infinite rate", append(ep, "--key-id", "k", "--rate", "Inf"), "at most 1000000 requests a second"},
+		{"rate too slow for the window", append(ep, "--key-id", "k", "--rate", "0.5", "--duration", "1s", "--warmup", "1s"), "schedules no request"},
+		{"key spec for encrypt", append(ep, "--key-id", "k", "--key-spec", "RSA_2048"), "--key-spec does not apply to encrypt"},
+		{"mac key spec for sign", append(ep, "--key-id", "k", "--op", "sign", "--key-spec", "HMAC_256"), "--key-spec HMAC_256 does not fit sign"},
+		{"sign key spec for mac", append(ep, "--key-id", "k", "--op", "generate-mac", "--key-spec", "ED25519"), "does not fit generate-mac"},
+		{"unknown key spec", append(ep, "--key-id", "k", "--op", "verify", "--key-spec", "RSA_1024"), "--key-spec RSA_1024 does not fit verify (one of ECC_NIST_P256"},
+		{"empty key spec", append(ep, "--key-id", "k", "--op", "sign", "--key-spec", ""), "--key-spec must name a key spec"},
+		{"floor unknown key spec", []string{"floor", "--key-spec", "AES"}, `unknown --key-spec "AES"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +108,7 @@ func setBenchEnvCreds(t *testing.T, accessKey, secret string) {
 // the floor server and checks the wiring of the flags into the output.
 func TestBenchJSONAgainstFloor(t *testing.T) {
 	setBenchEnv(t)
-	srv := httptest.NewServer(loadgen.FloorHandler())
+	srv := httptest.NewServer(loadgen.FloorHandler(""))
 	defer srv.Close()
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"bench", "--endpoint", srv.URL, "--op", "mixed", "--key-id", "k1, k2", "--requests", "30",
@@ -125,6 +140,19 @@ func TestBenchJSONAgainstFloor(t *testing.T) {
 	code = run([]string{"bench", "--endpoint", srv.URL, "--key-id", "k", "--requests", "5", "--warmup", "0"}, &stdout, &stderr)
 	if code != 0 || !strings.Contains(stdout.String(), "Encrypt") || !strings.Contains(stdout.String(), "p99.9 ms") {
 		t.Errorf("exit %d, table:\n%s", code, stdout.String())
+	}
+
+	// The open loop, with the key spec of a sign load.
+	stdout.Reset()
+	code = run([]string{"bench", "--endpoint", srv.URL, "--op", "sign", "--key-spec", "ed25519", "--key-id", "k", "--rate", "400",
+		"--requests", "40", "--warmup", "20ms", "--concurrency", "2", "--rounds", "2", "--json"}, &stdout, &stderr)
+	r = loadgen.Result{}
+	if err := json.Unmarshal(stdout.Bytes(), &r); code != 0 || err != nil || r.OpenLoop == nil {
+		t.Fatalf("--rate: exit %d, %v\n%s%s", code, err, stdout.String(), stderr.String())
+	}
+	if o := r.OpenLoop; o.TargetRate != 400 || o.Scheduled != 40 || r.Requests != 40-o.Unsent || r.KeySpec != "ECC_NIST_EDWARDS25519" ||
+		len(r.Rounds) != 2 || r.Rounds[1].Late == nil || r.Operations["Sign"] == nil {
+		t.Errorf("--rate: %+v, %+v", o, r)
 	}
 }
 
@@ -233,5 +261,146 @@ func TestBenchSavedKeys(t *testing.T) {
 	}
 	if r := bench("--key-file", file); r.Keys != 3 {
 		t.Errorf("--key-file run used %d keys, want 3", r.Keys)
+	}
+}
+
+// TestBenchOpenLoopEndToEnd runs the kms binary's bench in the open loop
+// against the real server, with a calibration run against the floor on
+// the very same schedule, with a table and with JSON.
+func TestBenchOpenLoopEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir, pinned...)
+	pid := p.cmd.Process.Pid
+	bench := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(kmsBinary, append([]string{"bench", "--endpoint", p.URL, "--rate", "200", "--requests", "100",
+			"--concurrency", "4", "--create-keys", "--keys", "2", "--warmup", "100ms", "--server-pid", strconv.Itoa(pid), "--calibrate"}, args...)...)
+		cmd.Env = append(os.Environ(), benchEnv(dir, testAccessKeyID, testSecret)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("kms bench %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.Bytes()
+	}
+
+	var r loadgen.Result
+	out := bench("--op", "encrypt-decrypt", "--json")
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, run := range []*loadgen.Result{&r, r.Floor} {
+		if run == nil || run.OpenLoop == nil {
+			t.Fatalf("no floor run or no open-loop figures:\n%s", out)
+		}
+		o := run.OpenLoop
+		// An iteration of encrypt-decrypt is two requests.
+		if o.TargetRate != 200 || o.Scheduled != 100 || run.Requests != 2*(100-o.Unsent) || run.ErrorCount != 0 ||
+			run.ServerCPU == nil || run.Operations["Decrypt"] == nil || o.Late > 100-o.Unsent {
+			t.Errorf("%s: %+v; requests %d, errors %v, CPU %v", run.Target, o, run.Requests, run.ErrorMessages, run.ServerCPU)
+		}
+	}
+	if r.ServerCPURatio == nil || r.Floor.ServerPID == pid {
+		t.Errorf("ratio %v, floor pid %d", r.ServerCPURatio, r.Floor.ServerPID)
+	}
+
+	table := string(bench("--op", "sign", "--key-spec", "RSA_2048"))
+	t.Logf("kms bench --rate --calibrate:\n%s", table)
+	for _, want := range []string{"open loop at 200/s, at most 4 in flight", "2 RSA_2048 keys", "target/s", "achieved/s", "late",
+		"unsent", "floor ", "server ", "Sign", "× the floor's", "latency counts from when a request was due if it waited for a worker"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+// TestBenchKeySpecsEndToEnd drives the real server with keys of several
+// specs, created by the bench and kept, and checks they are of that spec.
+func TestBenchKeySpecsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir, pinned...)
+	setBenchEnvCreds(t, testAccessKeyID, testSecret)
+	tests := []struct {
+		op, spec string
+		want     types.KeySpec
+		api      string
+	}{
+		{"sign", "ED25519", types.KeySpecEccNistEdwards25519, "Sign"},
+		{"verify", "ED25519", types.KeySpecEccNistEdwards25519, "Verify"},
+		{"sign", "RSA_2048", types.KeySpecRsa2048, "Sign"},
+		{"verify", "RSA_2048", types.KeySpecRsa2048, "Verify"},
+		{"sign", "ECC_SECG_P256K1", types.KeySpecEccSecgP256k1, "Sign"},
+		{"generate-mac", "HMAC_512", types.KeySpecHmac512, "GenerateMac"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.op+"/"+tt.spec, func(t *testing.T) {
+			file := filepath.Join(dir, "keys"+strconv.Itoa(i))
+			var stdout, stderr bytes.Buffer
+			// The open loop for some, the closed for the others.
+			args := []string{"bench", "--endpoint", p.URL, "--op", tt.op, "--key-spec", tt.spec, "--create-keys", "--save-keys", file,
+				"--requests", "10", "--concurrency", "2", "--warmup", "0", "--json"}
+			if i%2 == 0 {
+				args = append(args, "--rate", "100")
+			}
+			if code := run(args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			var r loadgen.Result
+			if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+				t.Fatalf("%v\n%s", err, stdout.String())
+			}
+			want := int64(10)
+			if r.OpenLoop != nil {
+				want -= r.OpenLoop.Unsent
+			}
+			if r.Requests != want || r.ErrorCount != 0 || r.KeySpec != string(tt.want) || r.Operations[tt.api] == nil {
+				t.Fatalf("requests %d, errors %v, key spec %q, operations %v", r.Requests, r.ErrorMessages, r.KeySpec, r.Operations)
+			}
+			ids, err := readKeyFile(file)
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("saved keys %v, %v", ids, err)
+			}
+			d, err := p.client().DescribeKey(context.Background(), &awskms.DescribeKeyInput{KeyId: aws.String(ids[0])})
+			if err != nil || d.KeyMetadata.KeySpec != tt.want {
+				t.Fatalf("the key created: %v, %v", d.KeyMetadata.KeySpec, err)
+			}
+		})
+	}
+}
+
+// TestBenchFloorKeySpec: `kms bench floor --key-spec`, as --calibrate
+// starts it, sizes Sign's RSA signatures by the key spec.
+func TestBenchFloorKeySpec(t *testing.T) {
+	for _, tt := range []struct {
+		spec string
+		want int
+	}{{"", 256}, {"RSA_4096", 512}, {"rsa_3072", 384}} {
+		args := []string{"bench", "floor", "--listen", "127.0.0.1:0"}
+		if tt.spec != "" {
+			args = append(args, "--key-spec", tt.spec)
+		}
+		cmd := exec.Command(kmsBinary, args...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		_, u, ok := strings.Cut(strings.TrimSpace(line), " listening on ")
+		if err != nil || !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("kms bench floor: %q, %v", line, err)
+		}
+		c := loadgen.NewClient(aws.Config{Region: testRegion, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}, u)
+		sig, err := c.Sign(context.Background(), &awskms.SignInput{KeyId: aws.String("k"), Message: []byte("m"),
+			MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecRsassaPssSha256})
+		cmd.Process.Kill()
+		cmd.Wait()
+		if err != nil || len(sig.Signature) != tt.want {
+			t.Errorf("--key-spec %q: Sign %v, want a %d-byte signature", tt.spec, err, tt.want)
+		}
 	}
 }

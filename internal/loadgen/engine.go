@@ -36,6 +36,7 @@ type Bench struct {
 	plain   []byte   // the plaintext or message of every request
 	blobs   [][]byte // per key: plain encrypted (decrypt, mixed)
 	sigs    [][]byte // per key: plain signed (verify)
+	spec    keySpec  // of sign, verify and generate-mac
 }
 
 // New validates cfg and prepares its load with c: it creates the keys if
@@ -45,12 +46,12 @@ func New(ctx context.Context, cfg Config, c *kms.Client) (*Bench, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Bench{cfg: cfg, client: c, plain: make([]byte, cfg.size())}
+	b := &Bench{cfg: cfg, client: c, plain: make([]byte, cfg.size()), spec: cfg.keySpec()}
 	rand.Read(b.plain)
 	if cfg.CreateKeys {
 		b.keys = make([]string, cfg.Keys)
 		err := parallel(cfg.Keys, cfg.Concurrency, func(i int) error {
-			out, err := c.CreateKey(ctx, createKeyInput(cfg.Op))
+			out, err := c.CreateKey(ctx, createKeyInput(&cfg))
 			if err != nil {
 				return fmt.Errorf("creating key %d: %w", i+1, err)
 			}
@@ -82,13 +83,13 @@ func New(ctx context.Context, cfg Config, c *kms.Client) (*Bench, error) {
 // Keys returns the ids of the keys the load uses.
 func (b *Bench) Keys() []string { return b.keys }
 
-func createKeyInput(op Op) *kms.CreateKeyInput {
+func createKeyInput(cfg *Config) *kms.CreateKeyInput {
 	in := &kms.CreateKeyInput{Description: aws.String("created by kms bench")}
-	switch op {
-	case OpSign, OpVerify:
-		in.KeySpec, in.KeyUsage = types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify
-	case OpGenerateMac:
-		in.KeySpec, in.KeyUsage = types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac
+	switch s := cfg.keySpec(); {
+	case s.sign != "":
+		in.KeySpec, in.KeyUsage = s.spec, types.KeyUsageTypeSignVerify
+	case s.mac != "":
+		in.KeySpec, in.KeyUsage = s.spec, types.KeyUsageTypeGenerateVerifyMac
 	}
 	return in
 }
@@ -110,7 +111,7 @@ func (b *Bench) prepare(ctx context.Context) error {
 		b.sigs = make([][]byte, len(b.keys))
 		return parallel(len(b.keys), b.cfg.Concurrency, func(i int) error {
 			out, err := b.client.Sign(ctx, &kms.SignInput{KeyId: &b.keys[i], Message: b.plain,
-				MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+				MessageType: types.MessageTypeRaw, SigningAlgorithm: b.spec.sign})
 			if err != nil {
 				return fmt.Errorf("signing the message to verify with %s: %w", b.keys[i], err)
 			}
@@ -165,29 +166,50 @@ func (b *Bench) Run(ctx context.Context, t Target) (*Result, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if b.cfg.Rate > 0 {
+		return b.runOpen(ctx, t)
+	}
 	if b.cfg.Warmup > 0 {
 		b.phase(ctx, t, true, b.cfg.Warmup, 0)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 	}
-	srv0, srvErr := cpuOf(t.ServerPID)
-	cli0, cliErr := processCPU(os.Getpid())
+	cpu0 := readCPU(t.ServerPID)
 	start := time.Now()
 	workers := b.phase(ctx, t, false, b.cfg.Duration, b.cfg.Requests)
 	elapsed := time.Since(start)
-	srv1, srvErr1 := cpuOf(t.ServerPID)
-	cli1, cliErr1 := processCPU(os.Getpid())
+	cpu1 := readCPU(t.ServerPID)
 
 	r := b.result(t, workers, elapsed)
 	r.Interrupted = ctx.Err() != nil
-	if t.ServerPID > 0 && srvErr == nil && srvErr1 == nil {
-		r.ServerCPU = perRequest(srv1-srv0, r.Requests)
-	}
-	if cliErr == nil && cliErr1 == nil {
-		r.ClientCPU = perRequest(cli1-cli0, r.Requests)
-	}
+	r.setCPU(t.ServerPID, cpu0, cpu1)
 	return r, nil
+}
+
+// cpuReading is the CPU time of the server and of this process at one
+// moment, each with the error that kept it from being read.
+type cpuReading struct {
+	srv, cli       time.Duration
+	srvErr, cliErr error
+}
+
+func readCPU(serverPID int) cpuReading {
+	var c cpuReading
+	c.srv, c.srvErr = cpuOf(serverPID)
+	c.cli, c.cliErr = processCPU(os.Getpid())
+	return c
+}
+
+// setCPU sets r's CPU per request from readings at the start and the end
+// of its window.
+func (r *Result) setCPU(serverPID int, start, end cpuReading) {
+	if serverPID > 0 && start.srvErr == nil && end.srvErr == nil {
+		r.ServerCPU = perRequest(end.srv-start.srv, r.Requests)
+	}
+	if start.cliErr == nil && end.cliErr == nil {
+		r.ClientCPU = perRequest(end.cli-start.cli, r.Requests)
+	}
 }
 
 func cpuOf(pid int) (time.Duration, error) {
@@ -214,6 +236,9 @@ type phaseState struct {
 	limit   int64        // 0: until stop
 	done    atomic.Int64 // requests finished, for progress
 	errs    atomic.Int64
+	// The warmup's requests and errors in the open loop, where one phase
+	// holds the warmup and the window.
+	warmupDone, warmupErrs atomic.Int64
 }
 
 // phase runs the workers until d has passed, limit requests were made
@@ -227,12 +252,9 @@ func (b *Bench) phase(ctx context.Context, t Target, warmup bool, d time.Duratio
 	}
 	start := time.Now()
 
-	workers := make([]*worker, b.cfg.Concurrency)
-	seed := mrand.Uint64()
+	workers := b.workers(t, ps)
 	var wg sync.WaitGroup
-	for i := range workers {
-		w := &worker{b: b, c: t.Client, ps: ps, rng: mrand.New(mrand.NewPCG(seed, uint64(i)))}
-		workers[i] = w
+	for _, w := range workers {
 		wg.Go(func() {
 			for !ps.stop.Load() {
 				w.iterate()
@@ -240,25 +262,46 @@ func (b *Bench) phase(ctx context.Context, t Target, warmup bool, d time.Duratio
 		})
 	}
 
-	if b.cfg.Progress != nil {
-		quit, ticker := make(chan struct{}), time.NewTicker(time.Second)
-		var pwg sync.WaitGroup
-		pwg.Go(func() {
-			defer ticker.Stop()
-			for {
-				select {
-				case <-quit:
-					return
-				case <-ticker.C:
-					b.cfg.Progress(Progress{Target: t.Name, Warmup: warmup, Elapsed: time.Since(start),
-						Requests: ps.done.Load(), Errors: ps.errs.Load()})
-				}
-			}
-		})
-		defer pwg.Wait() // runs after close(quit): defers run last-in first-out
-		defer close(quit)
-	}
+	defer b.progress(func() Progress {
+		return Progress{Target: t.Name, Warmup: warmup, Elapsed: time.Since(start),
+			Requests: ps.done.Load(), Errors: ps.errs.Load()}
+	})()
 	wg.Wait()
+	return workers
+}
+
+// progress calls Config.Progress with snap() about once a second, if it
+// is set, until the function it returns is called.
+func (b *Bench) progress(snap func() Progress) (stop func()) {
+	if b.cfg.Progress == nil {
+		return func() {}
+	}
+	quit, ticker := make(chan struct{}), time.NewTicker(time.Second)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer ticker.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ticker.C:
+				b.cfg.Progress(snap())
+			}
+		}
+	})
+	return func() {
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// workers makes the workers of a phase, measuring.
+func (b *Bench) workers(t Target, ps *phaseState) []*worker {
+	workers := make([]*worker, b.cfg.Concurrency)
+	seed := mrand.Uint64()
+	for i := range workers {
+		workers[i] = &worker{b: b, c: t.Client, ps: ps, rng: mrand.New(mrand.NewPCG(seed, uint64(i))), measure: true}
+	}
 	return workers
 }
 
@@ -269,6 +312,19 @@ type worker struct {
 	ps    *phaseState
 	rng   *mrand.Rand
 	stats [numAPIs]*apiStats
+
+	// In the open loop: when the iteration's first request was due (zero
+	// in the closed loop); whether it was taken after that, when its
+	// latency counts from then rather than from when it is sent (see
+	// runSchedule); whether the iteration is measured, not warmup; the
+	// measured iterations that started late; and when the last measured
+	// iteration started and the last measured request ended.
+	due       time.Time
+	queued    bool
+	measure   bool
+	late      int64
+	lastStart time.Time // of the last measured iteration
+	lastEnd   time.Time
 }
 
 // api is a KMS operation a load calls; stats are kept per api.
@@ -343,19 +399,19 @@ func (w *worker) iterate() {
 	case OpSign:
 		w.call(apiSign, func(ctx context.Context) error {
 			_, err := w.c.Sign(ctx, &kms.SignInput{KeyId: key, Message: b.plain,
-				MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+				MessageType: types.MessageTypeRaw, SigningAlgorithm: b.spec.sign})
 			return err
 		})
 	case OpVerify:
 		w.call(apiVerify, func(ctx context.Context) error {
 			_, err := w.c.Verify(ctx, &kms.VerifyInput{KeyId: key, Message: b.plain, Signature: b.sigs[k],
-				MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+				MessageType: types.MessageTypeRaw, SigningAlgorithm: b.spec.sign})
 			return err
 		})
 	case OpGenerateMac:
 		w.call(apiGenerateMac, func(ctx context.Context) error {
 			_, err := w.c.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: key, Message: b.plain,
-				MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+				MacAlgorithm: b.spec.mac})
 			return err
 		})
 	}
@@ -376,15 +432,33 @@ func (w *worker) call(a api, f func(context.Context) error) bool {
 	// finish rather than count them as failures. The client's timeout
 	// bounds them.
 	start := time.Now()
+	from := start
+	if !w.due.IsZero() {
+		if w.queued {
+			from = w.due
+		}
+		if w.measure && start.Sub(w.due) > LateAfter {
+			w.late++
+		}
+		w.due = time.Time{} // a second request (encrypt-decrypt's Decrypt) counts from its start
+	}
 	err := f(context.Background())
-	d := time.Since(start)
+	end := time.Now()
+	if !w.measure {
+		ps.warmupDone.Add(1)
+		if err != nil {
+			ps.warmupErrs.Add(1)
+		}
+		return err == nil
+	}
+	w.lastEnd = end
 
 	s := w.stats[a]
 	if s == nil {
 		s = &apiStats{}
 		w.stats[a] = s
 	}
-	s.hist.record(d)
+	s.hist.record(end.Sub(from))
 	ps.done.Add(1)
 	if err == nil {
 		return true

@@ -76,7 +76,7 @@ func TestValidate(t *testing.T) {
 // TestFloorAnswersTheSDK: every operation a load uses, and key setup, round
 // trip through aws-sdk-go-v2 against the floor server.
 func TestFloorAnswersTheSDK(t *testing.T) {
-	srv := httptest.NewServer(FloorHandler())
+	srv := httptest.NewServer(FloorHandler(""))
 	defer srv.Close()
 	c := testClient(srv.URL)
 	ctx := context.Background()
@@ -145,7 +145,7 @@ func TestStringField(t *testing.T) {
 // failing answers the Encrypt requests in turn with a throttling error, an
 // internal error, a dropped connection and two successes.
 func failing(t *testing.T) *httptest.Server {
-	floor := FloorHandler()
+	floor := FloorHandler("")
 	var n atomic.Int64
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Amz-Target") != "TrentService.Encrypt" {
@@ -233,7 +233,7 @@ func TestSetupFailure(t *testing.T) {
 // TestEveryOp runs each op against the floor server, with keys created and
 // their deletion scheduled at Close.
 func TestEveryOp(t *testing.T) {
-	floor := FloorHandler()
+	floor := FloorHandler("")
 	var created, deleted atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("X-Amz-Target") {
@@ -285,7 +285,7 @@ func TestEveryOp(t *testing.T) {
 // TestJSON checks the field names and types of the JSON output, with a
 // calibration run attached.
 func TestJSON(t *testing.T) {
-	srv := httptest.NewServer(FloorHandler())
+	srv := httptest.NewServer(FloorHandler(""))
 	defer srv.Close()
 	ctx := context.Background()
 	b, err := New(ctx, Config{Op: OpMixed, Concurrency: 2, Requests: 40, KeyIDs: []string{"a", "b"}}, testClient(srv.URL))
@@ -385,7 +385,7 @@ func checkResultJSON(t *testing.T, m map[string]any) {
 func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	floor := FloorHandler()
+	floor := FloorHandler("")
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 10 {

@@ -9,7 +9,7 @@ import (
 )
 
 // TestBuckets: buckets are contiguous and ordered, every value falls in the
-// range of its bucket, and a bucket is at most 1/128 of its values wide.
+// range of its bucket, and a bucket is at most 1/subCount of its values wide.
 func TestBuckets(t *testing.T) {
 	prevHi := uint64(0)
 	for i := range numBuckets - 1 {
@@ -66,7 +66,7 @@ func TestQuantiles(t *testing.T) {
 				want := vals[max(rank, 1)-1]
 				got := h.quantile(q)
 				if diff := math.Abs(float64(got) - float64(want)); diff > float64(want)/subCount+0.5 {
-					t.Errorf("q%v = %d, want %d (±1/128)", q, got, want)
+					t.Errorf("q%v = %d, want %d (±1/%d)", q, got, want, subCount)
 				}
 			}
 			if h.max != vals[len(vals)-1] || h.min != vals[0] {
@@ -92,7 +92,7 @@ func TestMerge(t *testing.T) {
 	m.merge(&a)
 	m.merge(&histogram{})
 	m.merge(&b)
-	if m != all {
+	if !sameHistogram(&m, &all) {
 		t.Fatal("merged histogram differs from the histogram of all values")
 	}
 	// The 500th of 0², 1², ... 999² µs is 499² µs.
@@ -101,5 +101,54 @@ func TestMerge(t *testing.T) {
 	}
 	if (&histogram{}).latency() != (Latency{}) {
 		t.Error("empty histogram has latencies")
+	}
+}
+
+// sameHistogram reports whether a and b hold the same counts.
+func sameHistogram(a, b *histogram) bool {
+	if a.n != b.n || a.sum != b.sum || a.min != b.min || a.max != b.max {
+		return false
+	}
+	for i := range numBuckets {
+		if a.count(i) != b.count(i) {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *histogram) count(i int) uint64 {
+	if o := h.octaves[i/subCount]; o != nil {
+		return o[i%subCount]
+	}
+	return 0
+}
+
+// TestSubMillisecondPercentiles: p99 and p99.9 of latencies behind a
+// backlog (hundreds of milliseconds) are still told apart to well under a
+// millisecond, and a histogram allocates only the octaves it uses.
+func TestSubMillisecondPercentiles(t *testing.T) {
+	var h histogram
+	// 10,000 requests from 300 ms to 310 ms, 1 µs apart: p99 is the
+	// 9,900th, p99.9 the 9,990th.
+	for i := range 10000 {
+		h.record(300*time.Millisecond + time.Duration(i)*time.Microsecond)
+	}
+	for _, tt := range []struct {
+		q    float64
+		want float64 // ms
+	}{{0.99, 300 + 9.899}, {0.999, 300 + 9.989}} {
+		if got := float64(h.quantile(tt.q)) / 1e6; math.Abs(got-tt.want) > 0.2 {
+			t.Errorf("q%v = %.4f ms, want %.4f ± 0.2", tt.q, got, tt.want)
+		}
+	}
+	used := 0
+	for _, o := range h.octaves {
+		if o != nil {
+			used++
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d octaves allocated for values within one", used)
 	}
 }

@@ -8,11 +8,28 @@
 // [New] prepares a run against one endpoint: it creates or resolves the keys
 // and makes the inputs that need the server (ciphertexts to decrypt,
 // signatures to verify). [Bench.Run] then sends that load to a [Target] for a
-// warmup and a measured window, from Config.Concurrency workers that each
-// keep one request in flight, and returns a [Result]. The same prepared
+// warmup and a measured window, and returns a [Result]. The same prepared
 // inputs can be sent to several targets, so a run against the floor server
 // ([FloorHandler]) sends requests of the same size as the run against the
 // real endpoint.
+//
+// # Closed and open loop
+//
+// By default the loop is closed: Config.Concurrency workers each keep one
+// request in flight, so the load adapts to the server, and behind a
+// saturated driver the latencies measure the driver's queue. With
+// Config.Rate the loop is open: iterations are due on a schedule fixed in
+// advance (iteration i at start + i/Rate, through the warmup and the
+// window), and Config.Concurrency workers take them in turn. An iteration
+// that had to wait for a free worker has its latency measured from when it
+// was due, not from when a worker got to it, so a stalled server shows in
+// the latencies of every request that waited behind it (no coordinated
+// omission, as in wrk2); one a worker was waiting for, from when the
+// worker's timer released it (the runtime's timers are up to 1 ms late,
+// a jitter that owes nothing to the server). Iterations that start more
+// than [LateAfter] after their time are counted as late. The run is
+// bounded: an iteration not started by the end of the schedule plus
+// [Grace] is not sent, and counted as unsent.
 //
 // # Errors
 //
@@ -33,6 +50,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -64,22 +82,51 @@ const (
 	dataKeySize    = 32      // GenerateDataKey asks for AES_256
 )
 
+// Limits of the open loop.
+const (
+	MaxRate = 1e6 // iterations a second
+	// LateAfter is how long after its time an iteration may start and not
+	// count as late: twice the jitter of the Go runtime's timers in an
+	// idle process (up to 1 ms), so that the jitter alone is not counted,
+	// and well below the stalls a late start is meant to flag.
+	LateAfter = 2 * time.Millisecond
+	// Grace is how long after the end of the schedule iterations that
+	// are behind are still sent; the rest are not. It bounds the run when
+	// the server or the driver cannot keep up with the rate.
+	Grace = time.Second
+)
+
 // Config describes a run. The zero value is not valid: set Op, Concurrency,
 // Duration or Requests, and the keys.
 type Config struct {
-	Op          Op
-	Concurrency int           // workers, each with one request in flight
+	Op Op
+	// Concurrency is the number of workers: in the closed loop each keeps
+	// one request in flight; in the open loop (Rate) it caps the requests
+	// in flight.
+	Concurrency int
 	Duration    time.Duration // measured window; or
 	Requests    int64         // number of measured requests (Duration must be 0)
 	Warmup      time.Duration // load sent before the window and not counted
+
+	// Rate, if not 0, makes the loop open: Rate iterations a second on a
+	// fixed schedule (see the package doc). An iteration is one request,
+	// but for encrypt-decrypt, where it is an Encrypt and the Decrypt of
+	// its result; Requests then counts iterations too.
+	Rate float64
+
+	// KeySpec is the spec of the keys of sign and verify (default
+	// ECC_NIST_P256) and generate-mac (default HMAC_256): CreateKeys makes
+	// keys of it and the requests use its algorithm ([KeySpecs] lists
+	// them). Empty for the other loads.
+	KeySpec string
 
 	// Size is the plaintext or message size in bytes; 0 means DefaultSize.
 	// GenerateDataKey always asks for 32-byte (AES_256) keys, so
 	// generate-data-key refuses a Size.
 	Size int
 
-	// The keys: either CreateKeys with Keys keys of the type Op needs (ECC_NIST_P256
-	// for sign and verify, HMAC_256 for generate-mac, symmetric for the rest),
+	// The keys: either CreateKeys with Keys keys of the type Op needs (KeySpec
+	// for sign, verify and generate-mac, symmetric for the rest),
 	// or the existing KeyIDs (ids, ARNs or aliases; Keys is then 0 or
 	// len(KeyIDs)). Each request picks one uniformly at random.
 	Keys       int
@@ -123,6 +170,10 @@ func (c *Config) Validate() error {
 		return errors.New("give --duration or --requests")
 	case c.Warmup < 0:
 		return errors.New("--warmup must not be negative")
+	case c.Rate < 0 || c.Rate > MaxRate || math.IsNaN(c.Rate):
+		return fmt.Errorf("--rate must be more than 0 and at most %.0f requests a second, not %g", float64(MaxRate), c.Rate)
+	case c.Rate > 0 && c.Duration > 0 && slotsBefore(c.Warmup+c.Duration, c.Rate)-slotsBefore(c.Warmup, c.Rate) < 1:
+		return fmt.Errorf("--rate %g for --duration %s schedules no request: give a longer --duration", c.Rate, c.Duration)
 	case c.Op == OpGenerateDataKey && c.Size != 0:
 		return errors.New("--size does not apply to generate-data-key: it asks for AES_256 data keys")
 	case c.Size < 0 || c.Size > MaxSize:
@@ -137,6 +188,9 @@ func (c *Config) Validate() error {
 		return errors.New("name the keys with --key-id, or give --create-keys")
 	case len(c.KeyIDs) > 0 && c.Keys != 0 && c.Keys != len(c.KeyIDs):
 		return fmt.Errorf("--keys %d, but --key-id names %d", c.Keys, len(c.KeyIDs))
+	}
+	if err := c.checkKeySpec(); err != nil {
+		return err
 	}
 	for _, id := range c.KeyIDs {
 		if id == "" {

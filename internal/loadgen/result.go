@@ -18,7 +18,8 @@ type Result struct {
 	Target      string  `json:"target"` // Target.Name
 	Endpoint    string  `json:"endpoint"`
 	Op          Op      `json:"op"`
-	Size        int     `json:"size"` // bytes of plaintext or message (32 for generate-data-key)
+	KeySpec     string  `json:"key_spec,omitempty"` // of sign, verify and generate-mac
+	Size        int     `json:"size"`               // bytes of plaintext or message (32 for generate-data-key)
 	Concurrency int     `json:"concurrency"`
 	Keys        int     `json:"keys"`
 	WarmupS     float64 `json:"warmup_s"`
@@ -51,6 +52,30 @@ type Result struct {
 	// Rounds, with more than one round (--rounds): the main figures of
 	// every round, in order; the rest of the result is the median round's.
 	Rounds []Round `json:"rounds,omitempty"`
+
+	// OpenLoop is set by an open-loop run (Config.Rate); its fields are
+	// part of the JSON object, absent in the closed loop.
+	*OpenLoop
+}
+
+// OpenLoop is what an open-loop run adds to its Result. In it, the
+// latency of an iteration that waited for a worker counts from when it was
+// due. An iteration is a request, but for encrypt-decrypt (an Encrypt and
+// the Decrypt of its result).
+type OpenLoop struct {
+	TargetRate float64 `json:"target_rate_per_s"` // Config.Rate, iterations a second
+	// AchievedRate is the rate at which the window's iterations were
+	// sent: those sent, over the span from the window's start to the last
+	// one's start plus one interval (1/TargetRate). It is TargetRate when
+	// every one went out on time.
+	AchievedRate float64 `json:"achieved_rate_per_s"`
+	Scheduled    int64   `json:"scheduled"`     // iterations due in the window (before an interruption)
+	Late         int64   `json:"late"`          // sent more than LateAfter after they were due
+	LateAfterMs  float64 `json:"late_after_ms"` // LateAfter
+	// Unsent iterations were not started by the deadline (the end of the
+	// schedule plus Grace): the driver fell behind, and the latencies leave
+	// them out.
+	Unsent int64 `json:"unsent"`
 }
 
 // Round is one round's main figures.
@@ -61,13 +86,17 @@ type Round struct {
 	FloorServerCPU *float64 `json:"floor_server_cpu_us_per_request,omitempty"`
 	ServerCPURatio *float64 `json:"server_cpu_ratio,omitempty"`
 	OpsRatio       *float64 `json:"ops_per_s_ratio,omitempty"`
+	// In the open loop: the round's late and unsent iterations.
+	Late   *int64 `json:"late,omitempty"`
+	Unsent *int64 `json:"unsent,omitempty"`
 }
 
 // Median returns the median of the results of repeated rounds, ordered by
-// server CPU ratio, else server CPU per request, else ops/s (the first of
-// these that every round has), with the rounds' figures attached. With one
-// round it returns it unchanged; with an even number, the lower middle
-// one.
+// server CPU ratio, else server CPU per request (the first of these that
+// every round has), else ops/s in the closed loop and p99 latency in the
+// open loop (where ops/s is the rate asked for), with the rounds' figures
+// attached. With one round it returns it unchanged; with an even number,
+// the lower middle one.
 func Median(runs []*Result) *Result {
 	if len(runs) == 1 {
 		return runs[0]
@@ -86,6 +115,8 @@ func Median(runs []*Result) *Result {
 		key = func(r *Result) float64 { return *r.ServerCPURatio }
 	case all(func(r *Result) *float64 { return r.ServerCPU }):
 		key = func(r *Result) float64 { return *r.ServerCPU }
+	case runs[0].OpenLoop != nil:
+		key = func(r *Result) float64 { return r.LatencyMs.P99 }
 	}
 	sorted := slices.Clone(runs)
 	slices.SortStableFunc(sorted, func(a, b *Result) int { return cmp.Compare(key(a), key(b)) })
@@ -96,6 +127,9 @@ func Median(runs []*Result) *Result {
 			ServerCPURatio: r.ServerCPURatio, OpsRatio: r.OpsRatio}
 		if r.Floor != nil {
 			m.Rounds[i].FloorServerCPU = r.Floor.ServerCPU
+		}
+		if o := r.OpenLoop; o != nil {
+			m.Rounds[i].Late, m.Rounds[i].Unsent = &o.Late, &o.Unsent
 		}
 	}
 	return &m
@@ -113,7 +147,7 @@ type OperationResult struct {
 // result merges the workers' stats.
 func (b *Bench) result(t Target, workers []*worker, elapsed time.Duration) *Result {
 	r := &Result{
-		Target: t.Name, Endpoint: t.Endpoint, Op: b.cfg.Op, Size: b.cfg.size(),
+		Target: t.Name, Endpoint: t.Endpoint, Op: b.cfg.Op, KeySpec: string(b.spec.spec), Size: b.cfg.size(),
 		Concurrency: b.cfg.Concurrency, Keys: len(b.keys),
 		WarmupS: b.cfg.Warmup.Seconds(), DurationS: elapsed.Seconds(),
 		Errors: map[string]int64{}, ErrorMessages: map[string]string{},
@@ -189,8 +223,19 @@ func (r *Result) WriteJSON(w io.Writer) error {
 // operation, the errors by code with a sample message, and the ratios.
 func (r *Result) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "kms bench: %s, %d-byte %s, %d clients, %d key%s, %.1fs measured after %.1fs warmup\n",
-		r.Op, r.Size, payload(r.Op), r.Concurrency, r.Keys, plural(r.Keys), r.DurationS, r.WarmupS)
+	keys := ""
+	if r.KeySpec != "" {
+		keys = " " + r.KeySpec
+	}
+	load := fmt.Sprintf("%d clients", r.Concurrency)
+	if o := r.OpenLoop; o != nil {
+		load = fmt.Sprintf("open loop at %s/s, at most %d in flight", rateCell(o.TargetRate), r.Concurrency)
+		if r.Op == OpEncryptDecrypt {
+			load = fmt.Sprintf("open loop at %s Encrypt+Decrypt pairs/s, at most %d in flight", rateCell(o.TargetRate), r.Concurrency)
+		}
+	}
+	fmt.Fprintf(&b, "kms bench: %s, %d-byte %s, %s, %d%s key%s, %.1fs measured after %.1fs warmup\n",
+		r.Op, r.Size, payload(r.Op), load, r.Keys, keys, plural(r.Keys), r.DurationS, r.WarmupS)
 	if r.Interrupted || r.Floor != nil && r.Floor.Interrupted {
 		b.WriteString("INTERRUPTED: the window was cut short\n")
 	}
@@ -209,26 +254,54 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 	}
 	names := func(target, op string) string { return fmt.Sprintf("%-*s  %-*s", wt, target, wo, op) }
+	open := r.OpenLoop != nil
+	// runCells are a run's figures that no one operation has: they go
+	// on its only row or its total row.
+	openCells := func(run *Result) string {
+		if !open {
+			return ""
+		}
+		if run == nil || run.OpenLoop == nil {
+			return "\t\t\t\t"
+		}
+		o := run.OpenLoop
+		return fmt.Sprintf("%s\t%s\t%d\t%d\t", rateCell(o.TargetRate), rateCell(o.AchievedRate), o.Late, o.Unsent)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\trequests\terrors\tops/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tserver µs/req\tclient µs/req\t\n", names("target", "operation"))
+	fmt.Fprintf(tw, "%s\trequests\terrors\tops/s\t", names("target", "operation"))
+	if open {
+		fmt.Fprint(tw, "target/s\tachieved/s\tlate\tunsent\t")
+	}
+	fmt.Fprint(tw, "p50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tserver µs/req\tclient µs/req\t\n")
 	for _, run := range runs {
 		ops := slices.Sorted(maps.Keys(run.Operations))
 		for _, op := range ops {
 			o := run.Operations[op]
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t", names(run.Target, op), o.Requests, o.ErrorCount, o.OpsPerS, latencyCells(o.LatencyMs))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t", names(run.Target, op), o.Requests, o.ErrorCount, rateCell(o.OpsPerS))
 			if len(ops) == 1 {
-				fmt.Fprintf(tw, "%s\t%s\t\n", cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t\n", openCells(run), latencyCells(o.LatencyMs), cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
 			} else {
-				fmt.Fprint(tw, "\t\t\n")
+				fmt.Fprintf(tw, "%s%s\t\t\t\n", openCells(nil), latencyCells(o.LatencyMs))
 			}
 		}
 		if len(ops) != 1 {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", names(run.Target, "total"), run.Requests, run.ErrorCount, run.OpsPerS,
-				latencyCells(run.LatencyMs), cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s%s\t%s\t%s\t\n", names(run.Target, "total"), run.Requests, run.ErrorCount, rateCell(run.OpsPerS),
+				openCells(run), latencyCells(run.LatencyMs), cpuCell(run.ServerCPU), cpuCell(run.ClientCPU))
 		}
 	}
 	tw.Flush()
 
+	if open {
+		fmt.Fprintf(&b, "\nlatency counts from when a request was due if it waited for a worker; late: started more than %s after that\n",
+			time.Duration(r.LateAfterMs*1e6))
+		for _, run := range runs {
+			if o := run.OpenLoop; o != nil && o.Unsent > 0 {
+				fmt.Fprintf(&b, "FELL BEHIND: %s sent only %d of the %d requests due in the window by the deadline "+
+					"(the end of the schedule + %s); the latencies leave out the %d unsent: raise --concurrency or lower --rate\n",
+					run.Target, o.Scheduled-o.Unsent, o.Scheduled, Grace, o.Unsent)
+			}
+		}
+	}
 	for _, run := range runs {
 		if run.ErrorCount == 0 {
 			continue
@@ -253,15 +326,26 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if len(r.Rounds) > 0 {
 		fmt.Fprintf(&b, "\nthe median of %d rounds is shown; every round:\n", len(r.Rounds))
 		for i, rd := range r.Rounds {
-			fmt.Fprintf(&b, "  round %d: %.0f ops/s, p99 %s ms, server %s µs/req", i+1, rd.OpsPerS, ms(rd.P99Ms), strings.TrimSpace(cpuCell(rd.ServerCPU)))
+			fmt.Fprintf(&b, "  round %d: %s ops/s, p99 %s ms, server %s µs/req", i+1, rateCell(rd.OpsPerS), ms(rd.P99Ms), strings.TrimSpace(cpuCell(rd.ServerCPU)))
 			if rd.ServerCPURatio != nil {
 				fmt.Fprintf(&b, ", %.2f × the floor's %s", *rd.ServerCPURatio, strings.TrimSpace(cpuCell(rd.FloorServerCPU)))
+			}
+			if rd.Late != nil && rd.Unsent != nil {
+				fmt.Fprintf(&b, ", %d late, %d unsent", *rd.Late, *rd.Unsent)
 			}
 			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rateCell shows a rate a second: whole above 100, to a tenth below.
+func rateCell(v float64) string {
+	if v < 100 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 func payload(op Op) string {
