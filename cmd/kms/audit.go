@@ -106,6 +106,11 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 Checks every record's place in the hash chain of its region and every signed
 checkpoint, and prints a summary per region. It exits with status 1 and names
 the first record that was altered, deleted or inserted if the log was changed.
+It exits with status 3 if nothing was changed but records were lost with the
+end of a segment (as a power loss on a disk that loses synced data, or an old
+copy of a segment put back, leaves it): their place in the chain verified, but
+their JSON is gone. It names each such segment, where its intact part ends,
+the records lost and the last intact one before them.
 The root key (--seal-key-file, or the passphrase in %s, as for
 kms server) gives the checkpoint public key; its fingerprint is printed, and
 --public-key-fingerprint checks it. It may run while the server runs.
@@ -141,8 +146,25 @@ kms server) gives the checkpoint public key; its fingerprint is printed, and
 	if err := rep.Err(); err != nil {
 		return fail("FAILED: %v", strings.TrimPrefix(err.Error(), "audit: verify: "))
 	}
+	if n := rep.Lost(); n > 0 {
+		fmt.Fprintf(stderr, "kms audit verify: TRUNCATED: %d %s lost with the end of a segment; "+
+			"the chain and checkpoints hold around them, and no tampering was found\n", n, plural(n, "record", "records"))
+		return verifyTruncated
+	}
 	fmt.Fprintln(stdout, "OK")
 	return 0
+}
+
+// verifyTruncated is the exit status of `kms audit verify` when the log
+// verified but records were lost with the end of a segment: neither
+// success (0) nor tampering or failure to read (1), nor a usage error (2).
+const verifyTruncated = 3
+
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // runAuditExport is `kms audit export`: one record per line, exactly as

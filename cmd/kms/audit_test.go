@@ -294,6 +294,105 @@ func TestAuditCLI(t *testing.T) {
 	}
 }
 
+// TestAuditVerifyTruncated cuts the audit segment of a stopped server in the
+// middle of a record, as a disk that loses synced data would: the server
+// starts again and logs on, and `kms audit verify` names the lost records
+// and the last intact one, and exits with status 3; tampering besides the
+// loss is still status 1.
+func TestAuditVerifyTruncated(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	run := func(n int) {
+		t.Helper()
+		p := startKMS(t, dir, pinned...)
+		c := p.client()
+		k, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if _, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if err := p.wait(); err != nil {
+			t.Fatalf("server exit: %v\n%s", err, p.stderr)
+		}
+	}
+	run(8)
+
+	// Cut the segment inside the frame of record 5.
+	dbPath := filepath.Join(dir, "audit.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg, off int64
+	if err := db.QueryRow(`SELECT segment, segment_offset FROM records WHERE region = ? AND seq = 5`, testRegion).
+		Scan(&seg, &off); err != nil {
+		t.Fatal(err)
+	}
+	var first, last, lost int
+	if err := db.QueryRow(`SELECT MIN(seq), MAX(seq), COUNT(*) FROM records WHERE region = ? AND segment = ? AND segment_offset >= ?`,
+		testRegion, seg, off).Scan(&first, &last, &lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if first != 5 || last < 9 || lost != last-4 {
+		t.Fatalf("records %d to %d (%d) after record 5 in its segment", first, last, lost)
+	}
+	if err := os.Truncate(fmt.Sprintf("%s.seg.%d", dbPath, seg), off+20); err != nil {
+		t.Fatal(err)
+	}
+
+	// The server starts and logs on after the loss.
+	run(2)
+	stdout, stderr, code := kmsCmd(t, nil, "audit", "verify", "--data-dir", dir)
+	line := fmt.Sprintf("%s: segment %d ends early at byte %d: records 5 to %d are lost "+
+		"(their frames were cut off, as by a power loss); record 4 is the last intact one\n", testRegion, seg, off, last)
+	summary := fmt.Sprintf("%s: records 1..%d (%d)", testRegion, last+3, last+3)
+	if code != 3 || !strings.Contains(stdout, line) || !strings.Contains(stdout, summary) || strings.HasSuffix(stdout, "OK\n") ||
+		!strings.Contains(stderr, fmt.Sprintf("kms audit verify: TRUNCATED: %d records lost", lost)) {
+		t.Fatalf("verify of the cut log: exit %d, want 3 and\n%s%s\ngot:\n%s%s", code, summary, line, stdout, stderr)
+	}
+	if strings.Contains(stdout, "altered") || strings.Contains(stderr, "FAILED") {
+		t.Fatalf("the loss is reported as tampering:\n%s%s", stdout, stderr)
+	}
+	t.Logf("verify of the cut log, exit %d:\n%s%s", code, stdout, stderr)
+	// Export leaves out the lost records.
+	stdout, stderr, code = kmsCmd(t, nil, "audit", "export", "--data-dir", dir)
+	if evs := parseLines(t, stdout); code != 0 || len(evs) != last+3-lost {
+		t.Fatalf("export of the cut log: exit %d, %d records, want %d\n%s", code, len(evs), last+3-lost, stderr)
+	}
+
+	// Tampering besides the loss: status 1.
+	cp := filepath.Join(t.TempDir(), "audit.db")
+	copyFile(t, dbPath, cp)
+	if _, err := os.Stat(dbPath + "-wal"); err == nil {
+		copyFile(t, dbPath+"-wal", cp+"-wal")
+	}
+	segs, _ := filepath.Glob(dbPath + ".seg.*")
+	for _, s := range segs {
+		copyFile(t, s, filepath.Join(filepath.Dir(cp), filepath.Base(s)))
+	}
+	db, err = sql.Open("sqlite", cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, db, `DELETE FROM records WHERE region = ? AND seq = ?`, testRegion, last+2)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = kmsCmd(t, nil, "audit", "verify", "--data-dir", dir, "--file", cp)
+	if want := fmt.Sprintf("FAILED: deleted: %s record %d", testRegion, last+2); code != 1 || !strings.Contains(stderr, want) ||
+		!strings.Contains(stdout, line) {
+		t.Fatalf("verify of the cut and tampered copy: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
+	}
+}
+
 // storedBody reads the JSON of record seq from its segment in segDir: the
 // frame at the record's offset is a 4-byte length, a 4-byte checksum, then
 // the JSON.

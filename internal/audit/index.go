@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,6 +241,9 @@ func (l *Log) runIndexer() {
 			}
 			l.pending = l.gather(append(l.pending, s))
 			l.indexPending()
+			// Requests that became ready during the transaction run
+			// before the next one.
+			runtime.Gosched()
 		case o := <-l.ops:
 			o.done <- l.runOp(o)
 		case <-ckpt.C:
@@ -323,12 +327,20 @@ func (l *Log) indexPending() {
 // index takes written batches into the database in one transaction.
 func (l *Log) index(batches []written) error {
 	last := batches[len(batches)-1]
+	reqs := batches[0].reqs
+	if len(batches) > 1 {
+		// One insert for all: its multi-row statements and its last-use
+		// upserts (one per key) cost per call, and a batch of the writer
+		// may hold a single record.
+		reqs = make([]*request, 0, len(batches)*len(batches[0].reqs))
+		for _, b := range batches {
+			reqs = append(reqs, b.reqs...)
+		}
+	}
 	err := l.write(func(tx *sql.Tx) error {
 		p := postings{}
-		for _, b := range batches {
-			if err := l.insert(tx, b.reqs, p); err != nil {
-				return err
-			}
+		if err := l.insert(tx, reqs, p); err != nil {
+			return err
 		}
 		if err := l.insertPostings(tx, p); err != nil {
 			return err
@@ -421,7 +433,6 @@ func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 	ctx := l.ctx
 	recArgs := make([]any, 0, len(batch)*recordColumns)
 	uses := map[string]lastUse{}
-	touched := map[string]bool{}
 	var res strings.Builder
 	for _, req := range batch {
 		c := l.regions[req.region]
@@ -461,7 +472,13 @@ func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 		}
 		c.seq, c.hash = seq, hash
 		l.regions[req.region] = c
-		touched[req.region] = true
+		// At the record that reaches the count, whatever the batch: the
+		// checkpoint's row needs none of the records' rows.
+		if c.seq >= c.ckptSeq+uint64(l.cfg.CheckpointEvery) {
+			if err := l.checkpoint(tx, req.region, "count"); err != nil {
+				return err
+			}
+		}
 	}
 	if err := l.insertRows(tx, stInsertRecords, recordColumns, recArgs); err != nil {
 		return err
@@ -469,13 +486,6 @@ func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 	for _, u := range uses {
 		if _, err := l.stmt(tx, stLastUse).ExecContext(ctx, u.arn, u.Time.UnixMilli(), u.EventName, u.Region, u.EventID, u.RequestID); err != nil {
 			return err
-		}
-	}
-	for region := range touched {
-		if c := l.regions[region]; c.seq >= c.ckptSeq+uint64(l.cfg.CheckpointEvery) {
-			if err := l.checkpoint(tx, region, "count"); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -128,7 +128,7 @@ type Log struct {
 	// syncNow asks the writer to sync what it has written: a reader is
 	// waiting for it to be indexed.
 	syncNow chan struct{}
-	// toIndex carries written batches from the writer to the indexer, in
+	// toIndex carries synced batches from the writer to the indexer, in
 	// the order they were written. Its buffer lets the writer run ahead of a slow index;
 	// when it is full, the writer (and so Append) waits.
 	toIndex chan written
@@ -158,6 +158,7 @@ type Log struct {
 	seg        *segment
 	lastSynced int       // records in the last batch that needed a sync
 	unsynced   []written // written batches not yet synced, in order
+	synced     []written // synced batches not yet handed to the indexer
 	dirtySince time.Time // when the first of them was written
 	syncTimer  *time.Timer
 	syncArmed  bool // syncTimer is set for dirtySince + SyncInterval
@@ -420,9 +421,20 @@ func (l *Log) recover() error {
 			return fmt.Errorf("segment: %w", err)
 		}
 		if frames == 0 && start <= 0 {
-			// Started and never written (or only torn): nothing refers to it.
-			if err := os.Remove(segmentPath(l.cfg.Path, e)); err != nil {
-				l.cfg.Logger.Warn("audit: removing an empty segment", "err", err)
+			// Started and never written (or only torn), unless records
+			// point into it: then it lost its frames (a power loss cut
+			// it), and Verify needs it to tell that from a deletion.
+			var referred int
+			err := l.w.QueryRowContext(l.ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE segment = ? LIMIT 1)`, e).Scan(&referred)
+			switch {
+			case err != nil:
+				return fmt.Errorf("segment %d: %w", e, err)
+			case referred > 0:
+				l.cfg.Logger.Warn("audit: a segment has lost its records (cut short, as by a power loss); kms audit verify lists them", "segment", e)
+			default:
+				if err := os.Remove(segmentPath(l.cfg.Path, e)); err != nil {
+					l.cfg.Logger.Warn("audit: removing an empty segment", "err", err)
+				}
 			}
 		}
 	}
@@ -670,6 +682,7 @@ func (l *Log) runWriter() {
 			} else if l.segmentHealth() != nil {
 				l.segmentProbe()
 			}
+			l.handOver()
 		case <-l.quit:
 			// Close waited for every send in flight: what is queued is all
 			// there will be.
@@ -679,6 +692,9 @@ func (l *Log) runWriter() {
 			if err := l.syncWritten(); err != nil {
 				l.cfg.Logger.Error("audit: the last records written were not synced; the next start takes them in", "err", err)
 			}
+			// What the indexer does not take (it is failing) is synced:
+			// the next Open takes it in from the segment.
+			l.handOver()
 			return
 		}
 	}
@@ -837,12 +853,57 @@ func (l *Log) syncWritten() error {
 		return err
 	}
 	l.syncs.Add(1)
-	for _, w := range l.unsynced {
-		l.toIndex <- w
+	// One batch per segment for the indexer: a batch of the writer may
+	// hold a single record, and the indexer's multi-row statements and
+	// last-use upserts cost per batch.
+	for i := 0; i < len(l.unsynced); {
+		j := i + 1
+		for j < len(l.unsynced) && l.unsynced[j].epoch == l.unsynced[i].epoch {
+			j++
+		}
+		w := l.unsynced[j-1]
+		if j-i > 1 {
+			w.reqs = nil
+			for _, u := range l.unsynced[i:j] {
+				w.reqs = append(w.reqs, u.reqs...)
+			}
+		}
+		l.synced = append(l.synced, w)
+		i = j
 	}
 	clear(l.unsynced)
 	l.unsynced = l.unsynced[:0]
+	l.handOver()
 	return nil
+}
+
+// handOver gives the synced batches to the indexer, in order. While the
+// indexer is behind, the writer waits for it (so that records do not pile
+// up unindexed); but not while the database is failing: Append refuses new
+// records then, and the writer must go on answering those it has (it tries
+// again every RetryInterval).
+func (l *Log) handOver() {
+	for len(l.synced) > 0 {
+		select {
+		case l.toIndex <- l.synced[0]:
+			l.synced[0] = written{}
+			l.synced = l.synced[1:]
+			continue
+		default:
+		}
+		if l.indexHealth() != nil {
+			return
+		}
+		t := time.NewTimer(min(l.cfg.RetryInterval, 50*time.Millisecond))
+		select {
+		case l.toIndex <- l.synced[0]:
+			l.synced[0] = written{}
+			l.synced = l.synced[1:]
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	l.synced = nil
 }
 
 // rotate moves the writer to a new segment, once everything written to the

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,16 @@ import (
 // Reader reads an audit database: lookups, exports and key usage. A [Log]
 // embeds one; [OpenReader] opens one on its own, read-only, for tools that
 // run beside the server.
+//
+// Lookups and exports skip a record whose frame is not there to read (cut
+// off with the end of its segment, as a disk that loses synced data or an
+// old copy of a segment put back leaves it; damaged, so that its checksum
+// fails; or in a segment that is missing or whose header is not its own)
+// rather than fail: a record without its JSON has nothing to show
+// (LookupEvents' CloudTrailEvent is that JSON), and failing would stop
+// every lookup that reaches it, for good. [Verify] reports such records,
+// as lost to a truncation or as altered. Other failures, such as I/O
+// errors, fail the read.
 type Reader struct {
 	db   *sql.DB
 	segs *segmentReader
@@ -244,9 +256,18 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 		if first > last {
 			return nil
 		}
-		evs, evIDs, err := r.events(ctx, query, append(append([]any{first, last}, args...), limit+1-len(events))...)
-		events, ids = append(events, evs...), append(ids, evIDs...)
-		return err
+		// Until the range is done or the page full: records whose frames
+		// are lost take up rows but give no events.
+		for first <= last && len(events) <= limit {
+			want := limit + 1 - len(events)
+			evs, evIDs, n, lastID, err := r.events(ctx, query, append(append([]any{first, last}, args...), want)...)
+			events, ids = append(events, evs...), append(ids, evIDs...)
+			if err != nil || n < want {
+				return err
+			}
+			last = lastID - 1
+		}
+		return nil
 	}
 	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
 		// The event id index finds an event at once; without an account and
@@ -322,15 +343,15 @@ func (r *Reader) walkPostings(ctx context.Context, attr, value string, q Query, 
 }
 
 // events runs query, which selects eventColumns. It returns the records'
-// ids beside them.
-func (r *Reader) events(ctx context.Context, query string, args ...any) ([]Event, []int64, error) {
+// ids beside them, and how many rows it read and the id of the last: a
+// record whose frame is lost is skipped (see [Reader]), so the callers
+// page on by the rows, not by the events.
+func (r *Reader) events(ctx context.Context, query string, args ...any) (events []Event, ids []int64, n int, lastID int64, err error) {
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, 0, err
 	}
 	defer rows.Close()
-	var events []Event
-	var ids []int64
 	for rows.Next() {
 		var e Event
 		var id, t int64
@@ -338,11 +359,15 @@ func (r *Reader) events(ctx context.Context, query string, args ...any) ([]Event
 		var seg, off sql.NullInt64
 		if err := rows.Scan(&id, &e.Region, &e.Seq, &t, &e.EventID, &e.EventName, &e.EventSource,
 			&e.Username, &e.AccessKeyID, &e.RequestID, &e.ReadOnly, &body, &seg, &off); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, 0, err
 		}
-		body, err := r.segs.recordBody(body, seg, off)
+		n, lastID = n+1, id
+		body, err := frameBody(r.segs, body, seg, off)
+		if errors.Is(err, errLost) {
+			continue // see Reader
+		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
+			return nil, nil, 0, 0, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
 		}
 		e.EventTime = time.UnixMilli(t).UTC()
 		e.Raw = body
@@ -352,13 +377,81 @@ func (r *Reader) events(ctx context.Context, query string, args ...any) ([]Event
 			Resources []Resource `json:"resources"`
 		}
 		if err := json.Unmarshal(body, &res); err != nil {
-			return nil, nil, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
+			return nil, nil, 0, 0, fmt.Errorf("record %s %d: %w", e.Region, e.Seq, err)
 		}
 		e.Resources = res.Resources
 		events = append(events, e)
 		ids = append(ids, id)
 	}
-	return events, ids, rows.Err()
+	return events, ids, n, lastID, rows.Err()
+}
+
+// errLost marks a record whose frame is not there to read (see [Reader]).
+var errLost = errors.New("the record's frame is lost")
+
+// frameBody is segmentReader.recordBody, with the failures that mean the
+// frame is lost (missing, cut off or damaged: they wrap errLost) told apart
+// from the reader's own, such as an I/O error.
+func frameBody(segs *segmentReader, body []byte, seg, off sql.NullInt64) ([]byte, error) {
+	if len(body) > 0 || !seg.Valid || !off.Valid {
+		return body, nil
+	}
+	epoch := uint64(seg.Int64)
+	f, err := segs.file(epoch)
+	if err != nil {
+		// Is the header gone, or another's?
+		h, herr := segmentHeader(segmentPath(segs.path, epoch), epoch)
+		if errors.Is(herr, os.ErrNotExist) || herr == nil && h != headerWhole {
+			return nil, fmt.Errorf("%w: %w", errLost, err)
+		}
+		return nil, err
+	}
+	b, err := readFrame(f, off.Int64)
+	if errors.Is(err, errNoFrame) {
+		return nil, fmt.Errorf("%w: segment %d has no intact record at offset %d", errLost, epoch, off.Int64)
+	}
+	return b, err
+}
+
+// headerState is what the start of a segment file holds.
+type headerState int
+
+const (
+	headerWhole headerState = iota // the segment's header
+	// headerCut: the file ends in its header, or holds only zeros from
+	// some byte of it on; the bytes before are the header's. A lost tail
+	// that reaches into the header leaves this.
+	headerCut
+	headerOther // another file's, or another segment's
+)
+
+// segmentHeader reads the header of the segment file at name, which should
+// be epoch's.
+func segmentHeader(name string, epoch uint64) (headerState, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	want := binary.BigEndian.AppendUint64([]byte(segmentMagic), epoch)
+	got := make([]byte, len(want))
+	n, err := io.ReadFull(f, got)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return 0, err
+	}
+	i := 0
+	for i < n && got[i] == want[i] {
+		i++
+	}
+	if i == len(want) {
+		return headerWhole, nil
+	}
+	for _, c := range got[i:n] {
+		if c != 0 {
+			return headerOther, nil
+		}
+	}
+	return headerCut, nil
 }
 
 // exportPage is how many records Since reads per query. Each page is read
@@ -381,7 +474,7 @@ func (r *Reader) since(ctx context.Context, after int64, t time.Time, fn func(Ev
 		return after, err
 	}
 	for {
-		events, ids, err := r.events(ctx, `SELECT `+eventColumns+` FROM records r
+		events, ids, n, lastID, err := r.events(ctx, `SELECT `+eventColumns+` FROM records r
 			WHERE r.id > ? AND r.event_time >= ? ORDER BY r.id LIMIT ?`, after, t.UnixMilli(), exportPage)
 		if err != nil {
 			return after, fmt.Errorf("audit: export: %w", err)
@@ -392,7 +485,9 @@ func (r *Reader) since(ctx context.Context, after int64, t time.Time, fn func(Ev
 			}
 			after = ids[i]
 		}
-		if len(events) < exportPage {
+		// Past the rows of lost records too.
+		after = max(after, lastID)
+		if n < exportPage {
 			return after, nil
 		}
 	}

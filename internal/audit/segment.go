@@ -213,6 +213,11 @@ func readSegment(path string, epoch uint64, from int64, fn func(body []byte, at,
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil
 		}
+		// A header that is ours up to where only zeros follow was cut
+		// off, as a power loss cuts a tail: a segment without frames.
+		if st, herr := segmentHeader(segmentPath(path, epoch), epoch); herr == nil && st == headerCut {
+			return nil
+		}
 		return fmt.Errorf("%s: %w", segmentPath(path, epoch), err)
 	}
 	off := max(from, int64(segmentHeaderSize))

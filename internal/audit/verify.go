@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -18,7 +19,9 @@ type Kind string
 // The kinds of problem. Which one a change to the file shows up as follows
 // the rules in [Verify].
 const (
-	// Altered: a record's JSON no longer matches its chain hash.
+	// Altered: a record's JSON no longer matches its chain hash (or its
+	// frame cannot be read, unless it was lost with the end of its
+	// segment: see [Truncation]).
 	Altered Kind = "altered"
 	// Deleted: records are missing: a gap in the sequence numbers, a record
 	// that does not chain to the one before it, or records a signed
@@ -83,18 +86,67 @@ type RegionReport struct {
 	UnsignedTail uint64
 }
 
+// Truncation is a run of a region's records lost with the end of a
+// segment: the segment's frames stop being intact at Offset, and those of
+// the records from FirstLost on are at or after it. A power loss on a disk
+// that loses synced data, or an old copy of a segment put back, leaves
+// this. It is not a [Problem]: the chain holds around the lost records,
+// only their JSON is gone. See [Verify] for what is still checked.
+type Truncation struct {
+	Region  string
+	Segment uint64 // the segment's epoch: its file is <database>.seg.<Segment>
+	// Offset is where the segment's intact part ends: the byte where the
+	// first frame that is cut short or fails its checksum starts (0 when
+	// its header is cut).
+	Offset int64
+	// LastIntact is the last record of the region before the lost ones
+	// whose JSON verified, 0 if there is none.
+	LastIntact uint64
+	// FirstLost is the first lost record and Lost how many are lost, in
+	// sequence.
+	FirstLost, Lost uint64
+}
+
+func (t Truncation) String() string {
+	s := fmt.Sprintf("%s: segment %d ends early at byte %d: ", t.Region, t.Segment, t.Offset)
+	if t.Lost == 1 {
+		s += fmt.Sprintf("record %d is lost (its frame was cut off, as by a power loss)", t.FirstLost)
+	} else {
+		s += fmt.Sprintf("records %d to %d are lost (their frames were cut off, as by a power loss)",
+			t.FirstLost, t.FirstLost+t.Lost-1)
+	}
+	if t.LastIntact == 0 {
+		return s + "; no intact record comes before"
+	}
+	return s + fmt.Sprintf("; record %d is the last intact one", t.LastIntact)
+}
+
 // Report is the outcome of [Verify].
 type Report struct {
 	Regions  []RegionReport
 	Problems []Problem // by region, then record; per region, the first break in the chain only
+	// Truncations lists the records lost with the end of a segment, by
+	// region, then record (up to the first break in the chain, if there is
+	// one). They are not problems: OK may be true.
+	Truncations []Truncation
 	// Unindexed counts records written to segments but not yet in the
 	// database, so not checked: those of a server that stopped without
 	// indexing them (it does when it starts again).
 	Unindexed int
 }
 
-// OK reports whether Verify found nothing wrong.
+// OK reports whether Verify found nothing wrong. Records lost with the end
+// of a segment (Truncations) do not count: see [Report.Lost].
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Lost counts the records lost with the end of a segment.
+func (r *Report) Lost() uint64 {
+	var n uint64
+	for _, t := range r.Truncations {
+		n += t.Lost
+	}
+	return n
+}
 
 // Err returns nil if the log verified, or an error naming the first problem.
 func (r *Report) Err() error {
@@ -107,7 +159,8 @@ func (r *Report) Err() error {
 	return fmt.Errorf("audit: verify: %s (and %d more problems)", r.Problems[0], len(r.Problems)-1)
 }
 
-// String describes the report, one line per region and problem.
+// String describes the report, one line per region, truncation and
+// problem.
 func (r *Report) String() string {
 	var b strings.Builder
 	for _, g := range r.Regions {
@@ -120,6 +173,10 @@ func (r *Report) String() string {
 	}
 	if r.Unindexed > 0 {
 		fmt.Fprintf(&b, "%d records written but not yet indexed, not checked (the server indexes them when it starts)\n", r.Unindexed)
+	}
+	for _, t := range r.Truncations {
+		b.WriteString(t.String())
+		b.WriteByte('\n')
 	}
 	for _, p := range r.Problems {
 		b.WriteString(p.String())
@@ -154,6 +211,21 @@ func (r *Report) String() string {
 //   - Any other wrong prev: [Deleted].
 //   - A chain that holds together up to a checkpoint but not with it:
 //     [Rewritten].
+//
+// A record whose frame cannot be read is [Altered], unless it was lost with
+// the end of its segment: the segment's frames, read from its start, stop
+// being intact at some byte (a frame is cut short or fails its checksum, or
+// the header is cut), the record's frame is at or after that byte, and no
+// frame the database points at after it is intact (if one is, the break is
+// damage in the middle of the segment, and [Altered]). A power loss on a
+// disk that loses synced data, or an old copy of a segment put back, leaves
+// such a segment. A lost record's JSON cannot be checked, but its place in
+// the chain still is: its stored prev must be the hash expected, and the
+// walk goes on from its stored hash, so the records after it (in the next
+// segment, written after a restart) and the checkpoints still check it.
+// Lost records are listed in Report.Truncations, not as problems, and
+// counted in RegionReport.Records. A missing segment file, or one whose
+// header is another's, is not a lost tail: its records are [Altered].
 //
 // Checkpoints with a bad signature are [BadSignature] and otherwise
 // ignored; one that does not chain to the one before it is
@@ -196,7 +268,8 @@ func Verify(ctx context.Context, path string, pub ed25519.PublicKey) (*Report, e
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	v := verifier{ctx: ctx, tx: tx, pub: pub, fp: Fingerprint(pub), segs: newSegmentReader(path)}
+	v := verifier{ctx: ctx, tx: tx, pub: pub, fp: Fingerprint(pub), segs: newSegmentReader(path),
+		ends: map[uint64]segmentEnd{}}
 	defer v.segs.close()
 	rep := &Report{Unindexed: unindexed}
 	for _, region := range regions {
@@ -211,6 +284,7 @@ func Verify(ctx context.Context, path string, pub ed25519.PublicKey) (*Report, e
 		return cmp.Or(strings.Compare(a.Region, b.Region), cmp.Compare(a.Seq, b.Seq))
 	})
 	rep.Problems = v.problems
+	rep.Truncations = v.truncations
 	return rep, nil
 }
 
@@ -232,12 +306,86 @@ func column[T any](ctx context.Context, tx *sql.Tx, query string, args ...any) (
 }
 
 type verifier struct {
-	ctx      context.Context
-	tx       *sql.Tx
-	segs     *segmentReader
-	pub      ed25519.PublicKey
-	fp       string
-	problems []Problem
+	ctx         context.Context
+	tx          *sql.Tx
+	segs        *segmentReader
+	pub         ed25519.PublicKey
+	fp          string
+	problems    []Problem
+	truncations []Truncation // in region order, as the regions are walked
+	// ends holds where the segments in which a frame failed to read stop
+	// being intact, found the first time one fails.
+	ends map[uint64]segmentEnd
+}
+
+// segmentEnd is where a segment's intact frames end, and whether what the
+// database points at after that is all gone (cut) or not (the segment is
+// damaged in the middle).
+type segmentEnd struct {
+	at  int64
+	cut bool
+}
+
+// segmentEnd reads the segment of epoch from its start to find where its
+// frames stop being intact, and then whether any frame the database points
+// at from there on is intact. A segment that is missing or whose header is
+// not its own is not cut. Only failures to read are errors.
+func (v *verifier) segmentEnd(epoch uint64) (segmentEnd, error) {
+	if e, ok := v.ends[epoch]; ok {
+		return e, nil
+	}
+	e, err := v.findEnd(epoch)
+	if err != nil {
+		return e, fmt.Errorf("segment %d: %w", epoch, err)
+	}
+	v.ends[epoch] = e
+	return e, nil
+}
+
+func (v *verifier) findEnd(epoch uint64) (segmentEnd, error) {
+	name := segmentPath(v.segs.path, epoch)
+	h, err := segmentHeader(name, epoch)
+	if errors.Is(err, os.ErrNotExist) || err == nil && h == headerOther {
+		return segmentEnd{}, nil // not a lost tail
+	}
+	if err != nil {
+		return segmentEnd{}, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return segmentEnd{}, err
+	}
+	defer f.Close()
+	var at int64 // 0 if the header is cut
+	if h == headerWhole {
+		at = int64(segmentHeaderSize)
+		for {
+			body, err := readFrame(f, at)
+			if errors.Is(err, errNoFrame) {
+				break
+			}
+			if err != nil {
+				return segmentEnd{}, err
+			}
+			at += frameHeaderSize + int64(len(body))
+		}
+	}
+	// Is anything the database points at after that intact? Only the rows
+	// of records whose JSON is in a frame: older ones keep it in body.
+	offs, err := column[int64](v.ctx, v.tx, `SELECT segment_offset FROM records
+		WHERE segment = ? AND segment_offset >= ? AND length(body) = 0`, epoch, at)
+	if err != nil {
+		return segmentEnd{}, err
+	}
+	for _, off := range offs {
+		switch _, err := readFrame(f, off); {
+		case err == nil:
+			return segmentEnd{at: at}, nil // damaged in the middle
+		case !errors.Is(err, errNoFrame):
+			return segmentEnd{}, err
+		}
+	}
+	return segmentEnd{at: at, cut: true}, nil
 }
 
 func (v *verifier) report(p Problem) { v.problems = append(v.problems, p) }
@@ -258,6 +406,11 @@ type record struct {
 	seq        uint64
 	prev, hash Hash
 	body       []byte
+	// lost is set for a record whose frame was cut off with the end of its
+	// segment, which is seg; its intact part ends at cutAt.
+	lost  bool
+	seg   uint64
+	cutAt int64
 }
 
 // eventID digs the eventID out of a record for the report.
@@ -309,8 +462,18 @@ func (v *verifier) region(region string) (RegionReport, error) {
 			return nil, err
 		}
 		// A frame that cannot be read (missing, cut or changed: its
-		// checksum fails) is a body that does not match its hash.
-		r.body, _ = v.segs.recordBody(r.body, seg, off)
+		// checksum fails) is a body that does not match its hash, unless it
+		// was lost with the end of its segment.
+		body, err := v.segs.recordBody(r.body, seg, off)
+		r.body = body
+		if err != nil && seg.Valid && off.Valid {
+			e, err := v.segmentEnd(uint64(seg.Int64))
+			if err != nil {
+				return nil, err
+			}
+			r.lost = e.cut && off.Int64 >= e.at
+			r.seg, r.cutAt = uint64(seg.Int64), e.at
+		}
 		// A hash of the wrong length compares unequal to any real one.
 		copy(r.prev[:], prev)
 		copy(r.hash[:], hash)
@@ -361,6 +524,7 @@ func (v *verifier) region(region string) (RegionReport, error) {
 		}
 		cur = next
 	}
+	v.truncations = append(v.truncations, w.truncations...)
 	g.LastSeq = w.expectSeq - 1
 	g.SignedSeq = w.signed
 	if !w.broken && ci < len(ckpts) {
@@ -474,6 +638,10 @@ type walk struct {
 	}
 	last   *record // the last record that fit
 	broken bool
+	// intact is the last record that fit whose JSON was checked;
+	// truncations, the runs of lost records so far.
+	intact      uint64
+	truncations []Truncation
 }
 
 const recentWindow = 64
@@ -492,6 +660,21 @@ func (w *walk) step(r, next *record) (Problem, bool) {
 		if p.Count > 1 {
 			p.Detail = fmt.Sprintf("sequence numbers %d to %d are missing", w.expectSeq, r.seq-1)
 		}
+	case r.lost && r.prev == w.expectPrev:
+		// Its JSON is gone; the chain goes on from its stored hash, which
+		// the records after it and the checkpoints check.
+		w.expectSeq++
+		w.expectPrev = r.hash
+		w.remember(r.seq, r.hash)
+		w.last = r
+		if n := len(w.truncations); n > 0 && w.truncations[n-1].Segment == r.seg &&
+			w.truncations[n-1].FirstLost+w.truncations[n-1].Lost == r.seq {
+			w.truncations[n-1].Lost++
+		} else {
+			w.truncations = append(w.truncations, Truncation{Region: w.region, Segment: r.seg, Offset: r.cutAt,
+				LastIntact: w.intact, FirstLost: r.seq, Lost: 1})
+		}
+		return Problem{}, true
 	default:
 		computed := recordHash(w.expectPrev, r.seq, r.body)
 		if r.prev == w.expectPrev && computed == r.hash {
@@ -499,6 +682,7 @@ func (w *walk) step(r, next *record) (Problem, bool) {
 			w.expectPrev = computed
 			w.remember(r.seq, computed)
 			w.last = r
+			w.intact = r.seq
 			return Problem{}, true
 		}
 		w.classify(&p, r, next)
