@@ -391,7 +391,7 @@ func (l *Log) write(fn func(tx *sql.Tx) error) error {
 	} else {
 		l.checkpoints.Add(uint64(l.newCkpts))
 	}
-	l.setHealth(true, err)
+	l.setHealth(&l.indexErr, err)
 	return err
 }
 

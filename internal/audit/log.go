@@ -85,8 +85,8 @@ type Config struct {
 	RetryInterval time.Duration
 	// MaxBatch caps the records written to a segment in one write.
 	MaxBatch int
-	// GroupCommitDelay is how long the writer lingers for more records
-	// before a write that must be synced, while such records arrive
+	// GroupCommitDelay is how long the syncer lingers for more records
+	// whose callers wait for a sync, while such records arrive
 	// concurrently (never for a lone caller). Zero means the default, 3ms;
 	// negative means never.
 	GroupCommitDelay time.Duration
@@ -125,12 +125,15 @@ type Log struct {
 	fp   string  // Fingerprint of the signer
 	reqs chan *request
 	ops  chan *op
-	// syncNow asks the writer to sync what it has written: a reader is
+	// syncNow asks the syncer to sync what is written: a reader is
 	// waiting for it to be indexed.
 	syncNow chan struct{}
-	// toIndex carries synced batches from the writer to the indexer, in
-	// the order they were written. Its buffer lets the writer run ahead of a slow index;
-	// when it is full, the writer (and so Append) waits.
+	// kick tells the syncer that the writer gave it work.
+	kick chan struct{}
+	// toIndex carries synced batches from the syncer to the indexer, in
+	// the order they were written. Its buffer lets the syncer run ahead of
+	// a slow index; when it is full, the syncer waits (and so do the
+	// callers waiting for a sync).
 	toIndex chan written
 	// flush asks the indexer not to wait for more records: a reader is
 	// waiting.
@@ -139,10 +142,13 @@ type Log struct {
 	mu     sync.RWMutex // guards closed against Append and Prune sending
 	closed bool
 	quit   chan struct{}
-	done   chan struct{} // closed when the indexer, which outlives the writer, ends
+	done   chan struct{} // closed when the indexer, which outlives the writer and the syncer, ends
+	// writerDone is closed when the writer has written its last record.
+	writerDone chan struct{}
 
 	hmu        sync.Mutex
 	segErr     error // the last segment write's error
+	syncErr    error // the last segment sync's error
 	indexErr   error // the last database transaction's error
 	healthLost bool  // whether the failure was logged
 
@@ -155,13 +161,19 @@ type Log struct {
 	acked, indexed atomic.Uint64
 
 	// Owned by the writer goroutine.
-	seg        *segment
-	lastSynced int       // records in the last batch that needed a sync
-	unsynced   []written // written batches not yet synced, in order
-	synced     []written // synced batches not yet handed to the indexer
-	dirtySince time.Time // when the first of them was written
-	syncTimer  *time.Timer
-	syncArmed  bool // syncTimer is set for dirtySince + SyncInterval
+	seg *segment
+
+	// The writer's work for the syncer.
+	smu          sync.Mutex
+	unsynced     []written  // written batches not yet synced, in order
+	dirtySince   time.Time  // when the first of them was written
+	waiting      []*request // records of those whose callers wait for the sync
+	waitingSince time.Time  // when the first of them was written
+	segs         []*segment // the segments they are in, and the writer's current one
+
+	// Owned by the syncer goroutine.
+	synced      []written // synced batches not yet handed to the indexer
+	lastWaiting int       // callers the last sync answered
 
 	// Owned by the indexer goroutine (and by Open before it starts).
 	ctx      context.Context // for the indexer's statements; never canceled
@@ -312,19 +324,21 @@ func Open(cfg Config) (*Log, error) {
 	w.SetConnMaxIdleTime(0)
 
 	l := &Log{
-		cfg:     cfg,
-		w:       w,
-		fp:      Fingerprint(pub),
-		reqs:    make(chan *request, 4*cfg.MaxBatch),
-		ops:     make(chan *op),
-		syncNow: make(chan struct{}, 1),
-		toIndex: make(chan written, 1024),
-		flush:   make(chan struct{}, 1),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		wake:    make(chan struct{}),
-		ctx:     context.Background(),
-		regions: map[string]chain{},
+		cfg:        cfg,
+		w:          w,
+		fp:         Fingerprint(pub),
+		reqs:       make(chan *request, 4*cfg.MaxBatch),
+		ops:        make(chan *op),
+		syncNow:    make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
+		toIndex:    make(chan written, 1024),
+		flush:      make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		wake:       make(chan struct{}),
+		ctx:        context.Background(),
+		regions:    map[string]chain{},
 	}
 	fail := func(err error) (*Log, error) {
 		if l.seg != nil {
@@ -354,7 +368,9 @@ func Open(cfg Config) (*Log, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	l.Reader = Reader{db: r, segs: newSegmentReader(cfg.Path), wake: l.woken, sync: l.caughtUp}
+	l.segs = []*segment{l.seg}
 	go l.runWriter()
+	go l.runSyncer()
 	go l.runIndexer()
 	return l, nil
 }
@@ -540,14 +556,15 @@ func send[T any](l *Log, ctx context.Context, ch chan<- T, v T) error {
 	}
 }
 
-// Healthy returns nil unless the last write to the segment or the database
-// failed; callers check it before acting on a request they will have to
-// audit. While it fails, the writer and the indexer retry every
-// RetryInterval, and the next Append also tries the segment.
+// Healthy returns nil unless the last write or sync of the segment or the
+// last database transaction failed; callers check it before acting on a
+// request they will have to audit. While it fails, the writer, the syncer
+// and the indexer retry every RetryInterval, and the next Append also tries
+// the segment.
 func (l *Log) Healthy() error {
 	l.hmu.Lock()
 	defer l.hmu.Unlock()
-	return wrapHealth(errors.Join(l.segErr, l.indexErr))
+	return wrapHealth(errors.Join(l.segErr, l.syncErr, l.indexErr))
 }
 
 func (l *Log) indexHealth() error {
@@ -563,17 +580,13 @@ func wrapHealth(err error) error {
 	return nil
 }
 
-// setHealth records the outcome of a segment write (index false) or a
-// database transaction (index true).
-func (l *Log) setHealth(index bool, err error) {
+// setHealth records the outcome of a segment write, a segment sync or a
+// database transaction in its field (segErr, syncErr or indexErr).
+func (l *Log) setHealth(field *error, err error) {
 	l.hmu.Lock()
 	defer l.hmu.Unlock()
-	if index {
-		l.indexErr = err
-	} else {
-		l.segErr = err
-	}
-	failing := l.segErr != nil || l.indexErr != nil
+	*field = err
+	failing := l.segErr != nil || l.syncErr != nil || l.indexErr != nil
 	switch {
 	case failing && !l.healthLost:
 		l.cfg.Logger.Error("audit log cannot be written; requests will be refused", "err", err)
@@ -656,284 +669,4 @@ func (l *Log) caughtUp(ctx context.Context) error {
 			return fmt.Errorf("audit: %w", ctx.Err())
 		}
 	}
-}
-
-// runWriter is the writer goroutine: it owns the current segment.
-func (l *Log) runWriter() {
-	defer l.seg.close()
-	defer close(l.toIndex)
-	retry := time.NewTicker(l.cfg.RetryInterval)
-	defer retry.Stop()
-	l.syncTimer = time.NewTimer(time.Hour)
-	l.syncTimer.Stop()
-	defer l.syncTimer.Stop()
-	for {
-		select {
-		case req := <-l.reqs:
-			l.writeBatch(l.collect([]*request{req}))
-		case <-l.syncTimer.C:
-			l.syncArmed = false
-			l.syncWritten()
-		case <-l.syncNow:
-			l.syncWritten()
-		case <-retry.C:
-			if len(l.unsynced) > 0 && !l.syncArmed {
-				l.syncWritten() // a sync failed: try again
-			} else if l.segmentHealth() != nil {
-				l.segmentProbe()
-			}
-			l.handOver()
-		case <-l.quit:
-			// Close waited for every send in flight: what is queued is all
-			// there will be.
-			for len(l.reqs) > 0 {
-				l.writeBatch(l.collect(nil))
-			}
-			if err := l.syncWritten(); err != nil {
-				l.cfg.Logger.Error("audit: the last records written were not synced; the next start takes them in", "err", err)
-			}
-			// What the indexer does not take (it is failing) is synced:
-			// the next Open takes it in from the segment.
-			l.handOver()
-			return
-		}
-	}
-}
-
-func (l *Log) segmentHealth() error {
-	l.hmu.Lock()
-	defer l.hmu.Unlock()
-	return l.segErr
-}
-
-// collect adds to batch what is queued, up to MaxBatch.
-func (l *Log) collect(batch []*request) []*request {
-	// While records that must be synced arrive concurrently (the last
-	// batch had several), linger a moment for the ones on their way: one
-	// write and one sync for all of them costs less than several small
-	// ones (on the machines we measure, a sync costs the CPU of a few
-	// dozen records, much of it stolen from the VM), and the CPU saved
-	// goes to requests. A lone caller never waits, nor does a record that
-	// is answered once written. 3ms was best at 64 clients: 1ms gave
-	// batches of about 8 records and 25-30% lower throughput than without
-	// auditing; 3ms, batches of about 22 and 15% or less.
-	var linger <-chan time.Time
-	if l.lastSynced > 1 && l.cfg.GroupCommitDelay > 0 {
-		t := time.NewTimer(l.cfg.GroupCommitDelay)
-		defer t.Stop()
-		linger = t.C
-	}
-	for len(batch) < l.cfg.MaxBatch {
-		select {
-		case req := <-l.reqs:
-			batch = append(batch, req)
-			continue
-		default:
-		}
-		if linger == nil {
-			break
-		}
-		select {
-		case req := <-l.reqs:
-			batch = append(batch, req)
-		case <-linger:
-			linger = nil
-		}
-	}
-	l.lastSynced = 0
-	for _, req := range batch {
-		if req.sync {
-			l.lastSynced++
-		}
-	}
-	return batch
-}
-
-// writeBatch writes a batch to the segment and answers its callers: those
-// whose records need no sync once the write has returned, the others after
-// the sync, which also covers every record written before. Records reach
-// the indexer only once synced, so that the index never points at a frame
-// that a power loss could take.
-func (l *Log) writeBatch(batch []*request) {
-	if len(batch) == 0 {
-		return
-	}
-	err := l.writeFrames(batch)
-	l.setHealth(false, err)
-	if err != nil {
-		l.failures.Add(1)
-		err = fmt.Errorf("audit: write: %w", err)
-		for _, req := range batch {
-			req.done <- err
-		}
-		return
-	}
-	l.records.Add(uint64(len(batch)))
-	l.batches.Add(1)
-	if len(l.unsynced) == 0 {
-		l.dirtySince = time.Now()
-	}
-	l.unsynced = append(l.unsynced, written{reqs: batch, epoch: l.seg.epoch, end: l.seg.end})
-	// Counted before the answers, so that a caller's next read waits for
-	// its record.
-	l.acked.Add(uint64(len(batch)))
-	mustSync := false
-	for _, req := range batch {
-		if req.sync {
-			mustSync = true
-		} else {
-			req.done <- nil
-		}
-	}
-	if mustSync || l.seg.end >= l.cfg.segmentSize || time.Since(l.dirtySince) >= l.cfg.SyncInterval {
-		err = l.syncWritten()
-	} else if !l.syncArmed {
-		l.syncTimer.Reset(l.cfg.SyncInterval - time.Since(l.dirtySince))
-		l.syncArmed = true
-	}
-	if mustSync {
-		if err != nil {
-			err = fmt.Errorf("audit: sync: %w", err)
-		}
-		for _, req := range batch {
-			if req.sync {
-				req.done <- err
-			}
-		}
-	}
-	if err == nil && l.seg.end >= l.cfg.segmentSize {
-		l.rotate()
-	}
-}
-
-func (l *Log) writeFrames(batch []*request) error {
-	if l.cfg.FailWrites != nil {
-		if err := l.cfg.FailWrites(); err != nil {
-			return err
-		}
-	}
-	bodies := make([][]byte, len(batch))
-	for i, req := range batch {
-		bodies[i] = req.body
-	}
-	at, err := l.seg.appendFrames(bodies)
-	if err != nil {
-		return err
-	}
-	for _, req := range batch {
-		req.epoch, req.at = l.seg.epoch, at
-		at += frameHeaderSize + int64(len(req.body))
-	}
-	return nil
-}
-
-// syncWritten syncs the segment and hands what it made durable to the
-// indexer. On failure the records stay unsynced, and the writer tries
-// again every RetryInterval (Healthy fails meanwhile, so requests are
-// refused); a later sync that succeeds covers them.
-func (l *Log) syncWritten() error {
-	if len(l.unsynced) == 0 {
-		return nil
-	}
-	if l.syncArmed {
-		l.syncTimer.Stop()
-		l.syncArmed = false
-	}
-	err := func() error {
-		if l.cfg.FailWrites != nil {
-			if err := l.cfg.FailWrites(); err != nil {
-				return err
-			}
-		}
-		return l.seg.sync()
-	}()
-	l.setHealth(false, err)
-	if err != nil {
-		l.failures.Add(1)
-		return err
-	}
-	l.syncs.Add(1)
-	// One batch per segment for the indexer: a batch of the writer may
-	// hold a single record, and the indexer's multi-row statements and
-	// last-use upserts cost per batch.
-	for i := 0; i < len(l.unsynced); {
-		j := i + 1
-		for j < len(l.unsynced) && l.unsynced[j].epoch == l.unsynced[i].epoch {
-			j++
-		}
-		w := l.unsynced[j-1]
-		if j-i > 1 {
-			w.reqs = nil
-			for _, u := range l.unsynced[i:j] {
-				w.reqs = append(w.reqs, u.reqs...)
-			}
-		}
-		l.synced = append(l.synced, w)
-		i = j
-	}
-	clear(l.unsynced)
-	l.unsynced = l.unsynced[:0]
-	l.handOver()
-	return nil
-}
-
-// handOver gives the synced batches to the indexer, in order. While the
-// indexer is behind, the writer waits for it (so that records do not pile
-// up unindexed); but not while the database is failing: Append refuses new
-// records then, and the writer must go on answering those it has (it tries
-// again every RetryInterval).
-func (l *Log) handOver() {
-	for len(l.synced) > 0 {
-		select {
-		case l.toIndex <- l.synced[0]:
-			l.synced[0] = written{}
-			l.synced = l.synced[1:]
-			continue
-		default:
-		}
-		if l.indexHealth() != nil {
-			return
-		}
-		t := time.NewTimer(min(l.cfg.RetryInterval, 50*time.Millisecond))
-		select {
-		case l.toIndex <- l.synced[0]:
-			l.synced[0] = written{}
-			l.synced = l.synced[1:]
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	l.synced = nil
-}
-
-// rotate moves the writer to a new segment, once everything written to the
-// old one is synced. If it cannot be made, the writer goes on with the old
-// one and tries again after the next batch.
-func (l *Log) rotate() {
-	seg, err := createSegment(l.cfg.Path, l.seg.epoch+1)
-	if err != nil {
-		l.cfg.Logger.Warn("audit: cannot start a new segment", "err", err)
-		return
-	}
-	if err := l.seg.close(); err != nil {
-		l.cfg.Logger.Warn("audit: closing a segment", "err", err)
-	}
-	l.seg = seg
-}
-
-// segmentProbe checks that the segment can be written and synced again: it
-// writes zeros after the last frame, where zeros are already meant to be.
-func (l *Log) segmentProbe() {
-	err := func() error {
-		if l.cfg.FailWrites != nil {
-			if err := l.cfg.FailWrites(); err != nil {
-				return err
-			}
-		}
-		return l.seg.clear(16 << 10)
-	}()
-	if err != nil {
-		l.failures.Add(1)
-	}
-	l.setHealth(false, err)
 }
