@@ -521,6 +521,9 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 	if err := l.indexHealth(); err != nil {
 		return err
 	}
+	if err := l.backlog(ctx); err != nil {
+		return err
+	}
 	body, err := r.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("audit: encode record: %w", err)
@@ -536,6 +539,34 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("audit: %w (the record may yet be written)", ctx.Err())
+	}
+}
+
+// maxUnindexed bounds the records acknowledged but not yet indexed: past
+// it, Append waits for the indexer, so that a slow index slows requests
+// down rather than filling memory.
+const maxUnindexed = 16384
+
+// backlog waits while the indexer is maxUnindexed records behind.
+func (l *Log) backlog(ctx context.Context) error {
+	for {
+		wake := l.woken()
+		// indexed also counts the records Open took in from the segments.
+		if l.acked.Load() < l.indexed.Load()+maxUnindexed {
+			return nil
+		}
+		if err := l.indexHealth(); err != nil {
+			return err
+		}
+		select {
+		case l.flush <- struct{}{}:
+		default: // asked already
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("audit: %w", ctx.Err())
+		}
 	}
 }
 

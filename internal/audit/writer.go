@@ -195,7 +195,7 @@ func (l *Log) runSyncer() {
 			for _, s := range segs {
 				s.close()
 			}
-			l.handOver()
+			l.handOverAll()
 			return
 		case n == 0:
 			flush = false // nothing written that a reader could wait for
@@ -221,6 +221,9 @@ func (l *Log) runSyncer() {
 			flush = false
 			continue
 		}
+		if l.handOver(); len(l.synced) > 0 && (wait < 0 || wait > handOverRetry) {
+			wait = handOverRetry // the indexer is behind: offer them again soon
+		}
 		if wait > 0 {
 			timer.Reset(wait)
 		}
@@ -231,7 +234,6 @@ func (l *Log) runSyncer() {
 		case <-timer.C:
 		case <-retry.C:
 			failed = false
-			l.handOver()
 		case <-writerDone:
 			writerDone = nil
 		}
@@ -317,23 +319,31 @@ func (l *Log) syncWritten() error {
 	return nil
 }
 
-// handOver gives the synced batches to the indexer, in order. While the
-// indexer is behind, the syncer waits for it (so that records do not pile
-// up unindexed); but not while the database is failing: Append refuses new
-// records then, and the syncer must go on answering the callers waiting
-// for a sync (it tries again every RetryInterval).
+// handOverRetry is how soon the syncer offers the indexer again what it
+// could not take.
+const handOverRetry = 5 * time.Millisecond
+
+// handOver gives the indexer the synced batches, in order, as far as it
+// takes them now. The syncer never waits for it: syncs must keep to their
+// interval however far behind the index is (Append bounds how far).
 func (l *Log) handOver() {
 	for len(l.synced) > 0 {
 		select {
 		case l.toIndex <- l.synced[0]:
 			l.synced[0] = written{}
 			l.synced = l.synced[1:]
-			continue
 		default:
-		}
-		if l.indexHealth() != nil {
 			return
 		}
+	}
+	l.synced = nil
+}
+
+// handOverAll gives the indexer every synced batch, at Close, waiting for
+// it unless the database is failing (the next Open takes in what it does
+// not get now: the records are synced in their segments).
+func (l *Log) handOverAll() {
+	for len(l.synced) > 0 && l.indexHealth() == nil {
 		t := time.NewTimer(min(l.cfg.RetryInterval, 50*time.Millisecond))
 		select {
 		case l.toIndex <- l.synced[0]:
