@@ -259,14 +259,18 @@ func (l *Log) runIndexer() {
 	}
 }
 
-// maxIndexBatch caps the records the indexer takes in per transaction.
-const maxIndexBatch = 4096
+// maxIndexBatch caps the records the indexer takes in per transaction
+// (give or take a batch of the syncer). A transaction holds the server's
+// processor while it runs, about 10µs a record, and requests that arrive
+// meanwhile wait: with 4096, p99 at 1,000 Encrypt a second was 1.3-2.1 ms
+// above the floor's; with 64, 0.8-1.5 ms (BENCHMARKS.md). The indexer
+// yields between transactions.
+const maxIndexBatch = 64
 
-// indexDelay is how long the indexer waits for more written records before
-// a transaction, unless a reader is waiting: the records are durable
-// already, and one transaction for many costs far less than many small
-// ones (with 20ms, audited Encrypt throughput at 64 clients was about 8%
-// lower than with 200ms). Readers in other processes see records that much
+// indexDelay is how long the indexer waits for more synced records before
+// a transaction of fewer than maxIndexBatch, unless a reader is waiting:
+// the records are durable already, and one transaction for many costs less
+// than many small ones. Readers in other processes see records that much
 // later.
 const indexDelay = 200 * time.Millisecond
 
