@@ -85,9 +85,9 @@ type Config struct {
 	RetryInterval time.Duration
 	// MaxBatch caps the records written to a segment in one write.
 	MaxBatch int
-	// GroupCommitDelay is how long the syncer lingers for more records
-	// whose callers wait for a sync, while such records arrive
-	// concurrently (never for a lone caller). Zero means the default, 3ms;
+	// GroupCommitDelay is how long the writer (under SyncAlways) or the
+	// syncer lingers for more records whose callers wait for a sync, while
+	// such records arrive concurrently (never for a lone caller). Zero means the default, 3ms;
 	// negative means never.
 	GroupCommitDelay time.Duration
 	// Sync says which records are synced before Append returns; "" means
@@ -161,7 +161,8 @@ type Log struct {
 	acked, indexed atomic.Uint64
 
 	// Owned by the writer goroutine.
-	seg *segment
+	seg       *segment
+	lastBatch int // records in the last batch written
 
 	// The writer's work for the syncer.
 	smu          sync.Mutex
