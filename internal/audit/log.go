@@ -550,25 +550,12 @@ const maxUnindexed = 16384
 
 // backlog waits while the indexer is maxUnindexed records behind.
 func (l *Log) backlog(ctx context.Context) error {
-	for {
-		wake := l.woken()
-		// indexed also counts the records Open took in from the segments.
-		if l.acked.Load() < l.indexed.Load()+maxUnindexed {
-			return nil
-		}
-		if err := l.indexHealth(); err != nil {
-			return err
-		}
-		select {
-		case l.flush <- struct{}{}:
-		default: // asked already
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return fmt.Errorf("audit: %w", ctx.Err())
-		}
+	// indexed also counts the records Open took in from the segments.
+	within := func() bool { return l.acked.Load() < l.indexed.Load()+maxUnindexed }
+	if within() {
+		return nil // the usual case, without waiting
 	}
+	return l.waitIndex(ctx, within)
 }
 
 // send hands v to the writer or the indexer over ch unless the log is
@@ -679,9 +666,15 @@ func (l *Log) Flush(ctx context.Context) error { return l.caughtUp(ctx) }
 // database, so that a read after a write sees it.
 func (l *Log) caughtUp(ctx context.Context) error {
 	target := l.acked.Load()
+	return l.waitIndex(ctx, func() bool { return l.indexed.Load() >= target })
+}
+
+// waitIndex waits until done holds, asking the syncer and the indexer not
+// to wait for more records meanwhile.
+func (l *Log) waitIndex(ctx context.Context, done func() bool) error {
 	for {
 		wake := l.woken()
-		if l.indexed.Load() >= target {
+		if done() {
 			return nil
 		}
 		if err := l.indexHealth(); err != nil {
