@@ -200,19 +200,7 @@ func TestKill9UnderMixedLoad(t *testing.T) {
 			t.Fatalf("ciphertext %d decrypted to %q", i, d.Plaintext)
 		}
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.wait(); err != nil {
-		t.Fatalf("server exit: %v\n%s", err, p.stderr)
-	}
-
-	stdout, stderr, code := kmsCmd(t, nil, "audit", "export", "--data-dir", dir, "--since", "1h")
-	if code != 0 {
-		t.Fatalf("audit export: exit %d\n%s", code, stderr)
-	}
-	logged := map[string]bool{}
-	for _, e := range parseLines(t, stdout) {
-		logged[e.RequestID] = true
-	}
+	logged := stopAndExport(t, p, dir)
 	missing := 0
 	for id, op := range answered {
 		if !logged[id] {

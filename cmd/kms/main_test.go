@@ -210,6 +210,21 @@ func TestKill9Durability(t *testing.T) {
 		t.Fatalf("key 4 after kill -9: %+v %v", d, err)
 	}
 
+	logged := stopAndExport(t, p, dir)
+	for i, id := range requests {
+		if !logged[id] {
+			t.Errorf("Encrypt %d (request %s) answered before kill -9 has no audit record", i, id)
+		}
+	}
+	if stdout, stderr, code := kmsCmd(t, nil, "audit", "verify", "--data-dir", dir); code != 0 {
+		t.Fatalf("audit verify after kill -9: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// stopAndExport stops the server with SIGTERM and returns the request ids
+// of the records `kms audit export` finds in dir.
+func stopAndExport(t *testing.T, p *proc, dir string) map[string]bool {
+	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.wait(); err != nil {
 		t.Fatalf("server exit: %v\n%s", err, p.stderr)
@@ -222,14 +237,7 @@ func TestKill9Durability(t *testing.T) {
 	for _, e := range parseLines(t, stdout) {
 		logged[e.RequestID] = true
 	}
-	for i, id := range requests {
-		if !logged[id] {
-			t.Errorf("Encrypt %d (request %s) answered before kill -9 has no audit record", i, id)
-		}
-	}
-	if stdout, stderr, code := kmsCmd(t, nil, "audit", "verify", "--data-dir", dir); code != 0 {
-		t.Fatalf("audit verify after kill -9: exit %d\n%s%s", code, stdout, stderr)
-	}
+	return logged
 }
 
 func TestSIGTERMExitsCleanly(t *testing.T) {

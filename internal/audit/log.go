@@ -37,7 +37,7 @@ const (
 	// state (records neither ReadOnly nor failed, and the server's own
 	// events) before Append returns. Every other record Append returns as
 	// soon as it is written to the segment (in the kernel's page cache: a
-	// crash of the process loses nothing), and the writer syncs those in
+	// crash of the process loses nothing), and the syncer syncs those in
 	// groups, at most SyncInterval after the write. A power loss or kernel
 	// crash can lose that interval's worth of them, never the index's view
 	// of them: the indexer takes in only synced records.
@@ -87,8 +87,8 @@ type Config struct {
 	MaxBatch int
 	// GroupCommitDelay is how long the writer (under SyncAlways) or the
 	// syncer lingers for more records whose callers wait for a sync, while
-	// such records arrive concurrently (never for a lone caller). Zero means the default, 3ms;
-	// negative means never.
+	// such records arrive concurrently (never for a lone caller). Zero
+	// means the default, 3ms; negative means never.
 	GroupCommitDelay time.Duration
 	// Sync says which records are synced before Append returns; "" means
 	// SyncChanges.
@@ -131,9 +131,9 @@ type Log struct {
 	// kick tells the syncer that the writer gave it work.
 	kick chan struct{}
 	// toIndex carries synced batches from the syncer to the indexer, in
-	// the order they were written. Its buffer lets the syncer run ahead of
-	// a slow index; when it is full, the syncer waits (and so do the
-	// callers waiting for a sync).
+	// the order they were written. When it is full the syncer keeps them
+	// and offers them again (it never waits for the indexer); Append's
+	// backlog bounds how many pile up.
 	toIndex chan written
 	// flush asks the indexer not to wait for more records: a reader is
 	// waiting.
@@ -212,7 +212,7 @@ type request struct {
 	resources []Resource
 	keyUse    bool
 	sync      bool       // answer only once the record is synced
-	done      chan error // buffered: the writer never blocks on it; nil in replay
+	done      chan error // buffered: the writer and the syncer never block on it; nil in replay
 	// Where the record's frame is: the segment's epoch and the offset.
 	epoch uint64
 	at    int64
@@ -495,9 +495,9 @@ func newRequest(r *Record, body []byte) *request {
 
 // Append adds r to the log and returns once it is written to a segment,
 // and, if the log's SyncMode says so for r, synced (see [SyncChanges]). It
-// fills in r's
-// EventID (from NewEventID), EventVersion and EventTime (now) when they are
-// empty, and truncates EventTime to the second, as records write it.
+// fills in r's EventID (from NewEventID), EventVersion and EventTime (now)
+// when they are empty, and truncates EventTime to the second, as records
+// write it.
 // r.AWSRegion must be set: it names the chain.
 //
 // An error means the record may not have been written; the caller must fail

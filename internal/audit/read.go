@@ -362,7 +362,7 @@ func (r *Reader) events(ctx context.Context, query string, args ...any) (events 
 			return nil, nil, 0, 0, err
 		}
 		n, lastID = n+1, id
-		body, err := frameBody(r.segs, body, seg, off)
+		body, err := r.segs.recordBody(body, seg, off)
 		if errors.Is(err, errLost) {
 			continue // see Reader
 		}
@@ -386,33 +386,6 @@ func (r *Reader) events(ctx context.Context, query string, args ...any) (events 
 	return events, ids, n, lastID, rows.Err()
 }
 
-// errLost marks a record whose frame is not there to read (see [Reader]).
-var errLost = errors.New("the record's frame is lost")
-
-// frameBody is segmentReader.recordBody, with the failures that mean the
-// frame is lost (missing, cut off or damaged: they wrap errLost) told apart
-// from the reader's own, such as an I/O error.
-func frameBody(segs *segmentReader, body []byte, seg, off sql.NullInt64) ([]byte, error) {
-	if len(body) > 0 || !seg.Valid || !off.Valid {
-		return body, nil
-	}
-	epoch := uint64(seg.Int64)
-	f, err := segs.file(epoch)
-	if err != nil {
-		// Is the header gone, or another's?
-		h, herr := segmentHeader(segmentPath(segs.path, epoch), epoch)
-		if errors.Is(herr, os.ErrNotExist) || herr == nil && h != headerWhole {
-			return nil, fmt.Errorf("%w: %w", errLost, err)
-		}
-		return nil, err
-	}
-	b, err := readFrame(f, off.Int64)
-	if errors.Is(err, errNoFrame) {
-		return nil, fmt.Errorf("%w: segment %d has no intact record at offset %d", errLost, epoch, off.Int64)
-	}
-	return b, err
-}
-
 // headerState is what the start of a segment file holds.
 type headerState int
 
@@ -433,9 +406,15 @@ func segmentHeader(name string, epoch uint64) (headerState, error) {
 		return 0, err
 	}
 	defer f.Close()
+	return readHeader(f, epoch)
+}
+
+// readHeader reads the header of the segment file f, which should be
+// epoch's.
+func readHeader(f *os.File, epoch uint64) (headerState, error) {
 	want := binary.BigEndian.AppendUint64([]byte(segmentMagic), epoch)
 	got := make([]byte, len(want))
-	n, err := io.ReadFull(f, got)
+	n, err := io.ReadFull(io.NewSectionReader(f, 0, int64(len(got))), got)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return 0, err
 	}

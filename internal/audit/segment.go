@@ -215,7 +215,7 @@ func readSegment(path string, epoch uint64, from int64, fn func(body []byte, at,
 		}
 		// A header that is ours up to where only zeros follow was cut
 		// off, as a power loss cuts a tail: a segment without frames.
-		if st, herr := segmentHeader(segmentPath(path, epoch), epoch); herr == nil && st == headerCut {
+		if st, herr := readHeader(f, epoch); herr == nil && st == headerCut {
 			return nil
 		}
 		return fmt.Errorf("%s: %w", segmentPath(path, epoch), err)
@@ -289,15 +289,25 @@ func newSegmentReader(path string) *segmentReader {
 	return &segmentReader{path: path, files: map[uint64]*os.File{}}
 }
 
-// body reads the record whose frame is at off in the segment of epoch.
+// errLost marks a record whose frame is not there to read (see [Reader]).
+var errLost = errors.New("the record's frame is lost")
+
+// body reads the record whose frame is at off in the segment of epoch. A
+// frame that is not there to read (its segment missing, cut in its header
+// or another's; the frame cut short or damaged) is an error wrapping
+// errLost; the reader's own failures, such as I/O errors, are not.
 func (r *segmentReader) body(epoch uint64, off int64) ([]byte, error) {
 	f, err := r.file(epoch)
 	if err != nil {
+		h, herr := segmentHeader(segmentPath(r.path, epoch), epoch)
+		if errors.Is(herr, os.ErrNotExist) || herr == nil && h != headerWhole {
+			return nil, fmt.Errorf("%w: %w", errLost, err)
+		}
 		return nil, err
 	}
 	b, err := readFrame(f, off)
 	if errors.Is(err, errNoFrame) {
-		return nil, fmt.Errorf("segment %d has no intact record at offset %d", epoch, off)
+		return nil, fmt.Errorf("%w: segment %d has no intact record at offset %d", errLost, epoch, off)
 	}
 	return b, err
 }
