@@ -32,11 +32,7 @@ func target(url string) Target {
 
 func TestValidate(t *testing.T) {
 	ok := Config{Op: OpEncrypt, Concurrency: 4, Duration: time.Second, KeyIDs: []string{"k"}}
-	tests := []struct {
-		name   string
-		change func(c *Config)
-		want   string // "" if valid
-	}{
+	checkValidate(t, ok, []validateCase{
 		{"valid", func(c *Config) {}, ""},
 		{"valid create", func(c *Config) { c.KeyIDs, c.CreateKeys, c.Keys = nil, true, 10 }, ""},
 		{"valid requests", func(c *Config) { c.Duration, c.Requests = 0, 5 }, ""},
@@ -57,20 +53,7 @@ func TestValidate(t *testing.T) {
 		{"create none", func(c *Config) { c.KeyIDs, c.CreateKeys = nil, true }, "--keys must be"},
 		{"count mismatch", func(c *Config) { c.Keys = 2 }, "--keys 2, but --key-id names 1"},
 		{"empty id", func(c *Config) { c.KeyIDs = []string{"a", ""} }, "empty key id"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok
-			tt.change(&c)
-			err := c.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("unexpected error %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one with %q", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 // TestFloorAnswersTheSDK: every operation a load uses, and key setup, round
@@ -458,3 +441,28 @@ func TestClientHidesWriteTo(t *testing.T) {
 type doFunc func(*http.Request) (*http.Response, error)
 
 func (f doFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// validateCase is a change to a valid Config, and the error Validate
+// should then give ("" if the result is valid).
+type validateCase struct {
+	name   string
+	change func(c *Config)
+	want   string
+}
+
+func checkValidate(t *testing.T, ok Config, tests []validateCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.change(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -18,11 +18,7 @@ import (
 
 func TestValidateOpenLoopAndKeySpec(t *testing.T) {
 	ok := Config{Op: OpSign, Concurrency: 4, Duration: time.Second, KeyIDs: []string{"k"}}
-	tests := []struct {
-		name   string
-		change func(c *Config)
-		want   string // "" if valid
-	}{
+	checkValidate(t, ok, []validateCase{
 		{"rate", func(c *Config) { c.Rate = 100 }, ""},
 		{"slow rate", func(c *Config) { c.Rate = 0.5; c.Duration = 2 * time.Second }, ""},
 		{"max rate", func(c *Config) { c.Rate = MaxRate }, ""},
@@ -42,20 +38,7 @@ func TestValidateOpenLoopAndKeySpec(t *testing.T) {
 		{"mixed", func(c *Config) { c.Op, c.KeySpec = OpMixed, "SYMMETRIC_DEFAULT" }, "does not apply to mixed"},
 		{"unknown spec", func(c *Config) { c.KeySpec = "RSA_1024" }, "--key-spec RSA_1024 does not fit sign"},
 		{"encryption spec", func(c *Config) { c.KeySpec = "SYMMETRIC_DEFAULT" }, "does not fit sign"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok
-			tt.change(&c)
-			err := c.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("unexpected error %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("error %v, want one with %q", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestKeySpecs(t *testing.T) {
