@@ -11,10 +11,8 @@ import (
 )
 
 // runAccount is `kms account create`: another tenant, with its own root
-// credentials, in a local data dir. It may run while `kms server` serves
-// that data dir (SQLite serializes the writes, and the server picks up
-// credentials it has not seen from the store), so the new account works at
-// once without a restart.
+// credentials, in a local data dir. It writes to the store, so it takes
+// the data dir's lock: it refuses while a server runs there.
 func runAccount(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprint(stderr, "Usage: kms account create [--data-dir DIR] [--account-id ID]\n")
@@ -31,8 +29,9 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `Usage: kms account create [flags]
 
 Creates an account with its own root credentials in the data dir of a
-server (which may be running) and prints the credentials to stdout as a
-shared-credentials profile named after the account.
+stopped server and prints the credentials to stdout as a
+shared-credentials profile named after the account. It refuses while a
+server holds the data dir.
 
 `)
 		fs.PrintDefaults()

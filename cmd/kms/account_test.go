@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,11 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-// TestAccountCreate runs `kms account create` against the data dir of a
-// running server: the printed profile works at once, without a restart.
+// TestAccountCreate runs `kms account create` on the data dir of a stopped
+// server: the printed profile works once the server is started again.
+// (TestDataDirLocked: it refuses while the server runs.)
 func TestAccountCreate(t *testing.T) {
 	dir := t.TempDir()
 	p := startKMS(t, dir, pinned...)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, p.stderr)
+	}
 	account := func(args ...string) (string, string, error) {
 		cmd := exec.Command(kmsBinary, append([]string{"account", "create"}, args...)...)
 		var stdout, stderr bytes.Buffer
@@ -63,8 +69,13 @@ func TestAccountCreate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(p.URL) })
+			q := startKMS(t, dir, pinned...)
+			c := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(q.URL) })
 			id, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			q.cmd.Process.Signal(syscall.SIGTERM)
+			if werr := q.wait(); werr != nil {
+				t.Fatalf("server exit: %v\n%s", werr, q.stderr)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

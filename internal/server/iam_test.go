@@ -536,7 +536,7 @@ func TestIAMAuthorization(t *testing.T) {
 	wantMessage(t, err, "AccessDenied", "User: arn:aws:iam::"+testAccount+":user/alice is not authorized to perform: iam:ListRoles on resource: arn:aws:iam::"+testAccount+":role/")
 
 	// A second account, made while the server runs, sees nothing of the first.
-	other, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	other, err := ts.CreateAccount("444455556666")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +557,7 @@ func TestIAMAuthorization(t *testing.T) {
 	if _, err := root2.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
 		t.Fatalf("same name in another account: %v", err)
 	}
-	if _, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666"); err == nil {
+	if _, err := ts.CreateAccount("444455556666"); err == nil {
 		t.Fatal("created an account twice")
 	}
 }
@@ -720,7 +720,7 @@ func TestAssumeRole(t *testing.T) {
 func TestAssumeRoleCrossAccount(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, server.Config{DataDir: dir})
-	b, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	b, err := ts.CreateAccount("444455556666")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestCrossAccountKeys(t *testing.T) {
 	key := must[*awskms.CreateKeyOutput](t)(ownerKMS.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})).KeyMetadata
 	unshared := must[*awskms.CreateKeyOutput](t)(ownerKMS.CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
 
-	other, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	other, err := ts.CreateAccount("444455556666")
 	if err != nil {
 		t.Fatal(err)
 	}

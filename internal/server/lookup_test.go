@@ -285,7 +285,7 @@ func TestLookupEvents(t *testing.T) {
 	}
 
 	// Another account sees only its own records, and we do not see them.
-	other, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	other, err := ts.CreateAccount("444455556666")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestCrossAccountRecords(t *testing.T) {
 		{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:Encrypt","Resource":"*"}]}`
 	shared := must[*awskms.CreateKeyOutput](t)(ts.client(testRegion).CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})).KeyMetadata
 	private := must[*awskms.CreateKeyOutput](t)(ts.client(testRegion).CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
-	other, err := server.CreateAccount(server.Config{DataDir: dir}, "444455556666")
+	other, err := ts.CreateAccount("444455556666")
 	if err != nil {
 		t.Fatal(err)
 	}

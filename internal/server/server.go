@@ -80,6 +80,7 @@ type Server struct {
 	handler  http.Handler
 	// Audit is the audit trail.
 	Audit *audit.Log
+	lock  *dirLock // held until Close
 }
 
 const (
@@ -130,17 +131,72 @@ func Open(cfg Config) (*Server, error) {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "111122223333"
 	}
-	if !validAccountID(cfg.AccountID) {
-		return nil, fmt.Errorf("account id %q must be 12 digits", cfg.AccountID)
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(cfg, lock)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check refuses a configuration that could not serve, before anything is
+// written to disk: a bad account id, half of a TLS pair or of the pinned
+// root credentials, a certificate that does not load, plain HTTP off
+// loopback.
+func (cfg Config) Check() error {
+	if cfg.AccountID != "" && !validAccountID(cfg.AccountID) {
+		return fmt.Errorf("account id %q must be 12 digits", cfg.AccountID)
+	}
+	if (cfg.RootAccessKeyID == "") != (cfg.RootSecretAccessKey == "") {
+		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY must be set together")
+	}
+	if _, err := cfg.tlsConfig(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// tlsConfig checks the listen address against the TLS settings and loads
+// the certificate; nil means plain HTTP.
+func (cfg Config) tlsConfig() (*tls.Config, error) {
+	addr := cfg.Listen
+	if addr == "" {
+		addr = DefaultListen
+	}
+	tlsOn := cfg.TLSCert != "" || cfg.TLSKey != ""
+	if tlsOn && (cfg.TLSCert == "" || cfg.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key must be given together")
+	}
+	if !tlsOn {
+		if !cfg.InsecureHTTP && !loopback(addr) {
+			return nil, fmt.Errorf("refusing plain HTTP on non-loopback address %s: plaintext data keys travel in responses; give --tls-cert/--tls-key or --insecure-http", addr)
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// open opens the data dir, whose lock the caller holds, for Open.
+func open(cfg Config, lock *dirLock) (*Server, error) {
 	sealer, st, _, err := openData(cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, store: st, sealer: sealer}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, store: st, sealer: sealer, lock: lock}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -200,7 +256,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Close() error {
 	s.Service.Close()
 	s.identity.Close()
-	return errors.Join(s.Audit.Close(), s.store.Close())
+	return errors.Join(s.Audit.Close(), s.store.Close(), s.lock.unlock())
 }
 
 // bootstrap makes sure the configured account exists with root credentials,
@@ -216,10 +272,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		return err
 	}
 	id, secret := s.cfg.RootAccessKeyID, s.cfg.RootSecretAccessKey
-	if (id == "") != (secret == "") {
-		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY must be set together")
-	}
-	if id == "" {
+	if id == "" { // Check saw that both or neither are set
 		id, secret = identity.NewAccessKey()
 	}
 	path := filepath.Join(s.cfg.DataDir, "credentials")
@@ -235,9 +288,8 @@ func (s *Server) bootstrap(ctx context.Context) error {
 
 // CreateAccount creates another account with its own root credentials in
 // an existing data dir (DataDir, SealKeyFile and Passphrase of cfg are
-// used), with a random account id when id is "". It may run while a server
-// serves the data dir: SQLite serializes the writes, and the server reads
-// credentials it has not seen from the store.
+// used), with a random account id when id is "". It takes the data dir's
+// lock, so it refuses with an *InUseError while a server runs there.
 func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -245,6 +297,15 @@ func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
 	if id != "" && !validAccountID(id) {
 		return identity.RootCredentials{}, fmt.Errorf("account id %q must be 12 digits", id)
 	}
+	// Not even the lock file goes into a dir that is not a data dir.
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "seal.json")); errors.Is(err, os.ErrNotExist) {
+		return identity.RootCredentials{}, fmt.Errorf("data dir %s is not initialised: start `kms server` on it first", cfg.DataDir)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	defer lock.unlock()
 	sealer, st, _, err := openData(cfg, false)
 	if err != nil {
 		return identity.RootCredentials{}, err
@@ -255,6 +316,19 @@ func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
 		return identity.RootCredentials{}, err
 	}
 	defer ids.Close()
+	return createAccount(ids, id)
+}
+
+// CreateAccount creates another account with its own root credentials in
+// the server's data dir, with a random account id when id is "".
+func (s *Server) CreateAccount(id string) (identity.RootCredentials, error) {
+	if id != "" && !validAccountID(id) {
+		return identity.RootCredentials{}, fmt.Errorf("account id %q must be 12 digits", id)
+	}
+	return createAccount(s.identity, id)
+}
+
+func createAccount(ids *identity.Identity, id string) (identity.RootCredentials, error) {
 	ctx := context.Background()
 	if id != "" {
 		creds, err := ids.CreateAccount(ctx, id, "", "")
@@ -338,29 +412,21 @@ func validAccountID(s string) bool {
 // Listen opens the configured address, refusing plain HTTP off loopback
 // unless explicitly allowed.
 func (s *Server) Listen() (net.Listener, error) {
+	tc, err := s.cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	addr := s.cfg.Listen
 	if addr == "" {
 		addr = DefaultListen
-	}
-	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
-	if tlsOn && (s.cfg.TLSCert == "" || s.cfg.TLSKey == "") {
-		return nil, errors.New("--tls-cert and --tls-key must be given together")
-	}
-	if !tlsOn && !s.cfg.InsecureHTTP && !loopback(addr) {
-		return nil, fmt.Errorf("refusing plain HTTP on non-loopback address %s: plaintext data keys travel in responses; give --tls-cert/--tls-key or --insecure-http", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	ln = bufferedListener{ln}
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			ln.Close()
-			return nil, err
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	return ln, nil
 }

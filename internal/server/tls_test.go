@@ -83,6 +83,8 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// TestListenRules: Open refuses what Listen could not serve, before the
+// data dir exists.
 func TestListenRules(t *testing.T) {
 	for _, tc := range []struct {
 		cfg server.Config
@@ -94,17 +96,25 @@ func TestListenRules(t *testing.T) {
 		{server.Config{Listen: "127.0.0.1:0", TLSCert: "only-cert.pem"}, false},
 	} {
 		cfg := tc.cfg
-		cfg.DataDir = t.TempDir()
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
 		cfg.Logger = slog.New(slog.DiscardHandler)
 		srv, err := server.Open(cfg)
 		if err != nil {
-			t.Fatal(err)
+			if tc.ok {
+				t.Errorf("Open %+v: %v", tc.cfg, err)
+			}
+			if _, serr := os.Stat(cfg.DataDir); !os.IsNotExist(serr) {
+				t.Errorf("Open %+v failed (%v) but made the data dir", tc.cfg, err)
+			}
+			continue
+		}
+		if !tc.ok {
+			t.Errorf("Open %+v: no error", tc.cfg)
 		}
 		ln, err := srv.Listen()
-		if (err == nil) != tc.ok {
+		if err != nil {
 			t.Errorf("Listen %+v: %v", tc.cfg, err)
-		}
-		if ln != nil {
+		} else {
 			ln.Close()
 		}
 		srv.Close()
