@@ -3,6 +3,8 @@
 //	kms server [flags]           run the server (see kms server -h)
 //	kms account create [flags]   add an account with its own root credentials
 //	kms audit verify|export|tail check, export or follow the audit log
+//	kms backup --out FILE        back up a data dir beside its running server
+//	kms restore --from FILE      restore a backup into a new data dir
 //	kms bench [flags]            load-test a KMS endpoint (see BENCHMARKS.md)
 //	kms version                  print the version
 package main
@@ -42,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAccount(args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -63,6 +69,10 @@ func usage(w io.Writer) {
                                (kms account create -h lists the flags)
   kms audit verify|export|tail check, export or follow the audit log
                                (kms audit help)
+  kms backup --out FILE        back up a data dir, beside its running server
+                               (kms backup -h)
+  kms restore --from FILE --data-dir NEW
+                               restore a backup into a new data dir
   kms bench [flags]            load-test a KMS endpoint (kms bench -h)
   kms version                  print the version
 `)
