@@ -2,13 +2,20 @@
 # The whole test suite: gofmt, vet and staticcheck, then every test (unit, conformance, fuzz seed
 # corpora, integration against the real server, AWS CLI smoke) under the race
 # detector. Needs Go, gcc (for -race), the AWS CLI and boto3 (in the machine's
-# image) and openssl (installed here if missing).
+# image), openssl and PostgreSQL's server binaries (both installed here if
+# missing). The tests start PostgreSQL themselves (internal/pgtest: initdb in
+# a temporary directory, a free 127.0.0.1 port, stopped afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v aws >/dev/null || { echo "test.sh: the AWS CLI (aws) must be on PATH" >&2; exit 1; }
 # The README's import walk-through is tested with openssl, as customers run it.
-command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+{ command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; } || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
 unformatted=$(gofmt -l .)
 [ -z "$unformatted" ] || { echo "test.sh: gofmt needed on: $unformatted" >&2; exit 1; }
 go vet ./...
