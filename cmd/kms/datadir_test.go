@@ -95,4 +95,25 @@ func TestDataDirLocked(t *testing.T) {
 	if _, stderr, code := kmsCmd(t, nil, "account", "create", "--data-dir", dir); code != 0 {
 		t.Fatalf("account create on a stopped server's dir: exit %d\n%s", code, stderr)
 	}
+
+	// A start refused for a wrong seal leaves the lock file as it was.
+	before, err = os.ReadFile(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	if err := os.WriteFile(wrong, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"server", "--data-dir", dir, "--listen", "127.0.0.1:0"},
+		{"account", "create", "--data-dir", dir},
+	} {
+		if _, stderr, code := kmsCmd(t, []string{"KMS_SEAL_KEY_FILE=" + wrong}, args...); code == 0 || !strings.Contains(stderr, "does not match") {
+			t.Fatalf("kms %s with a wrong root key: exit %d\n%s", args[0], code, stderr)
+		}
+		if after, _ := os.ReadFile(lock); string(after) != string(before) {
+			t.Fatalf("kms %s refused, but the lock file changed: %q, was %q", args[0], after, before)
+		}
+	}
 }

@@ -213,6 +213,8 @@ func Restore(cfg Config, r io.Reader) (sum BackupSummary, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return sum, err
 	}
+	_, lerr := os.Lstat(filepath.Join(dir, lockFile))
+	hadLock := lerr == nil
 	lock, err := lockDataDir(dir)
 	if err != nil {
 		if created {
@@ -226,9 +228,13 @@ func Restore(cfg Config, r io.Reader) (sum BackupSummary, err error) {
 			for _, p := range written {
 				os.Remove(p)
 			}
-			if created {
+			switch {
+			case created:
 				os.RemoveAll(dir)
-			} else {
+			case hadLock:
+				lock.abandon()
+				return
+			default:
 				os.Remove(filepath.Join(dir, lockFile))
 			}
 		}

@@ -32,7 +32,10 @@ func (e *InUseError) Error() string {
 // dirLock is an exclusive OS lock on a data dir. The kernel releases it
 // when its holder exits, however it exits, so a kill -9 leaves no stale
 // lock behind.
-type dirLock struct{ f *os.File }
+type dirLock struct {
+	f    *os.File
+	prev []byte // the file's content before this holder's PID
+}
 
 // lockDataDir takes the lock of dir, which must exist, or fails at once
 // with an *InUseError. It creates the lock file if it is missing; it
@@ -49,6 +52,11 @@ func lockDataDir(dir string) (*dirLock, error) {
 		}
 		return nil, fmt.Errorf("lock data dir %s: %w", dir, err)
 	}
+	prev, err := io.ReadAll(io.NewSectionReader(f, 0, 64))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
 	err = f.Truncate(0)
 	if err == nil {
@@ -58,7 +66,7 @@ func lockDataDir(dir string) (*dirLock, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
-	return &dirLock{f: f}, nil
+	return &dirLock{f: f, prev: prev}, nil
 }
 
 // unlock releases the lock. The PID stays in the file: the next holder
@@ -68,6 +76,15 @@ func (l *dirLock) unlock() error {
 		return nil
 	}
 	return l.f.Close()
+}
+
+// abandon releases the lock of a holder that failed to open the data dir,
+// putting back what the lock file held: a refused start changes nothing.
+func (l *dirLock) abandon() {
+	if err := l.f.Truncate(0); err == nil {
+		l.f.WriteAt(l.prev, 0)
+	}
+	l.f.Close()
 }
 
 func readPID(f *os.File) int {

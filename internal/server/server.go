@@ -143,7 +143,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s, err := open(cfg, lock)
 	if err != nil {
-		lock.unlock()
+		lock.abandon()
 		return nil, err
 	}
 	return s, nil
@@ -305,11 +305,12 @@ func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
 	if err != nil {
 		return identity.RootCredentials{}, err
 	}
-	defer lock.unlock()
 	sealer, st, _, err := openData(cfg, false)
 	if err != nil {
+		lock.abandon()
 		return identity.RootCredentials{}, err
 	}
+	defer lock.unlock()
 	defer st.Close()
 	ids, err := identity.New(identity.Config{Store: st, Sealer: sealer, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
