@@ -27,6 +27,11 @@ type Config struct {
 	// time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// CacheTrusted, if set, says whether the caches may be used now: a
+	// node of a cluster that may have missed another node's change (its
+	// change feed is down) reads everything from the store until it is
+	// back. nil means always.
+	CacheTrusted func() bool
 }
 
 // Identity runs the IAM and STS operations and answers, from memory, who
@@ -53,6 +58,7 @@ type Identity struct {
 	mu sync.Mutex
 
 	cacheMu  sync.RWMutex
+	trusted  func() bool // nil: always
 	gen      uint64
 	creds    map[string]sigv4.Credential // long-term keys, by access key id
 	sessions map[string]sessionEntry     // session keys, by access key id
@@ -98,6 +104,7 @@ func New(cfg Config) (*Identity, error) {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		tokens:   tokens,
+		trusted:  cfg.CacheTrusted,
 		creds:    make(map[string]sigv4.Credential),
 		sessions: make(map[string]sessionEntry),
 		policies: make(map[ownerRef][]*policy.Document),
@@ -138,6 +145,21 @@ type Caller struct {
 }
 
 // --- caches ---
+
+// cacheOK says whether the caches may be read and filled now.
+func (i *Identity) cacheOK() bool { return i.trusted == nil || i.trusted() }
+
+// Purge drops every cache entry, as after changes made elsewhere (another
+// node of a cluster) that this one cannot tell apart. Secrets are left to
+// the garbage collector, as when a change drops them.
+func (i *Identity) Purge() {
+	i.invalidate(func() {
+		clear(i.creds)
+		clear(i.sessions)
+		clear(i.policies)
+		clear(i.roles)
+	})
+}
 
 // invalidate drops cache entries after a change; call it once the store
 // has the change.
@@ -182,7 +204,7 @@ func (i *Identity) Lookup(ctx context.Context, accessKeyID, sessionToken string)
 	c, ok := i.creds[accessKeyID]
 	gen := i.gen
 	i.cacheMu.RUnlock()
-	if ok {
+	if ok && i.cacheOK() {
 		return c, nil
 	}
 	c, err := i.loadCredential(ctx, accessKeyID)
@@ -191,7 +213,7 @@ func (i *Identity) Lookup(ctx context.Context, accessKeyID, sessionToken string)
 	}
 	i.cacheMu.Lock()
 	defer i.cacheMu.Unlock()
-	if i.gen == gen {
+	if i.gen == gen && i.cacheOK() {
 		i.creds[accessKeyID] = c
 	}
 	return c, nil
@@ -231,6 +253,7 @@ func (i *Identity) lookupSession(ctx context.Context, akid, token string) (sigv4
 	e, ok := i.sessions[akid]
 	gen := i.gen
 	i.cacheMu.RUnlock()
+	ok = ok && i.cacheOK()
 	if !ok || subtle.ConstantTimeCompare([]byte(e.token), []byte(token)) != 1 {
 		s, err := i.tokens.decode(token)
 		if err != nil || subtle.ConstantTimeCompare([]byte(s.AccessKeyID), []byte(akid)) != 1 {
@@ -257,7 +280,7 @@ func (i *Identity) lookupSession(ctx context.Context, akid, token string) (sigv4
 	e.cred = sigv4.Credential{Secret: []byte(e.sess.Secret), Principal: sessionPrincipal(e.sess, akid)}
 	i.cacheMu.Lock()
 	defer i.cacheMu.Unlock()
-	if i.gen == gen {
+	if i.gen == gen && i.cacheOK() {
 		if len(i.sessions) >= maxSessions {
 			now := i.now()
 			for k, s := range i.sessions {
@@ -281,7 +304,7 @@ func (i *Identity) role(ctx context.Context, account, name string) (*roleEntry, 
 	e, ok := i.roles[r]
 	gen := i.gen
 	i.cacheMu.RUnlock()
-	if ok {
+	if ok && i.cacheOK() {
 		return e, nil
 	}
 	role, err := i.store.GetRole(ctx, account, name)
@@ -294,7 +317,7 @@ func (i *Identity) role(ctx context.Context, account, name string) (*roleEntry, 
 	}
 	i.cacheMu.Lock()
 	defer i.cacheMu.Unlock()
-	if i.gen == gen {
+	if i.gen == gen && i.cacheOK() {
 		i.roles[r] = e
 	}
 	return e, nil
@@ -326,7 +349,7 @@ func (i *Identity) Policies(ctx context.Context, p kms.Principal) ([]*policy.Doc
 	docs, ok := i.policies[r]
 	gen := i.gen
 	i.cacheMu.RUnlock()
-	if ok {
+	if ok && i.cacheOK() {
 		return docs, nil
 	}
 	ps, err := i.store.ListPolicies(ctx, p.Account, r.kind, owner)
@@ -343,7 +366,7 @@ func (i *Identity) Policies(ctx context.Context, p kms.Principal) ([]*policy.Doc
 	}
 	i.cacheMu.Lock()
 	defer i.cacheMu.Unlock()
-	if i.gen == gen {
+	if i.gen == gen && i.cacheOK() {
 		i.policies[r] = docs
 	}
 	return docs, nil

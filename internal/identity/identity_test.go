@@ -235,3 +235,72 @@ func TestEncodeDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestCachesOfTwoNodes: two Identities on one store are two nodes of a
+// cluster. A change made on one reaches the other's cache only through
+// Purge (what the change feed calls) or while that cache is not trusted.
+func TestCachesOfTwoNodes(t *testing.T) {
+	a, st := newTestIdentity(t)
+	trusted := true
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, seal.RootKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Store: st, Sealer: sealer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		CacheTrusted: func() bool { return trusted }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if _, err := a.CreateAccount(ctx, testAccount, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	root := rootCaller(testAccount)
+	if _, err := a.CreateUser(ctx, root, &CreateUserInput{UserName: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := a.CreateAccessKey(ctx, root, &CreateAccessKeyInput{UserName: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := k.AccessKey.AccessKeyID
+	status := func(active bool) {
+		t.Helper()
+		s := StatusInactive
+		if active {
+			s = StatusActive
+		}
+		if err := a.UpdateAccessKey(ctx, root, &UpdateAccessKeyInput{UserName: "alice", AccessKeyID: id, Status: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	known := func() bool {
+		t.Helper()
+		_, err := b.Lookup(ctx, id, "")
+		if err != nil && !errors.Is(err, sigv4.ErrUnknownAccessKey) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	if !known() {
+		t.Fatal("node b does not know the key")
+	}
+	status(false)
+	if !known() {
+		t.Fatal("node b's cache saw node a's change by itself: the test proves nothing")
+	}
+	b.Purge()
+	if known() {
+		t.Fatal("after Purge, node b still accepts the deactivated key")
+	}
+	trusted = false
+	status(true)
+	if !known() {
+		t.Fatal("untrusted, node b answered from its cache")
+	}
+	status(false)
+	if known() {
+		t.Fatal("untrusted, node b answered from its cache")
+	}
+}

@@ -127,15 +127,19 @@ type keyCache struct {
 	// gen increases on every invalidation, so a load that raced with a
 	// change is not cached (it may have read the old row).
 	gen uint64
+	// trusted, if set, says whether entries may be used now (see
+	// Config.CacheTrusted); while it says no, every key is loaded, used
+	// once and dropped.
+	trusted func() bool
 }
 
 type aliasRef struct{ account, region, name string }
 
-func newKeyCache(max int) *keyCache {
+func newKeyCache(max int, trusted func() bool) *keyCache {
 	if max <= 0 {
 		max = 10000
 	}
-	return &keyCache{max: max, entries: make(map[string]*keyEntry), aliases: make(map[aliasRef]string)}
+	return &keyCache{max: max, entries: make(map[string]*keyEntry), aliases: make(map[aliasRef]string), trusted: trusted}
 }
 
 // acquire returns a cached entry and holds a reference to it; callers must
@@ -144,7 +148,7 @@ func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
-	if !ok {
+	if !ok || !c.ok() {
 		return nil, c.gen
 	}
 	c.lru.MoveToFront(e.elem)
@@ -160,7 +164,7 @@ func (c *keyCache) insert(u store.KeyForUse, gen uint64) *keyEntry {
 		materials: make(map[string]*keys.SymmetricKey), refs: 1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || !c.ok() {
 		e.evicted = true // used once, then dropped
 		return e
 	}
@@ -209,13 +213,15 @@ func (c *keyCache) alias(r aliasRef) (string, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id, ok := c.aliases[r]
-	return id, c.gen, ok
+	return id, c.gen, ok && c.ok()
 }
+
+func (c *keyCache) ok() bool { return c.trusted == nil || c.trusted() }
 
 func (c *keyCache) putAlias(r aliasRef, id string, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || !c.ok() {
 		return
 	}
 	if len(c.aliases) >= c.max {
@@ -232,7 +238,8 @@ func (c *keyCache) invalidateAliases() {
 	clear(c.aliases)
 }
 
-// purge zeroes and drops everything, at shutdown.
+// purge zeroes and drops everything (entries still in use are zeroed when
+// released).
 func (c *keyCache) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

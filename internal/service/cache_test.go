@@ -85,7 +85,7 @@ func TestCacheLRU(t *testing.T) {
 		{2, "a a a b", "a b", ""},
 	} {
 		t.Run(fmt.Sprintf("%d %s", tc.max, tc.touches), func(t *testing.T) {
-			c := newKeyCache(tc.max)
+			c := newKeyCache(tc.max, nil)
 			mats := map[string]*keys.SymmetricKey{}
 			for _, id := range strings.Fields(tc.touches) {
 				e := touch(c, id)
@@ -115,7 +115,7 @@ func TestCacheLRU(t *testing.T) {
 func TestCacheEvictedWhileAcquired(t *testing.T) {
 	for _, holders := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint(holders, " holders"), func(t *testing.T) {
-			c := newKeyCache(1)
+			c := newKeyCache(1, nil)
 			held := []*keyEntry{touch(c, "a")}
 			m := held[0].addMaterial("m", newMaterial(t))
 			for len(held) < holders {
@@ -160,7 +160,7 @@ func TestCacheStaleInsert(t *testing.T) {
 		{"purge", func(c *keyCache) { c.purge() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newKeyCache(10)
+			c := newKeyCache(10, nil)
 			e, g := c.acquire("a")
 			if e != nil {
 				t.Fatal("hit in an empty cache")
@@ -192,7 +192,7 @@ func TestCacheStaleInsert(t *testing.T) {
 // TestCacheInsertReplaces: two requests that miss together both load and
 // insert; the second entry wins and the first lives until released.
 func TestCacheInsertReplaces(t *testing.T) {
-	c := newKeyCache(10)
+	c := newKeyCache(10, nil)
 	_, g1 := c.acquire("a")
 	_, g2 := c.acquire("a")
 	e1 := c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, g1)
@@ -232,7 +232,7 @@ func TestCacheInvalidation(t *testing.T) {
 		{"purge", func(c *keyCache) { c.purge() }, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newKeyCache(10)
+			c := newKeyCache(10, nil)
 			e := touch(c, "a")
 			m := e.addMaterial("m", newMaterial(t))
 			c.release(e)
@@ -264,7 +264,7 @@ func TestCacheInvalidation(t *testing.T) {
 
 // TestCacheAliasBound: alias resolutions are bounded like keys.
 func TestCacheAliasBound(t *testing.T) {
-	c := newKeyCache(3)
+	c := newKeyCache(3, nil)
 	for i := range 10 {
 		ref := aliasRef{"111122223333", "us-east-1", fmt.Sprint("alias/", i)}
 		_, g, _ := c.alias(ref)
@@ -287,7 +287,7 @@ func TestCacheConcurrent(t *testing.T) {
 		workers = 8
 		rounds  = 2000
 	)
-	c := newKeyCache(4)
+	c := newKeyCache(4, nil)
 	ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	var (
 		mu   sync.Mutex
@@ -371,5 +371,46 @@ func TestPolicyCache(t *testing.T) {
 	}
 	if n := len(c.docs); n > maxParsedPolicies {
 		t.Fatalf("%d parsed policies cached, bound %d", n, maxParsedPolicies)
+	}
+}
+
+// TestCacheUntrusted: while the cache is not trusted (a cluster node whose
+// change feed is down) nothing cached is used and nothing loaded is kept;
+// an entry loaded then is wiped once released. Trusted again, it caches.
+func TestCacheUntrusted(t *testing.T) {
+	trusted := true
+	c := newKeyCache(10, func() bool { return trusted })
+	ref := aliasRef{"111122223333", "us-east-1", "alias/a"}
+	_, gen := c.acquire("a")
+	c.release(c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, gen))
+	_, gen, _ = c.alias(ref)
+	c.putAlias(ref, "a", gen)
+
+	trusted = false
+	if e, _ := c.acquire("a"); e != nil {
+		t.Fatal("an untrusted cache answered from its entries")
+	}
+	if _, _, ok := c.alias(ref); ok {
+		t.Fatal("an untrusted cache resolved an alias")
+	}
+	_, gen = c.acquire("b")
+	e := c.insert(store.KeyForUse{Key: kms.Key{ID: "b"}}, gen)
+	m := e.addMaterial("m", newMaterial(t))
+	c.putAlias(aliasRef{"111122223333", "us-east-1", "alias/b"}, "b", gen)
+	c.release(e)
+	if !zeroed(m) {
+		t.Fatal("a key loaded while untrusted was kept")
+	}
+	checkInvariants(t, c)
+
+	trusted = true
+	if cached(c, "b") {
+		t.Fatal("a key loaded while untrusted was cached")
+	}
+	if _, _, ok := c.alias(aliasRef{"111122223333", "us-east-1", "alias/b"}); ok {
+		t.Fatal("an alias resolved while untrusted was cached")
+	}
+	if !cached(c, "a") {
+		t.Fatal("entries from before were lost (Purge, not distrust, drops them)")
 	}
 }

@@ -31,6 +31,11 @@ type Config struct {
 	Now func() time.Time
 	// CacheSize bounds the number of keys kept unsealed in memory.
 	CacheSize int
+	// CacheTrusted, if set, says whether cached keys and aliases may be
+	// used now: a node of a cluster that may have missed another node's
+	// change (its change feed is down) loads every key for each request
+	// until it is back. nil means always.
+	CacheTrusted func() bool
 	Logger    *slog.Logger
 	// Identities supplies the IAM policies of callers; nil means callers
 	// have none (so only account roots and key policies that name a
@@ -104,7 +109,7 @@ func New(cfg Config) *Service {
 		sealer:    cfg.Sealer,
 		now:       cfg.Now,
 		log:       cfg.Logger,
-		cache:     newKeyCache(cfg.CacheSize),
+		cache:     newKeyCache(cfg.CacheSize, cfg.CacheTrusted),
 		markerKey: cfg.Sealer.DeriveKey("pagination-marker"),
 		grantKey:  cfg.Sealer.DeriveKey("grant-token"),
 		ids:       cfg.Identities,
@@ -122,6 +127,18 @@ func New(cfg Config) *Service {
 
 // Close wipes every unsealed key held in memory.
 func (s *Service) Close() { s.cache.purge() }
+
+// InvalidateKey drops a key from the cache after a change made elsewhere
+// (another node of a cluster); changes made through s drop it already.
+func (s *Service) InvalidateKey(id string) { s.cache.invalidateKey(id) }
+
+// InvalidateAliases drops every cached alias resolution after an alias
+// change made elsewhere.
+func (s *Service) InvalidateAliases() { s.cache.invalidateAliases() }
+
+// Purge drops (and wipes) every cached key and alias, as after changes
+// made elsewhere that this node cannot tell apart.
+func (s *Service) Purge() { s.cache.purge() }
 
 // --- key identifiers ---
 
