@@ -36,7 +36,7 @@ type Config struct {
 	// change (its change feed is down) loads every key for each request
 	// until it is back. nil means always.
 	CacheTrusted func() bool
-	Logger    *slog.Logger
+	Logger       *slog.Logger
 	// Identities supplies the IAM policies of callers; nil means callers
 	// have none (so only account roots and key policies that name a
 	// principal directly allow anything).

@@ -154,8 +154,8 @@ func retryable(err error) bool {
 // errors.Is; it also maps what pgx and PostgreSQL report for the same cases,
 // should a statement meet them rather than the checks before it: no row is
 // ErrNotFound, a unique violation ErrExists, and a foreign-key violation
-// (a key or owner gone) ErrNotFound. PostgreSQL's message for those names
-// the constraint, never the values.
+// (a key gone) ErrNotFound. Any other PostgreSQL error is cut off from the
+// chain (see dbError).
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -168,9 +168,22 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("postgres: %s: %w (constraint %s)", op, store.ErrExists, pe.ConstraintName)
 	case errors.As(err, &pe) && pe.Code == codeForeignKeyViolation:
 		return fmt.Errorf("postgres: %s: %w (constraint %s)", op, store.ErrNotFound, pe.ConstraintName)
+	case errors.As(err, &pe):
+		// err.Error() is built from PgError.Error(), which leaves Detail out.
+		return &dbError{msg: fmt.Sprintf("postgres: %s: %v", op, err), code: pe.Code}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
+
+// dbError stands for a PostgreSQL error without its details: the Detail of
+// a constraint violation can quote the failing row, sealed bytes included,
+// so the *pgconn.PgError must not be reachable with errors.As.
+type dbError struct{ msg, code string }
+
+func (e *dbError) Error() string { return e.msg }
+
+// SQLState returns the SQLSTATE, as pgconn.PgError's method of that name does.
+func (e *dbError) SQLState() string { return e.code }
 
 // millis encodes a time for storage; the zero time becomes NULL. The same
 // conversion as the SQLite backend's, so times round-trip identically.
