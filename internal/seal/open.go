@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,21 @@ type Config struct {
 	KeyFile    string // root key file; "" = DIR/root.key
 	Passphrase string // non-empty selects the passphrase seal (Argon2id)
 	Create     bool   // true on first start with an empty data dir: create the seal
+	// State, if set, keeps the seal state (seal.json's content) instead of
+	// DIR/seal.json: the database that the nodes of a cluster share, so
+	// that every node opens the same seal or none.
+	State StateStore
+}
+
+// StateStore keeps a seal's state elsewhere than in the data dir.
+type StateStore interface {
+	// LoadSealState returns the stored state, or an error wrapping
+	// fs.ErrNotExist if there is none.
+	LoadSealState(ctx context.Context) ([]byte, error)
+	// CreateSealState stores data unless a state is stored already, and
+	// returns the state stored afterwards: data, or the state another
+	// node stored first.
+	CreateSealState(ctx context.Context, data []byte) ([]byte, error)
 }
 
 // Errors of Open; compare with errors.Is. The messages name files and
@@ -103,6 +119,9 @@ func Open(cfg Config) (*Sealer, error) {
 		keyFile = filepath.Join(cfg.Dir, keyFileName)
 	}
 	statePath := filepath.Join(cfg.Dir, stateFileName)
+	if cfg.State != nil {
+		return openStored(cfg, kind, keyFile)
+	}
 
 	data, err := os.ReadFile(statePath)
 	switch {
@@ -122,11 +141,15 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("seal: %s is damaged: %w", statePath, err)
 	}
+	sealed := "data dir " + cfg.Dir
+	if cfg.State != nil {
+		sealed = "the store"
+	}
 	if st.Kind != kind {
 		if st.Kind == kindPassphrase {
-			return nil, fmt.Errorf("seal: data dir %s is sealed with a passphrase, but none was given (%w)", cfg.Dir, ErrKindMismatch)
+			return nil, fmt.Errorf("seal: %s is sealed with a passphrase, but none was given (%w)", sealed, ErrKindMismatch)
 		}
-		return nil, fmt.Errorf("seal: data dir %s is sealed with a root key file, not a passphrase (%w)", cfg.Dir, ErrKindMismatch)
+		return nil, fmt.Errorf("seal: %s is sealed with a root key file, not a passphrase (%w)", sealed, ErrKindMismatch)
 	}
 
 	var root []byte
@@ -142,9 +165,9 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 	}
 	if got, err := s.Open(st.Verifier, []byte(verifierAAD+st.Kind)); err != nil || string(got) != verifierText {
 		if kind == kindPassphrase {
-			return nil, fmt.Errorf("seal: wrong passphrase for data dir %s (%w)", cfg.Dir, ErrWrongPassphrase)
+			return nil, fmt.Errorf("seal: wrong passphrase for %s (%w)", sealed, ErrWrongPassphrase)
 		}
-		return nil, fmt.Errorf("seal: root key file %s does not match data dir %s (%w)", keyFile, cfg.Dir, ErrWrongRootKey)
+		return nil, fmt.Errorf("seal: root key file %s does not match %s (%w)", keyFile, sealed, ErrWrongRootKey)
 	}
 	return s, nil
 }
@@ -215,10 +238,52 @@ func allZero(b []byte) bool {
 	return acc == 0
 }
 
+// openStored opens (or, with cfg.Create, makes) the seal whose state
+// cfg.State keeps. Two nodes creating at once agree: the state stored
+// first wins, and the other node opens it as any later node does.
+func openStored(cfg Config, kind, keyFile string) (*Sealer, error) {
+	ctx := context.Background()
+	where := "the store"
+	data, err := cfg.State.LoadSealState(ctx)
+	switch {
+	case err == nil:
+		return openExisting(cfg, kind, keyFile, where, data)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("seal: reading the seal state: %w", err)
+	case !cfg.Create:
+		return nil, fmt.Errorf("seal: no seal state in %s (%w)", where, ErrNotInitialized)
+	}
+	s, data, err := newState(cfg, kind, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := cfg.State.CreateSealState(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("seal: storing the seal state: %w", err)
+	}
+	if bytes.Equal(stored, data) {
+		return s, nil
+	}
+	return openExisting(cfg, kind, keyFile, where, stored)
+}
+
 // create makes a new seal in cfg.Dir. On failure it leaves no seal.json.
 func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
+	s, data, err := newState(cfg, kind, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(statePath, data); err != nil {
+		return nil, fmt.Errorf("seal: writing %s: %w", statePath, err)
+	}
+	return s, nil
+}
+
+// newState makes a new seal: its root key (from the passphrase, or the key
+// file, written with a fresh key if missing) and its state.
+func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
+		return nil, nil, fmt.Errorf("seal: %w", err)
 	}
 	st := state{Version: stateVersion, Kind: kind}
 	var root []byte
@@ -227,7 +292,7 @@ func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
 		p := argon2Cost
 		p.Salt = make([]byte, argon2SaltSize)
 		if _, err := rand.Read(p.Salt); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		st.Argon2id = &p
 		root = p.key(cfg.Passphrase)
@@ -237,26 +302,23 @@ func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
 			root, err = writeNewKeyFile(keyFile)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	defer clear(root)
 
 	s, err := New(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Verifier, err = s.Seal([]byte(verifierText), []byte(verifierAAD+kind)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.MarshalIndent(&st, "", "\t")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := writeFileAtomic(statePath, append(data, '\n')); err != nil {
-		return nil, fmt.Errorf("seal: writing %s: %w", statePath, err)
-	}
-	return s, nil
+	return s, append(data, '\n'), nil
 }
 
 // writeNewKeyFile writes a fresh random root key to path, which must not
