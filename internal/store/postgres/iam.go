@@ -29,9 +29,9 @@ func ownerName(ctx context.Context, tx pgx.Tx, account string, kind store.OwnerK
 	var q string
 	switch kind {
 	case store.OwnerUser:
-		q = `SELECT name FROM users WHERE account = $1 AND name_key = $2`
+		q = `SELECT name FROM users WHERE account = $1 AND name_key = $2 FOR KEY SHARE`
 	case store.OwnerRole:
-		q = `SELECT name FROM roles WHERE account = $1 AND name_key = $2`
+		q = `SELECT name FROM roles WHERE account = $1 AND name_key = $2 FOR KEY SHARE`
 	default:
 		return "", fmt.Errorf("unknown policy owner kind %q", kind)
 	}
@@ -72,7 +72,7 @@ func pathOrRoot(p string) string {
 func (s *Store) deleteOwner(ctx context.Context, table, account, key, inUse string) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
 		ok, err := exists(ctx, tx, `SELECT 1 FROM `+table+`
-			WHERE account = $1 AND name_key = $2`, account, key)
+			WHERE account = $1 AND name_key = $2 FOR UPDATE`, account, key)
 		if err != nil {
 			return err
 		}
