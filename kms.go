@@ -12,6 +12,7 @@ package kms
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -204,15 +205,32 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrUnavailable marks a cause that is a dependency not answering (the
+// database of a cluster): Internal makes it a DependencyTimeoutException
+// (HTTP 503), which the SDKs retry, rather than a KMSInternalException.
+var ErrUnavailable = errors.New("a dependency is unavailable")
+
+// unavailableMessage is what a client is told while the database is
+// unreachable; the cause stays in server logs.
+const unavailableMessage = "The service is temporarily unavailable. Try again later."
+
 // Internal wraps an unexpected failure. The client sees only a generic
-// KMSInternalException; the cause stays in server logs.
+// KMSInternalException (DependencyTimeoutException if the cause is
+// ErrUnavailable); the cause stays in server logs.
 func Internal(cause error) *Error {
+	if errors.Is(cause, ErrUnavailable) {
+		return &Error{Code: ErrDependencyTimeout, Message: unavailableMessage, cause: cause}
+	}
 	return &Error{Code: ErrInternal, Message: "An internal error occurred.", cause: cause}
 }
 
 // InternalFailure is Internal for services other than KMS (CloudTrail's
-// LookupEvents), whose generic server error is AWS's common InternalFailure.
+// LookupEvents), whose generic server error is AWS's common InternalFailure
+// (ServiceUnavailable, HTTP 503, when the cause is ErrUnavailable).
 func InternalFailure(cause error) *Error {
+	if errors.Is(cause, ErrUnavailable) {
+		return &Error{Code: ErrServiceUnavailable, Message: unavailableMessage, cause: cause}
+	}
 	return &Error{Code: ErrInternalFailure, Message: "An internal error occurred.", cause: cause}
 }
 
@@ -230,7 +248,7 @@ func (e *Error) Status() int {
 	switch e.Code {
 	case ErrInternal, ErrInternalFailure, ErrKeyUnavailable:
 		return 500
-	case ErrDependencyTimeout:
+	case ErrDependencyTimeout, ErrServiceUnavailable:
 		return 503
 	}
 	return 400
@@ -245,7 +263,8 @@ const (
 	ErrIncompleteSignature  = "IncompleteSignatureException"
 	ErrIncorrectKey         = "IncorrectKeyException"
 	ErrInternal             = "KMSInternalException"
-	ErrInternalFailure      = "InternalFailure" // AWS's common code, for CloudTrail
+	ErrInternalFailure      = "InternalFailure"    // AWS's common code, for CloudTrail
+	ErrServiceUnavailable   = "ServiceUnavailable" // AWS's common code (IAM, STS, CloudTrail), HTTP 503
 	ErrInvalidAliasName     = "InvalidAliasNameException"
 	ErrInvalidArn           = "InvalidArnException"
 	ErrInvalidCiphertext    = "InvalidCiphertextException"

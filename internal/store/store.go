@@ -33,6 +33,10 @@ var (
 	// ErrInUse refuses to delete a user or role that still has access keys
 	// or inline policies (AWS's DeleteConflictException).
 	ErrInUse = errors.New("store: still in use")
+	// ErrUnavailable wraps a failure to reach the database (a cluster's
+	// PostgreSQL down, unreachable or too slow): requests fail with AWS's
+	// retryable DependencyTimeoutException rather than an internal error.
+	ErrUnavailable = kms.ErrUnavailable
 )
 
 // NameKey returns the form in which IAM names are compared and ordered:
