@@ -50,6 +50,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -162,6 +164,8 @@ func wrap(op string, err error) error {
 	}
 	var pe *pgconn.PgError
 	switch {
+	case unavailable(err):
+		return fmt.Errorf("postgres: %s: %w: %v", op, store.ErrUnavailable, err)
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	case errors.As(err, &pe) && pe.Code == codeUniqueViolation:
@@ -173,6 +177,26 @@ func wrap(op string, err error) error {
 		return &dbError{msg: fmt.Sprintf("postgres: %s: %v", op, err), code: pe.Code}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailable says whether err means the database could not be reached or
+// did not answer in time, rather than that it refused the statement:
+// requests then fail with a retryable error (store.ErrUnavailable).
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, starting
+			pe.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
 // dbError stands for a PostgreSQL error without its details: the Detail of

@@ -162,6 +162,52 @@ var migrations = [][]string{
 		`CREATE INDEX grants_by_key ON grants (key_id, created, id)`,
 		`CREATE INDEX grants_by_retiring ON grants (retiring_principal, created, id)`,
 	},
+	{ // version 2
+		// The seal's state (seal.json's content in a data dir): one row,
+		// so that every node of a cluster opens the same seal or none.
+		`CREATE TABLE seal_state (
+			id   INTEGER PRIMARY KEY CHECK (id = 1),
+			data BYTEA NOT NULL
+		)`,
+		// Every change to a row that a node caches is announced on the
+		// channel kms_changes when its transaction commits: "key ID" for a
+		// key and its tags, materials and grants, "alias ID" for an alias
+		// of key ID, "identity" for accounts, access keys, users, roles and
+		// policies. Triggers, so that no write can forget it; PostgreSQL
+		// drops a transaction's duplicate notifications and delivers them
+		// in commit order (see feed.go).
+		`CREATE FUNCTION kms_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_OP <> 'INSERT' THEN
+				PERFORM pg_notify('kms_changes', TG_ARGV[0] || ' ' || COALESCE(to_jsonb(OLD) ->> TG_ARGV[1], ''));
+			END IF;
+			IF TG_OP <> 'DELETE' THEN
+				PERFORM pg_notify('kms_changes', TG_ARGV[0] || ' ' || COALESCE(to_jsonb(NEW) ->> TG_ARGV[1], ''));
+			END IF;
+			RETURN NULL;
+		END
+		$$`,
+		`CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE ON keys
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('key', 'id')`,
+		`CREATE TRIGGER key_tags_changed AFTER INSERT OR UPDATE OR DELETE ON key_tags
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('key', 'key_id')`,
+		`CREATE TRIGGER materials_changed AFTER INSERT OR UPDATE OR DELETE ON materials
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('key', 'key_id')`,
+		`CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE ON grants
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('key', 'key_id')`,
+		`CREATE TRIGGER aliases_changed AFTER INSERT OR UPDATE OR DELETE ON aliases
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('alias', 'key_id')`,
+		`CREATE TRIGGER accounts_changed AFTER INSERT OR UPDATE OR DELETE ON accounts
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER access_keys_changed AFTER INSERT OR UPDATE OR DELETE ON access_keys
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE ON users
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER roles_changed AFTER INSERT OR UPDATE OR DELETE ON roles
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE ON policies
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+	},
 }
 
 // migrate brings the schema up to version target of migrations, recording
