@@ -110,6 +110,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	var cfg server.Config
 	var regions, level, retention, auditSync, syncInterval string
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (store, seal, credentials)")
+	fs.StringVar(&cfg.Store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database (postgres://...; default: the embedded store in the data dir)")
 	fs.StringVar(&cfg.Listen, "listen", env(envListen, server.DefaultListen), "address to listen on")
 	fs.StringVar(&cfg.AccountID, "account-id", env(envAccountID, "111122223333"), "account created on first start")
 	fs.StringVar(&regions, "regions", env(envRegions, ""), "comma-separated regions to serve (default: any)")

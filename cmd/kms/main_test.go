@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/openkms/kms/internal/pgtest"
 )
 
 // These tests run the real `kms` binary as a separate process, so they can
@@ -44,7 +46,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building kms: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // a PostgreSQL for the cluster tests
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

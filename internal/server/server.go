@@ -26,6 +26,7 @@ import (
 	"github.com/openkms/kms/internal/service"
 	"github.com/openkms/kms/internal/sigv4"
 	"github.com/openkms/kms/internal/store"
+	"github.com/openkms/kms/internal/store/postgres"
 	"github.com/openkms/kms/internal/store/sqlite"
 )
 
@@ -34,7 +35,11 @@ const DefaultListen = "127.0.0.1:7900"
 
 // Config is everything `kms server` can be told.
 type Config struct {
-	DataDir      string
+	DataDir string
+	// Store is the URL of the PostgreSQL database of a cluster
+	// (postgres://...): keys, identities, the seal's state and the audit
+	// trail live there, shared by every node. "" keeps them in DataDir.
+	Store        string
 	Listen       string
 	AccountID    string
 	Regions      []string // empty allows every region
@@ -79,8 +84,25 @@ type Server struct {
 	Service  *service.Service
 	handler  http.Handler
 	// Audit is the audit trail.
-	Audit *audit.Log
-	lock  *dirLock // held until Close
+	Audit AuditTrail
+	lock  *dirLock                                                   // held until Close
+	feed  *postgres.Feed                                             // a cluster node's change feed; nil on the embedded store
+	lead  func(context.Context) (release func(), ok bool, err error) // nil: always lead
+}
+
+// AuditTrail is what a server needs of its audit trail: the segments and
+// SQLite index in the data dir (audit.Log), or a cluster's PostgreSQL
+// database (audit.PostgresLog).
+type AuditTrail interface {
+	Append(ctx context.Context, r *audit.Record) error
+	Healthy() error
+	Lookup(ctx context.Context, q audit.Query) (events []audit.Event, next string, err error)
+	LastUsage(ctx context.Context, keyARN string) (u audit.LastUse, ok bool, err error)
+	TrackingStart(ctx context.Context) (time.Time, error)
+	Since(ctx context.Context, t time.Time, fn func(audit.Event) error) error
+	Prune(ctx context.Context, before time.Time) (int, error)
+	Stats() audit.Stats
+	Close() error
 }
 
 const (
@@ -163,7 +185,7 @@ func (cfg Config) Check() error {
 	if _, err := cfg.tlsConfig(); err != nil {
 		return err
 	}
-	return nil
+	return checkStore(cfg.Store)
 }
 
 // tlsConfig checks the listen address against the TLS settings and loads
@@ -192,39 +214,45 @@ func (cfg Config) tlsConfig() (*tls.Config, error) {
 
 // open opens the data dir, whose lock the caller holds, for Open.
 func open(cfg Config, lock *dirLock) (*Server, error) {
-	sealer, st, _, err := openData(cfg, true)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, store: st, sealer: sealer, lock: lock}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, lock: lock}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.identity, err = identity.New(identity.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger})
+	var err error
+	if cfg.Store != "" {
+		err = s.openCluster()
+	} else {
+		err = s.openEmbedded()
+	}
 	if err != nil {
-		st.Close()
+		return nil, err
+	}
+	// A cluster node's caches are used only while its change feed shows
+	// it has every other node's changes; feed is set below, before the
+	// server serves.
+	var trusted func() bool
+	if cfg.Store != "" {
+		trusted = func() bool { return s.feed != nil && s.feed.Trusted() }
+	}
+	st, sealer := s.store, s.sealer
+	s.identity, err = identity.New(identity.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, CacheTrusted: trusted})
+	if err != nil {
+		s.closeBackends()
 		return nil, err
 	}
 	if err := s.bootstrap(context.Background()); err != nil {
 		s.identity.Close()
-		st.Close()
+		s.closeBackends()
 		return nil, err
 	}
-	s.Audit, err = audit.Open(audit.Config{
-		Path:         filepath.Join(cfg.DataDir, auditFile),
-		Signer:       AuditSigner(sealer),
-		Now:          s.now,
-		Logger:       cfg.Logger,
-		FailWrites:   cfg.AuditFailWrites,
-		Sync:         cfg.AuditSync,
-		SyncInterval: cfg.AuditSyncInterval,
-	})
-	if err != nil {
-		s.identity.Close()
-		st.Close()
-		return nil, fmt.Errorf("audit log: %w", err)
+	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
+		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted})
+	if pg, ok := st.(*postgres.Store); ok {
+		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
+			s.Service.Purge()
+			s.identity.Purge()
+		})
 	}
-	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity, Audit: s.Audit, Trail: s.Audit})
 	var regionOK func(string) bool
 	if len(cfg.Regions) > 0 {
 		regionOK = func(r string) bool {
@@ -246,6 +274,9 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		Audit:    s.Audit,
 		Now:      s.now,
 	}
+	if cfg.Store != "" {
+		s.handler = withDeadline(s.handler)
+	}
 	return s, nil
 }
 
@@ -254,9 +285,46 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close wipes in-memory secrets and closes the store.
 func (s *Server) Close() error {
+	if s.feed != nil {
+		s.feed.Close()
+	}
 	s.Service.Close()
 	s.identity.Close()
-	return errors.Join(s.Audit.Close(), s.store.Close(), s.lock.unlock())
+	return errors.Join(s.closeBackends(), s.lock.unlock())
+}
+
+// closeBackends closes the audit trail and the store.
+func (s *Server) closeBackends() error {
+	var err error
+	if s.Audit != nil {
+		err = s.Audit.Close()
+	}
+	return errors.Join(err, s.store.Close())
+}
+
+// openEmbedded opens the seal, the store and the audit trail of the data
+// dir.
+func (s *Server) openEmbedded() error {
+	cfg := s.cfg
+	sealer, st, _, err := openData(cfg, true)
+	if err != nil {
+		return err
+	}
+	s.sealer, s.store = sealer, st
+	s.Audit, err = audit.Open(audit.Config{
+		Path:         filepath.Join(cfg.DataDir, auditFile),
+		Signer:       AuditSigner(sealer),
+		Now:          s.now,
+		Logger:       cfg.Logger,
+		FailWrites:   cfg.AuditFailWrites,
+		Sync:         cfg.AuditSync,
+		SyncInterval: cfg.AuditSyncInterval,
+	})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
 }
 
 // bootstrap makes sure the configured account exists with root credentials,
@@ -280,6 +348,13 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.identity.CreateAccount(ctx, s.cfg.AccountID, id, secret); err != nil {
+		if errors.Is(err, identity.ErrAccountExists) {
+			// Another node of the cluster made it first: its credentials
+			// file is the one that works.
+			os.Remove(path)
+			s.log.Info("first account made by another node; its data dir has the credentials", "account", s.cfg.AccountID)
+			return nil
+		}
 		return err
 	}
 	s.log.Info("root credentials written", "account", s.cfg.AccountID, "credentials_file", path)
@@ -498,28 +573,44 @@ func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := s.Service.SweepDeletions(ctx, s.now()); err != nil {
-			s.log.Error("deleting due keys", "err", err, "deleted", n)
-		}
-		if n, err := s.Service.SweepExpiredMaterial(ctx, s.now()); err != nil {
-			s.log.Error("deleting expired key material", "err", err, "expired", n)
-		}
-		// Rotations missed while the server was down happen here, at the
-		// first sweep after a start.
-		if n, err := s.Service.SweepRotations(ctx, s.now()); err != nil {
-			s.log.Error("rotating due keys", "err", err, "rotated", n)
-		}
-		if r := s.cfg.AuditRetention; r > 0 {
-			if n, err := s.Audit.Prune(ctx, s.now().Add(-r)); err != nil {
-				s.log.Error("pruning audit records", "err", err)
-			} else if n > 0 {
-				s.log.Info("audit records pruned", "records", n, "retention", r)
-			}
-		}
+		s.sweepOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// sweepOnce runs the background duties once; in a cluster only on the node
+// that holds the duties' lock this round.
+func (s *Server) sweepOnce(ctx context.Context) {
+	if s.lead != nil {
+		release, ok, err := s.lead(ctx)
+		if err != nil {
+			s.log.Warn("background duties: cannot reach the database", "err", err)
+		}
+		if !ok {
+			return
+		}
+		defer release()
+	}
+	if n, err := s.Service.SweepDeletions(ctx, s.now()); err != nil {
+		s.log.Error("deleting due keys", "err", err, "deleted", n)
+	}
+	if n, err := s.Service.SweepExpiredMaterial(ctx, s.now()); err != nil {
+		s.log.Error("deleting expired key material", "err", err, "expired", n)
+	}
+	// Rotations missed while the server was down happen here, at the
+	// first sweep after a start.
+	if n, err := s.Service.SweepRotations(ctx, s.now()); err != nil {
+		s.log.Error("rotating due keys", "err", err, "rotated", n)
+	}
+	if r := s.cfg.AuditRetention; r > 0 {
+		if n, err := s.Audit.Prune(ctx, s.now().Add(-r)); err != nil {
+			s.log.Error("pruning audit records", "err", err)
+		} else if n > 0 {
+			s.log.Info("audit records pruned", "records", n, "retention", r)
 		}
 	}
 }

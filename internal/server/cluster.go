@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openkms/kms/internal/audit"
+	"github.com/openkms/kms/internal/seal"
+	"github.com/openkms/kms/internal/store/postgres"
+)
+
+// A cluster: any number of nodes (kms server --store postgres://...) share
+// one PostgreSQL database, which holds the keys, identities, the seal's
+// state and the audit trail; each node keeps only caches, and its data dir
+// keeps its lock, its root key file (by default) and the credentials file
+// of a first start.
+
+// clusterOpenTimeout bounds connecting to the database and preparing it at
+// start; a node that cannot reach it refuses to start.
+const clusterOpenTimeout = 30 * time.Second
+
+// requestDeadline bounds each request of a cluster node, so that a request
+// waiting on an unreachable database fails with DependencyTimeoutException
+// before the SDKs' own timeouts (never a hang).
+const requestDeadline = 10 * time.Second
+
+// checkStore refuses a --store that is not a PostgreSQL URL pgx accepts,
+// without connecting.
+func checkStore(dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return errors.New("--store must be a postgres:// URL (or empty for the embedded store)")
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("--store: %w", err) // pgconn leaves the password out
+	}
+	return nil
+}
+
+// openCluster opens the database of cfg.Store: the store, the seal whose
+// state it keeps (a node with another root key or passphrase refuses to
+// start, having written nothing), and this node's audit chain.
+func (s *Server) openCluster() error {
+	cfg := s.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), clusterOpenTimeout)
+	defer cancel()
+	st, err := postgres.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	sealer, err := seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, Create: true, State: st})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	host, _ := os.Hostname()
+	log, err := audit.OpenPostgres(ctx, audit.PostgresConfig{
+		DSN:    cfg.Store,
+		Node:   host + " " + cfg.Listen,
+		Signer: AuditSigner(sealer),
+		Sync:   cfg.AuditSync,
+		Now:    s.now,
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	s.store, s.sealer, s.Audit = st, sealer, log
+	s.lead = st.TryLead
+	return nil
+}
+
+// changed applies a change committed on any node to this node's caches.
+func (s *Server) changed(c postgres.Change) {
+	switch c.Kind {
+	case postgres.ChangeKey:
+		s.Service.InvalidateKey(c.KeyID)
+	case postgres.ChangeAlias:
+		s.Service.InvalidateAliases()
+		s.Service.InvalidateKey(c.KeyID) // its entry lists its aliases
+	case postgres.ChangeIdentity:
+		s.identity.Purge()
+	default: // a kind this binary does not know: drop everything
+		s.Service.Purge()
+		s.identity.Purge()
+	}
+}
+
+// withDeadline gives every request of a cluster node a deadline.
+func withDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestDeadline)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
