@@ -54,11 +54,39 @@ Each lists its flags with -h.
 type auditFlags struct {
 	dataDir string
 	file    string
+	store   string
 }
 
 func (a *auditFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.dataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory of the server")
 	fs.StringVar(&a.file, "file", "", "audit database (default DATA_DIR/audit.db), e.g. a copy kept elsewhere")
+	fs.StringVar(&a.store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database: its audit trail instead of the data dir's")
+}
+
+// where names the audit trail for messages.
+func (a *auditFlags) where() string {
+	if a.store != "" {
+		return "in the cluster's database"
+	}
+	return a.path()
+}
+
+// auditReader is what export and tail read: a data dir's audit log or a
+// cluster's.
+type auditReader interface {
+	Lookup(ctx context.Context, q audit.Query) ([]audit.Event, string, error)
+	Since(ctx context.Context, t time.Time, fn func(audit.Event) error) error
+	Follow(ctx context.Context, t time.Time, poll time.Duration, fn func(audit.Event) error) error
+	Close() error
+}
+
+func (a *auditFlags) open() (auditReader, error) {
+	if a.store != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return audit.OpenPostgresReader(ctx, a.store)
+	}
+	return openAudit(a.path())
 }
 
 func (a *auditFlags) path() string {
@@ -126,19 +154,26 @@ kms server) gives the checkpoint public key; its fingerprint is printed, and
 		return 1
 	}
 	path := af.path()
-	if err := existing(path); err != nil {
-		return fail("%v", err)
+	if af.store == "" {
+		if err := existing(path); err != nil {
+			return fail("%v", err)
+		}
 	}
-	pub, err := server.AuditPublicKey(server.Config{DataDir: af.dataDir, SealKeyFile: sealKeyFile, Passphrase: os.Getenv(envSealPassphrase)})
+	pub, err := server.AuditPublicKey(server.Config{DataDir: af.dataDir, Store: af.store, SealKeyFile: sealKeyFile, Passphrase: os.Getenv(envSealPassphrase)})
 	if err != nil {
 		return fail("%v", err)
 	}
 	fp := audit.Fingerprint(pub)
-	fmt.Fprintf(stdout, "audit log %s\ncheckpoint key fingerprint %s\n", path, fp)
+	fmt.Fprintf(stdout, "audit log %s\ncheckpoint key fingerprint %s\n", af.where(), fp)
 	if pinned != "" && !strings.EqualFold(pinned, fp) {
 		return fail("the root key gives checkpoint key %s, not the pinned %s: wrong root key, or the seal was replaced", fp, pinned)
 	}
-	rep, err := audit.Verify(context.Background(), path, pub)
+	var rep *audit.Report
+	if af.store != "" {
+		rep, err = audit.VerifyPostgres(context.Background(), af.store, pub)
+	} else {
+		rep, err = audit.Verify(context.Background(), path, pub)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -199,7 +234,7 @@ SIEM. It may run while the server runs.
 		fmt.Fprintf(stderr, "kms audit export: unsupported --format %q (jsonl is)\n", format)
 		return 2
 	}
-	r, err := openAudit(af.path())
+	r, err := af.open()
 	if err != nil {
 		fmt.Fprintf(stderr, "kms audit export: %v\n", err)
 		return 1
@@ -258,7 +293,7 @@ records as they are logged until interrupted.
 		fmt.Fprintf(stderr, "kms audit tail: %v\n", err)
 		return 2
 	}
-	r, err := openAudit(af.path())
+	r, err := af.open()
 	if err != nil {
 		fmt.Fprintf(stderr, "kms audit tail: %v\n", err)
 		return 1
@@ -301,11 +336,11 @@ records as they are logged until interrupted.
 //
 // Records are ordered by eventTime in lookups but by commit in a follow, so
 // the follow starts tailWindow before the newest record seen and skips what
-// was there already: in a region, a record was there if its sequence number
-// is at most that of the newest record seen in that region (sequence
-// numbers grow in commit order). To know that for as many regions as it
+// was there already: in a chain (a region's, or in a cluster a node's), a
+// record was there if its sequence number is at most that of the newest
+// record seen in that chain (sequence numbers grow in commit order). To know that for as many regions as it
 // can, tail reads at least a page of records, printing only n of them.
-func tail(ctx context.Context, r *audit.Reader, n int, follow bool, poll time.Duration, emit func(audit.Event) error) error {
+func tail(ctx context.Context, r auditReader, n int, follow bool, poll time.Duration, emit func(audit.Event) error) error {
 	want := n
 	if follow {
 		want = max(n, audit.MaxLookupResults)
@@ -331,10 +366,12 @@ func tail(ctx context.Context, r *audit.Reader, n int, follow bool, poll time.Du
 	if !follow {
 		return nil
 	}
-	last := map[string]uint64{} // region -> highest sequence number seen
-	var from time.Time          // zero: the log was empty, follow from its start
+	type chain struct{ region, name string }
+	last := map[chain]uint64{} // highest sequence number seen
+	var from time.Time         // zero: the log was empty, follow from its start
 	for _, e := range seen {
-		last[e.Region] = max(last[e.Region], e.Seq)
+		c := chain{e.Region, e.Chain}
+		last[c] = max(last[c], e.Seq)
 		if e.EventTime.After(from) {
 			from = e.EventTime
 		}
@@ -343,7 +380,7 @@ func tail(ctx context.Context, r *audit.Reader, n int, follow bool, poll time.Du
 		from = from.Add(-tailWindow)
 	}
 	return r.Follow(ctx, from, poll, func(e audit.Event) error {
-		if e.Seq <= last[e.Region] {
+		if e.Seq <= last[chain{e.Region, e.Chain}] {
 			return nil
 		}
 		return emit(e)

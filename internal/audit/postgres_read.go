@@ -46,21 +46,22 @@ func (r *PostgresReader) Close() error {
 	return nil
 }
 
-const pgEventColumns = `r.id, r.region, r.seq, r.event_time, r.event_id, r.event_name, r.event_source,
+const pgEventColumns = `r.id, r.region, r.chain, r.seq, r.event_time, r.event_id, r.event_name, r.event_source,
 	r.user_name, r.access_key_id, r.request_id, r.read_only, r.body`
 
 // scanEvent reads a row that starts with pgEventColumns, and the columns
 // after them into extra. It returns the record's id beside it.
 func scanEvent(rows pgx.Rows, extra ...any) (Event, int64, error) {
 	var e Event
-	var id, seq, t int64
+	var id, chain, seq, t int64
 	var body []byte
-	dest := append([]any{&id, &e.Region, &seq, &t, &e.EventID, &e.EventName, &e.EventSource,
+	dest := append([]any{&id, &e.Region, &chain, &seq, &t, &e.EventID, &e.EventName, &e.EventSource,
 		&e.Username, &e.AccessKeyID, &e.RequestID, &e.ReadOnly, &body}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return Event{}, 0, err
 	}
 	e.Seq = uint64(seq)
+	e.Chain = strconv.FormatInt(chain, 10)
 	e.EventTime = time.UnixMilli(t).UTC()
 	e.Raw = body
 	// The resources are read from the record itself: the index keeps

@@ -78,8 +78,12 @@ func (r *Reader) Close() error { return errors.Join(r.db.Close(), r.segs.close()
 
 // Event is a stored record with the members lookups need already decoded.
 type Event struct {
-	Region      string
-	Seq         uint64 // position in the region's chain
+	Region string
+	// Chain names the hash chain of a cluster's trail (a node's, from one
+	// start) that the record is in; "" in a data dir's log, which has one
+	// chain per region.
+	Chain       string
+	Seq         uint64 // position in its chain
 	EventID     string
 	EventName   string
 	EventSource string

@@ -32,3 +32,20 @@ func (s *Store) CreateSealState(ctx context.Context, data []byte) ([]byte, error
 	})
 	return stored, wrap("create seal state", err)
 }
+
+// ReadSealState reads the seal state of the database at dsn with one
+// connection, changing nothing: for tools that only read, such as
+// `kms audit verify --store`.
+func ReadSealState(ctx context.Context, dsn string) ([]byte, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, wrap("read seal state", err)
+	}
+	defer conn.Close(context.Background())
+	var data []byte
+	err = conn.QueryRow(ctx, `SELECT data FROM seal_state WHERE id = 1`).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: no seal state: %w", fs.ErrNotExist)
+	}
+	return data, wrap("read seal state", err)
+}
