@@ -25,13 +25,15 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory of the server")
 	fs.StringVar(&id, "account-id", "", "12-digit id of the new account (default: random)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	fs.StringVar(&cfg.Store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database: add the account there (its nodes may run)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: kms account create [flags]
 
 Creates an account with its own root credentials in the data dir of a
 stopped server and prints the credentials to stdout as a
 shared-credentials profile named after the account. It refuses while a
-server holds the data dir.
+server holds the data dir. With --store it adds the account to a cluster's
+database instead, while its nodes run.
 
 `)
 		fs.PrintDefaults()

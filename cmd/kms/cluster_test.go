@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/openkms/kms/internal/pgtest"
@@ -111,6 +114,21 @@ func TestClusterPropagation(t *testing.T) {
 	}
 	if _, err := ca.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: id}); err != nil {
 		t.Fatalf("node A after a refused node: %v", err)
+	}
+
+	// An account added to the database while the nodes run works on them.
+	out, stderr, code := kmsCmd(t, []string{"KMS_STORE=" + dsn, "KMS_SEAL_KEY_FILE=" + keyFile}, "account", "create", "--account-id", "444455556666")
+	if code != 0 {
+		t.Fatalf("account create --store: exit %d\n%s", code, stderr)
+	}
+	m := regexp.MustCompile(`aws_access_key_id = (\S+)\naws_secret_access_key = (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("account create printed %q", out)
+	}
+	c := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(b.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(m[1], m[2], "")})
+	if who, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil || *who.Account != "444455556666" {
+		t.Fatalf("the new account on node B: %v", err)
 	}
 }
 

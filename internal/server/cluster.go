@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openkms/kms/internal/audit"
+	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/store/postgres"
 )
@@ -103,4 +104,30 @@ func withDeadline(h http.Handler) http.Handler {
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// createClusterAccount is CreateAccount on a cluster's database: the nodes
+// may be running (the change feed tells them).
+func createClusterAccount(cfg Config, id string) (identity.RootCredentials, error) {
+	if err := checkStore(cfg.Store); err != nil {
+		return identity.RootCredentials{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterOpenTimeout)
+	defer cancel()
+	st, err := postgres.Open(ctx, cfg.Store)
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	defer st.Close()
+	// The seal must exist: an account's secret is sealed under it.
+	sealer, err := seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, State: st})
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	ids, err := identity.New(identity.Config{Store: st, Sealer: sealer, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return identity.RootCredentials{}, err
+	}
+	defer ids.Close()
+	return createAccount(ids, id)
 }

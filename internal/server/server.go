@@ -364,13 +364,18 @@ func (s *Server) bootstrap(ctx context.Context) error {
 // CreateAccount creates another account with its own root credentials in
 // an existing data dir (DataDir, SealKeyFile and Passphrase of cfg are
 // used), with a random account id when id is "". It takes the data dir's
-// lock, so it refuses with an *InUseError while a server runs there.
+// lock, so it refuses with an *InUseError while a server runs there. With
+// cfg.Store it adds the account to a cluster's database instead, which its
+// running nodes see at once.
 func CreateAccount(cfg Config, id string) (identity.RootCredentials, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if id != "" && !validAccountID(id) {
 		return identity.RootCredentials{}, fmt.Errorf("account id %q must be 12 digits", id)
+	}
+	if cfg.Store != "" {
+		return createClusterAccount(cfg, id)
 	}
 	// Not even the lock file goes into a dir that is not a data dir.
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "seal.json")); errors.Is(err, os.ErrNotExist) {
