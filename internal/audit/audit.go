@@ -70,6 +70,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -363,4 +364,24 @@ func NewEventID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-")
+}
+
+// fillIn checks what Append needs of r and fills in what it may leave out:
+// an event id, the event version, and the event time (now), in whole
+// seconds of UTC as CloudTrail writes it.
+func (r *Record) fillIn(now func() time.Time) error {
+	if r.AWSRegion == "" {
+		return errors.New("audit: record has no awsRegion")
+	}
+	if r.EventID == "" {
+		r.EventID = NewEventID()
+	}
+	if r.EventVersion == "" {
+		r.EventVersion = EventVersion
+	}
+	if r.EventTime.IsZero() {
+		r.EventTime = now()
+	}
+	r.EventTime = r.EventTime.UTC().Truncate(time.Second)
+	return nil
 }

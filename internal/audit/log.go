@@ -504,19 +504,9 @@ func newRequest(r *Record, body []byte) *request {
 // the request. If ctx ends while the record waits for its write, Append
 // returns ctx's error, and the record may still be written.
 func (l *Log) Append(ctx context.Context, r *Record) error {
-	if r.AWSRegion == "" {
-		return errors.New("audit: record has no awsRegion")
+	if err := r.fillIn(l.cfg.Now); err != nil {
+		return err
 	}
-	if r.EventID == "" {
-		r.EventID = NewEventID()
-	}
-	if r.EventVersion == "" {
-		r.EventVersion = EventVersion
-	}
-	if r.EventTime.IsZero() {
-		r.EventTime = l.cfg.Now()
-	}
-	r.EventTime = r.EventTime.UTC().Truncate(time.Second)
 	// A failing database is not retried by Append (the indexer does
 	// that): records would only pile up unindexed.
 	if err := l.indexHealth(); err != nil {

@@ -257,19 +257,9 @@ func checkDurable(ctx context.Context, q pgQuerier) error {
 // the request. Append waits at most WriteTimeout (and while ctx lasts): if
 // it gives up, the record may still be written.
 func (l *PostgresLog) Append(ctx context.Context, r *Record) error {
-	if r.AWSRegion == "" {
-		return errors.New("audit: record has no awsRegion")
+	if err := r.fillIn(l.cfg.Now); err != nil {
+		return err
 	}
-	if r.EventID == "" {
-		r.EventID = NewEventID()
-	}
-	if r.EventVersion == "" {
-		r.EventVersion = EventVersion
-	}
-	if r.EventTime.IsZero() {
-		r.EventTime = l.cfg.Now()
-	}
-	r.EventTime = r.EventTime.UTC().Truncate(time.Second)
 	body, err := r.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("audit: encode record: %w", err)
