@@ -169,54 +169,8 @@ func (v *pgVerifier) chain(c pgChainInfo) (RegionReport, error) {
 		return &r, nil
 	}
 
-	w := walk{region: label, start: start, expectSeq: start, expectPrev: startPrev, signed: start - 1}
-	w.remember(start-1, startPrev)
-	ci := 0 // next checkpoint to check against
-	for ci < len(ckpts) && ckpts[ci].seq < start {
-		ci++ // covers only pruned records; nothing left to compare
-	}
-	cur, err := read()
-	if err != nil {
+	if _, err := walkChain(&g, label, start, startPrev, ckpts, read, v.report); err != nil {
 		return g, err
-	}
-	for cur != nil {
-		next, err := read()
-		if err != nil {
-			return g, err
-		}
-		if p, ok := w.step(cur, next); !ok {
-			v.report(p)
-			break
-		}
-		g.Records++
-		for ; ci < len(ckpts) && ckpts[ci].seq == cur.seq; ci++ {
-			if ckpts[ci].hash != w.expectPrev {
-				v.report(Problem{Kind: Rewritten, Region: label, Seq: w.signed + 1, Count: cur.seq - w.signed,
-					Detail: fmt.Sprintf("the chain does not match the checkpoint signed for record %d: "+
-						"records after %d were changed and their hashes recomputed", cur.seq, w.signed)})
-				w.broken = true
-				break
-			}
-			w.signed = cur.seq
-		}
-		if w.broken {
-			break
-		}
-		cur = next
-	}
-	rows.Close()
-	g.LastSeq = w.expectSeq - 1
-	g.SignedSeq = w.signed
-	if !w.broken && ci < len(ckpts) {
-		// Checkpoints past the last record: records they covered are gone.
-		last := ckpts[len(ckpts)-1].seq
-		if last > g.LastSeq {
-			v.report(Problem{Kind: Deleted, Region: label, Seq: g.LastSeq + 1, Count: last - g.LastSeq,
-				Detail: fmt.Sprintf("a signed checkpoint covers records through %d", last)})
-		}
-	}
-	if !w.broken && g.LastSeq > g.SignedSeq {
-		g.UnsignedTail = g.LastSeq - g.SignedSeq
 	}
 	return g, rows.Err()
 }

@@ -486,6 +486,20 @@ func (v *verifier) region(region string) (RegionReport, error) {
 		return &r, nil
 	}
 
+	trs, err := walkChain(&g, region, start, startPrev, ckpts, read, v.report)
+	if err != nil {
+		return g, err
+	}
+	v.truncations = append(v.truncations, trs...)
+	return g, rows.Err()
+}
+
+// walkChain checks the records of one chain, read in order with read, from
+// start (chaining to startPrev) against its valid checkpoints, reporting
+// problems and filling in g's counts: the walk of a region of a data dir's
+// log and of a chain of a cluster's.
+func walkChain(g *RegionReport, region string, start uint64, startPrev Hash, ckpts []checkpointAt,
+	read func() (*record, error), report func(Problem)) ([]Truncation, error) {
 	w := walk{
 		region: region, start: start, expectSeq: start, expectPrev: startPrev,
 		signed: start - 1,
@@ -497,21 +511,21 @@ func (v *verifier) region(region string) (RegionReport, error) {
 	}
 	cur, err := read()
 	if err != nil {
-		return g, err
+		return nil, err
 	}
 	for cur != nil {
 		next, err := read()
 		if err != nil {
-			return g, err
+			return nil, err
 		}
 		if p, ok := w.step(cur, next); !ok {
-			v.report(p)
+			report(p)
 			break
 		}
 		g.Records++
 		for ; ci < len(ckpts) && ckpts[ci].seq == cur.seq; ci++ {
 			if ckpts[ci].hash != w.expectPrev {
-				v.report(Problem{Kind: Rewritten, Region: region, Seq: w.signed + 1, Count: cur.seq - w.signed,
+				report(Problem{Kind: Rewritten, Region: region, Seq: w.signed + 1, Count: cur.seq - w.signed,
 					Detail: fmt.Sprintf("the chain does not match the checkpoint signed for record %d: "+
 						"records after %d were changed and their hashes recomputed", cur.seq, w.signed)})
 				w.broken = true
@@ -524,21 +538,20 @@ func (v *verifier) region(region string) (RegionReport, error) {
 		}
 		cur = next
 	}
-	v.truncations = append(v.truncations, w.truncations...)
 	g.LastSeq = w.expectSeq - 1
 	g.SignedSeq = w.signed
 	if !w.broken && ci < len(ckpts) {
 		// Checkpoints past the last record: records they covered are gone.
 		last := ckpts[len(ckpts)-1].seq
 		if last > g.LastSeq {
-			v.report(Problem{Kind: Deleted, Region: region, Seq: g.LastSeq + 1, Count: last - g.LastSeq,
+			report(Problem{Kind: Deleted, Region: region, Seq: g.LastSeq + 1, Count: last - g.LastSeq,
 				Detail: fmt.Sprintf("a signed checkpoint covers records through %d", last)})
 		}
 	}
 	if !w.broken && g.LastSeq > g.SignedSeq {
 		g.UnsignedTail = g.LastSeq - g.SignedSeq
 	}
-	return g, rows.Err()
+	return w.truncations, nil
 }
 
 // anchor returns where region's chain starts: the sequence number of its
