@@ -97,11 +97,15 @@ func (s *Server) changed(c postgres.Change) {
 	}
 }
 
-// withDeadline gives every request of a cluster node a deadline.
+// withDeadline gives every request of a cluster node a deadline. The
+// deadline's context is released when net/http ends the request's own,
+// after the response is out: released as the handler returned (defer), it
+// cut off large responses that net/http was still flushing (LookupEvents
+// pages, seen one run in three under the race detector).
 func withDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), requestDeadline)
-		defer cancel()
+		context.AfterFunc(r.Context(), cancel)
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

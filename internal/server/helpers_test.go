@@ -14,6 +14,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
+	"github.com/openkms/kms/internal/pgtest"
 	"github.com/openkms/kms/internal/server"
 )
 
@@ -35,6 +36,9 @@ func startServer(t testing.TB, cfg server.Config) *testServer {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
+	}
+	if onPostgres && cfg.Store == "" {
+		cfg.Store = pgtest.DSN(t)
 	}
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.RootAccessKeyID == "" {
