@@ -5,6 +5,8 @@
 //	kms audit verify|export|tail check, export or follow the audit log
 //	kms backup --out FILE        back up a data dir beside its running server
 //	kms restore --from FILE      restore a backup into a new data dir
+//	kms migrate --from DIR --to postgres://...
+//	                             copy a data dir into a new cluster's database
 //	kms bench [flags]            load-test a KMS endpoint (see BENCHMARKS.md)
 //	kms version                  print the version
 package main
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBackup(args[1:], stdout, stderr)
 	case "restore":
 		return runRestore(args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -73,6 +77,8 @@ func usage(w io.Writer) {
                                (kms backup -h)
   kms restore --from FILE --data-dir NEW
                                restore a backup into a new data dir
+  kms migrate --from DIR --to postgres://...
+                               copy a stopped data dir into a new cluster's database
   kms bench [flags]            load-test a KMS endpoint (kms bench -h)
   kms version                  print the version
 `)
