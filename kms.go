@@ -118,6 +118,12 @@ type Key struct {
 	// or KEY_MATERIAL_DOES_NOT_EXPIRE.
 	ExpirationModel string
 	ValidTo         time.Time
+
+	// Revision counts the changes to the key's row, as the store read it:
+	// UpdateKey writes only over the revision the key was read at, so that
+	// of two changes made at once from the same reading (by two nodes of a
+	// cluster) the second fails rather than undoes the first.
+	Revision int64
 }
 
 // ARN returns the key's ARN.

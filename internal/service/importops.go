@@ -435,7 +435,9 @@ func (s *Service) SweepExpiredMaterial(ctx context.Context, now time.Time) (int,
 			continue // material gone, state kept; listed again until deleted
 		}
 		k.State = kms.KeyStatePendingImport
-		if err := s.store.UpdateKey(ctx, *k); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// A key changed since it was listed (by another node) is listed
+		// again at the next sweep, if its material is still expired.
+		if err := s.store.UpdateKey(ctx, *k); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 			return n, err
 		}
 		s.cache.invalidateKey(k.ID)

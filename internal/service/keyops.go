@@ -214,10 +214,30 @@ func (s *Service) ListKeys(ctx context.Context, c *Caller, in *ListInput) (*List
 
 // mutateKey authorizes a change (key id or ARN only), runs f on a fresh
 // copy of the key under the change lock, then stores the result and drops
-// the cached copy.
+// the cached copy. If the key changed meanwhile in the store (another node
+// of a cluster changed it from its own reading), it reads the key again
+// and starts over: authorization and f see the change they follow.
 func (s *Service) mutateKey(ctx context.Context, c *Caller, id string, a access, f func(k *kms.Key) error) (*kms.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		k, err := s.mutateKeyOnce(ctx, c, id, a, f)
+		if !errors.Is(err, store.ErrConflict) {
+			return k, err
+		}
+		if attempt == maxKeyChangeAttempts {
+			return nil, kms.Internal(err)
+		}
+	}
+}
+
+// maxKeyChangeAttempts bounds mutateKey's retries: each one means that
+// another node changed the same key in the meantime.
+const maxKeyChangeAttempts = 5
+
+// mutateKeyOnce is one attempt of mutateKey; store.ErrConflict means the
+// key changed since it was read (its cached copy is dropped).
+func (s *Service) mutateKeyOnce(ctx context.Context, c *Caller, id string, a access, f func(k *kms.Key) error) (*kms.Key, error) {
 	e, err := s.lookup(ctx, c, id, false)
 	if err != nil {
 		return nil, err
@@ -234,9 +254,14 @@ func (s *Service) mutateKey(ctx context.Context, c *Caller, id string, a access,
 		return nil, err
 	}
 	if err := s.store.UpdateKey(ctx, k); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			s.cache.invalidateKey(k.ID)
+			return nil, err
+		}
 		return nil, kms.Internal(err)
 	}
 	s.cache.invalidateKey(k.ID)
+	k.Revision++
 	return &k, nil
 }
 

@@ -268,9 +268,11 @@ type Store interface {
 	GetKeyForUse(ctx context.Context, id string) (KeyForUse, error)
 	// UpdateKey replaces every mutable field of a stored key (description,
 	// state, deletion date, policy, current material, tags, rotation and
-	// expiration settings). ErrNotFound if absent. It is unconditional: the
-	// caller serializes it with RotateKey (today one process and one lock;
-	// several nodes will need it conditional on the current material).
+	// expiration settings), provided the key is still at k.Revision, the
+	// revision it was read at: ErrConflict if anything changed the key's
+	// row since (another UpdateKey, RotateKey, PromoteMaterial: each adds
+	// one to the revision), ErrNotFound if absent. Callers read the key
+	// again and retry.
 	UpdateKey(ctx context.Context, k kms.Key) error
 	// DeleteKey removes a key, its material, tags, grants and every alias
 	// pointing at it.

@@ -29,7 +29,7 @@ const (
 	keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
 	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
 	k.current_material, k.rotation_enabled, k.rotation_period_days,
-	k.next_rotation_date, k.expiration_model, k.valid_to, t.tag_keys, t.tag_values`
+	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision, t.tag_keys, t.tag_values`
 	keyFrom = `keys k CROSS JOIN LATERAL (
 		SELECT array_agg(tag_key ORDER BY position) AS tag_keys,
 		       array_agg(tag_value ORDER BY position) AS tag_values
@@ -50,7 +50,7 @@ func (r *keyRow) dest() []any {
 	return []any{&r.k.ID, &r.k.Account, &r.k.Region, &r.description, &r.spec, &r.usage,
 		&r.origin, &r.manager, &r.state, &r.created, &r.deletion, &r.policy,
 		&r.k.CurrentMaterialID, &r.k.RotationEnabled, &r.k.RotationPeriodDays,
-		&r.next, &r.k.ExpirationModel, &r.validTo, &r.tagKeys, &r.tagValues}
+		&r.next, &r.k.ExpirationModel, &r.validTo, &r.k.Revision, &r.tagKeys, &r.tagValues}
 }
 
 // key assembles the scanned key.
@@ -182,7 +182,7 @@ func (s *Store) AddMaterial(ctx context.Context, m store.Material) error {
 // is already a material of the key; the key then does not move either.
 func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, next time.Time) error {
 	return wrap("rotate key", s.write(ctx, func(tx pgx.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = $1, next_rotation_date = $2
+		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = $1, next_rotation_date = $2
 			WHERE id = $3 AND current_material = $4`,
 			m.ID, millis(next), m.KeyID, prev)
 		if err != nil {
@@ -220,7 +220,7 @@ func currentMaterial(ctx context.Context, tx pgx.Tx, keyID string) (string, erro
 // leaving the key on a missing material.
 func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error {
 	return wrap("promote material", s.write(ctx, func(tx pgx.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = $1, expiration_model = $2, valid_to = NULL
+		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = $1, expiration_model = $2, valid_to = NULL
 			WHERE id = $3 AND current_material = $4 AND EXISTS
 			(SELECT 1 FROM materials WHERE key_id = $3 AND id = $1 AND pending)`,
 			materialID, materialDoesNotExpire, keyID, prev)
@@ -349,15 +349,24 @@ func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 		ok, err := exec(ctx, tx, `UPDATE keys SET description = $1, state = $2,
 			deletion_date = $3, policy = $4, current_material = $5,
 			rotation_enabled = $6, rotation_period_days = $7, next_rotation_date = $8,
-			expiration_model = $9, valid_to = $10 WHERE id = $11`,
+			expiration_model = $9, valid_to = $10, revision = revision + 1 WHERE id = $11 AND revision = $12`,
 			[]byte(k.Description), string(k.State), millis(k.DeletionDate), []byte(k.Policy),
 			k.CurrentMaterialID, k.RotationEnabled, k.RotationPeriodDays,
-			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID)
+			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID, k.Revision)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return store.ErrNotFound
+			// PostgreSQL re-checked the revision against a concurrent
+			// winner's committed row: the key changed, or is gone.
+			found, err := exists(ctx, tx, `SELECT 1 FROM keys WHERE id = $1`, k.ID)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return store.ErrNotFound
+			}
+			return store.ErrConflict
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM key_tags WHERE key_id = $1`, k.ID); err != nil {
 			return err

@@ -208,6 +208,9 @@ var migrations = [][]string{
 		`CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE ON policies
 			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
 	},
+	{ // version 3: the key's revision, which UpdateKey compares and bumps
+		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
+	},
 }
 
 // migrate brings the schema up to version target of migrations, recording

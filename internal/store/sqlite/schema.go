@@ -158,6 +158,9 @@ var migrations = [][]string{
 		// were current once.
 		`ALTER TABLE materials ADD COLUMN pending INTEGER NOT NULL DEFAULT 0`,
 	},
+	{ // version 6: the key's revision, which UpdateKey compares and bumps
+		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

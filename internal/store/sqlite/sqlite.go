@@ -419,7 +419,7 @@ func (s *Store) AddMaterial(ctx context.Context, m store.Material) error {
 // already a material of the key; nothing is written then either.
 func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, next time.Time) error {
 	return wrap("rotate key", s.write(ctx, func(tx *sql.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = ?, next_rotation_date = ?
+		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = ?, next_rotation_date = ?
 			WHERE id = ? AND current_material = ?`,
 			m.ID, millis(next), m.KeyID, prev)
 		if err != nil {
@@ -445,7 +445,7 @@ func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, ne
 // (ErrNotFound), so the losers of a race learn that they lost.
 func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error {
 	return wrap("promote material", s.write(ctx, func(tx *sql.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET current_material = ?, expiration_model = ?, valid_to = NULL
+		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = ?, expiration_model = ?, valid_to = NULL
 			WHERE id = ? AND current_material = ? AND EXISTS
 			(SELECT 1 FROM materials WHERE key_id = ? AND id = ? AND pending = 1)`,
 			materialID, materialDoesNotExpire, keyID, prev, keyID, materialID)
@@ -493,7 +493,7 @@ func (s *Store) DeleteMaterial(ctx context.Context, keyID, materialID string) er
 const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
 	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
 	k.current_material, k.rotation_enabled, k.rotation_period_days,
-	k.next_rotation_date, k.expiration_model, k.valid_to, t.tag_key, t.tag_value`
+	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision, t.tag_key, t.tag_value`
 
 // queryKeys returns the keys whose ids the subquery sub selects, with their
 // tags, ordered by id. Selecting ids in a subquery keeps LIMIT counting
@@ -531,7 +531,7 @@ func scanKeyRow(rows *sql.Rows, keys []kms.Key, extra ...any) ([]kms.Key, error)
 	if err := rows.Scan(append([]any{&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
 		&origin, &manager, &state, &created, &deletion, &k.Policy,
 		&k.CurrentMaterialID, &rotation, &k.RotationPeriodDays,
-		&nextRotation, &k.ExpirationModel, &validTo, &tagKey, &tagValue}, extra...)...); err != nil {
+		&nextRotation, &k.ExpirationModel, &validTo, &k.Revision, &tagKey, &tagValue}, extra...)...); err != nil {
 		return nil, err
 	}
 	if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
@@ -626,15 +626,23 @@ func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 		ok, err := exec(ctx, tx, `UPDATE keys SET description = ?, state = ?,
 			deletion_date = ?, policy = ?, current_material = ?,
 			rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?,
-			expiration_model = ?, valid_to = ? WHERE id = ?`,
+			expiration_model = ?, valid_to = ?, revision = revision + 1 WHERE id = ? AND revision = ?`,
 			k.Description, string(k.State), millis(k.DeletionDate), k.Policy,
 			k.CurrentMaterialID, boolInt(k.RotationEnabled), k.RotationPeriodDays,
-			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID)
+			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID, k.Revision)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return store.ErrNotFound
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE id = ?`, k.ID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return store.ErrConflict
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM key_tags WHERE key_id = ?`, k.ID); err != nil {
 			return err

@@ -171,6 +171,11 @@ func testRotateKey(t *testing.T, s store.Store) {
 	want.NextRotationDate = next
 	checkKey(t, mustGetKey(t, s, k.ID), want)
 	checkMaterials(t, s, k.ID, *first, m2)
+	// A change made from a reading before the rotation would undo it.
+	before := k
+	before.Description = "read before the rotation"
+	wantErr(t, "UpdateKey from before a rotation", s.UpdateKey(ctx, before), store.ErrConflict)
+	checkKey(t, mustGetKey(t, s, k.ID), want)
 
 	// On demand, on a key with rotation off: a zero next date stays zero.
 	m3 := rotation(k.ID, 3, onDemand, at(2*time.Hour))

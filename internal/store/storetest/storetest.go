@@ -524,10 +524,25 @@ func testUpdateKey(t *testing.T, s store.Store) {
 	}
 	checkKey(t, got, want)
 
+	// A change made from the reading before the first one would undo it:
+	// refused, and nothing changes.
+	stale := orig
+	stale.Description = "stale"
+	wantErr(t, "UpdateKey at an old revision", s.UpdateKey(ctx, stale), store.ErrConflict)
+	got, err = s.GetKey(ctx, orig.ID)
+	if err != nil {
+		t.Fatalf("GetKey: %v", err)
+	}
+	checkKey(t, got, want)
+	if got.Revision == orig.Revision {
+		t.Errorf("Revision %d after an update, as before it", got.Revision)
+	}
+
 	// Back to Enabled: no deletion date, no tags.
 	want.State = kms.KeyStateEnabled
 	want.DeletionDate = time.Time{}
 	want.Tags = nil
+	want.Revision = got.Revision
 	if err := s.UpdateKey(ctx, want); err != nil {
 		t.Fatalf("UpdateKey: %v", err)
 	}
