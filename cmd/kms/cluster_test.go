@@ -89,6 +89,7 @@ func TestClusterPropagation(t *testing.T) {
 		}
 		acked := time.Now()
 		for {
+			sent := time.Since(acked)
 			_, err := cb.Encrypt(ctx, &awskms.EncryptInput{KeyId: id, Plaintext: []byte("x")})
 			if disabled(err) {
 				lags = append(lags, time.Since(acked))
@@ -97,8 +98,8 @@ func TestClusterPropagation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if time.Since(acked) > time.Second {
-				t.Fatalf("node B still uses a key node A disabled %v ago", time.Since(acked))
+			if sent > time.Second {
+				t.Fatalf("node B used a key in a request sent %v after node A acknowledged disabling it", sent)
 			}
 		}
 		// A second after the acknowledgement, the change must hold on B.
@@ -264,10 +265,19 @@ func TestClusterChaos(t *testing.T) {
 			}
 		})
 	}
+	// Should the test stop early, the load stops first.
+	t.Cleanup(func() {
+		stop.Store(true)
+		wg.Wait()
+	})
 	waitServed := func(n int64) {
+		deadline := time.Now().Add(2 * time.Minute) // only a broken build waits long
 		for start := served.Load(); served.Load() < start+n; time.Sleep(5 * time.Millisecond) {
 			if t.Failed() {
 				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the cluster stopped answering: %d answered", served.Load())
 			}
 		}
 	}
