@@ -376,6 +376,11 @@ func (i *Identity) CreateAccessKey(ctx context.Context, c *Caller, in *CreateAcc
 	owner := keyOwnerName(u, root)
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	unlock, err := i.lockAccount(ctx, c.Principal.Account)
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	defer unlock()
 	keys, err := i.store.ListAccessKeys(ctx, c.Principal.Account, owner)
 	if err != nil {
 		return nil, kms.Internal(err)
@@ -547,6 +552,11 @@ func (i *Identity) putPolicy(ctx context.Context, account string, kind store.Own
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	unlock, err := i.lockAccount(ctx, account)
+	if err != nil {
+		return kms.Internal(err)
+	}
+	defer unlock()
 	existing, err := i.store.ListPolicies(ctx, account, kind, owner)
 	if err != nil {
 		return kms.Internal(err)
@@ -917,4 +927,14 @@ func (i *Identity) UpdateAssumeRolePolicy(ctx context.Context, c *Caller, in *Up
 	}
 	i.dropRole(ref(r.Account, store.OwnerRole, r.Name))
 	return nil
+}
+
+// lockAccount takes the cluster-wide lock of an account's IAM changes when
+// the store is shared by several nodes (store.AccountLocker); i.mu is
+// enough for one process.
+func (i *Identity) lockAccount(ctx context.Context, account string) (unlock func(), err error) {
+	if l, ok := i.store.(store.AccountLocker); ok {
+		return l.LockAccount(ctx, account)
+	}
+	return func() {}, nil
 }

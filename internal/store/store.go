@@ -39,6 +39,15 @@ var (
 	ErrUnavailable = kms.ErrUnavailable
 )
 
+// AccountLocker is implemented by a store that several processes share (a
+// cluster's PostgreSQL database). LockAccount serializes, across all of
+// them, the IAM changes of one account that check before they write (at
+// most two access keys per user, the total size of an owner's inline
+// policies), which one process serializes with a mutex; unlock releases it.
+type AccountLocker interface {
+	LockAccount(ctx context.Context, account string) (unlock func(), err error)
+}
+
 // NameKey returns the form in which IAM names are compared and ordered:
 // ASCII letters lower-cased, every other byte kept. IAM names are ASCII
 // ([\w+=,.@-]); folding only ASCII keeps the key independent of Unicode

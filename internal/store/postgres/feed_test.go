@@ -221,3 +221,38 @@ func TestTryLead(t *testing.T) {
 		return err == nil && ok
 	})
 }
+
+// TestLockAccount: one node at a time holds an account's lock; other
+// accounts are not held up; a node waiting gives up with its context.
+func TestLockAccount(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn), open(t, dsn)
+	unlock, err := a.LockAccount(ctx, "111122223333")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = b.LockAccount(short, "111122223333")
+	cancel()
+	if err == nil {
+		t.Fatal("b locked an account a holds")
+	}
+	other, err := b.LockAccount(ctx, "444455556666")
+	if err != nil {
+		t.Fatalf("another account: %v", err)
+	}
+	other()
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.LockAccount(ctx, "111122223333")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatalf("b after a unlocked: %v", err)
+	}
+}

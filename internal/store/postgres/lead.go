@@ -32,3 +32,29 @@ func (s *Store) TryLead(ctx context.Context) (release func(), ok bool, err error
 		conn.Release()
 	}, true, nil
 }
+
+// accountLocks is the first key of the session advisory locks of
+// LockAccount ("iam" in ASCII); the second is a hash of the account id.
+const accountLocks = 0x69616d
+
+// LockAccount implements [store.AccountLocker]: a session advisory lock on
+// a connection of its own, held until unlock. It waits for another node
+// that holds it, as long as ctx lasts.
+func (s *Store) LockAccount(ctx context.Context, account string) (unlock func(), err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, wrap("lock account", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, accountLocks, account); err != nil {
+		conn.Release()
+		return nil, wrap("lock account", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, accountLocks, account); err != nil {
+			conn.Conn().Close(ctx) // the session, and so the lock, ends with it
+		}
+		conn.Release()
+	}, nil
+}
