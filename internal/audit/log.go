@@ -152,10 +152,7 @@ type Log struct {
 	indexErr   error // the last database transaction's error
 	healthLost bool  // whether the failure was logged
 
-	wmu  sync.Mutex
-	wake chan struct{} // closed and replaced after each index commit
-
-	records, batches, syncs, checkpoints, failures atomic.Uint64
+	progress // its notices are index commits
 	// acked counts records acknowledged to Append callers, indexed those
 	// in the database; reads wait for indexed to catch up with acked.
 	acked, indexed atomic.Uint64
@@ -234,13 +231,56 @@ type op struct {
 	done  chan error
 }
 
-// Stats counts the log's work since Open.
+// Stats counts a log's work since it was opened. For a PostgresLog, a
+// batch is a transaction of records and a sync one committed with
+// synchronous_commit on.
 type Stats struct {
 	Records     uint64 // records written to a segment
 	Batches     uint64 // segment writes of records
 	Syncs       uint64 // segment syncs that made written records durable
 	Checkpoints uint64 // checkpoints committed
 	Failures    uint64 // segment writes and syncs, and transactions, that failed
+}
+
+// progress is what both logs keep of their work: the counts Stats reports,
+// and a channel closed and replaced at each commit of records, on which
+// readers that follow the log wait.
+type progress struct {
+	records, batches, syncs, checkpoints, failures atomic.Uint64
+
+	wmu  sync.Mutex
+	wake chan struct{} // made on first use
+}
+
+// Stats returns counts of the log's work since it was opened.
+func (p *progress) Stats() Stats {
+	return Stats{
+		Records:     p.records.Load(),
+		Batches:     p.batches.Load(),
+		Syncs:       p.syncs.Load(),
+		Checkpoints: p.checkpoints.Load(),
+		Failures:    p.failures.Load(),
+	}
+}
+
+// woken returns a channel closed at the next commit of records.
+func (p *progress) woken() <-chan struct{} {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.wake == nil {
+		p.wake = make(chan struct{})
+	}
+	return p.wake
+}
+
+// notify wakes the readers waiting for a commit.
+func (p *progress) notify() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.wake != nil {
+		close(p.wake)
+	}
+	p.wake = make(chan struct{})
 }
 
 // Open opens (creating if needed) the audit database at cfg.Path, takes in
@@ -337,7 +377,6 @@ func Open(cfg Config) (*Log, error) {
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		wake:       make(chan struct{}),
 		ctx:        context.Background(),
 		regions:    map[string]chain{},
 	}
@@ -605,17 +644,6 @@ func (l *Log) setHealth(field *error, err error) {
 	l.healthLost = failing
 }
 
-// Stats returns counts of the log's work since Open.
-func (l *Log) Stats() Stats {
-	return Stats{
-		Records:     l.records.Load(),
-		Batches:     l.batches.Load(),
-		Syncs:       l.syncs.Load(),
-		Checkpoints: l.checkpoints.Load(),
-		Failures:    l.failures.Load(),
-	}
-}
-
 // Close stops accepting records, waits for those already sent, indexes
 // them, signs a final checkpoint for every region with unsigned records,
 // and closes the database. The returned error includes a failed final
@@ -631,20 +659,6 @@ func (l *Log) Close() error {
 	close(l.quit)
 	<-l.done
 	return errors.Join(l.closeErr, l.Reader.Close(), l.closeStmts(), l.w.Close())
-}
-
-// woken returns a channel closed at the next index commit.
-func (l *Log) woken() <-chan struct{} {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	return l.wake
-}
-
-func (l *Log) notify() {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	close(l.wake)
-	l.wake = make(chan struct{})
 }
 
 // Flush waits until every record appended before the call is in the

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,10 +124,7 @@ type PostgresLog struct {
 	health     error // the last transaction's error
 	healthLost bool  // whether the failure was logged
 
-	wmu  sync.Mutex
-	wake chan struct{} // closed and replaced after each commit of records
-
-	records, batches, syncs, checkpoints, failures atomic.Uint64
+	progress // its notices are commits of records
 
 	// Owned by the writer goroutine.
 	conn     *pgxpool.Conn
@@ -205,7 +201,6 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*PostgresLog, error)
 		ops:    make(chan *pgOp),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
-		wake:   make(chan struct{}),
 		chains: map[string]*pgChain{},
 	}
 	l.PostgresReader = PostgresReader{pool: pool, wake: l.woken}
@@ -346,19 +341,6 @@ func (l *PostgresLog) setHealth(err error) {
 	l.healthLost = err != nil
 }
 
-// Stats returns counts of the log's work since it was opened: Batches
-// counts transactions of records, Syncs those committed with
-// synchronous_commit on.
-func (l *PostgresLog) Stats() Stats {
-	return Stats{
-		Records:     l.records.Load(),
-		Batches:     l.batches.Load(),
-		Syncs:       l.syncs.Load(),
-		Checkpoints: l.checkpoints.Load(),
-		Failures:    l.failures.Load(),
-	}
-}
-
 // Close stops accepting records, commits those already sent, signs a final
 // checkpoint for each of the node's chains with unsigned records, marks
 // them closed and closes the pool. The returned error includes a failed
@@ -375,20 +357,6 @@ func (l *PostgresLog) Close() error {
 	<-l.done
 	l.pool.Close()
 	return l.closeErr
-}
-
-// woken returns a channel closed at the next commit of records.
-func (l *PostgresLog) woken() <-chan struct{} {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	return l.wake
-}
-
-func (l *PostgresLog) notify() {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	close(l.wake)
-	l.wake = make(chan struct{})
 }
 
 // run is the writer goroutine.
