@@ -283,18 +283,27 @@ func (p *progress) notify() {
 	p.wake = make(chan struct{})
 }
 
+// checkSigner returns the public key of a checkpoint signer, after a
+// pair-wise test: a key whose halves do not match would sign checkpoints
+// that nothing verifies. config names the configuration, for errors.
+func checkSigner(signer ed25519.PrivateKey, config string) (ed25519.PublicKey, error) {
+	if len(signer) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("audit: %s.Signer is not an Ed25519 private key", config)
+	}
+	pub := signer.Public().(ed25519.PublicKey)
+	if msg := []byte("openkms-audit-self-test"); !ed25519.Verify(pub, msg, ed25519.Sign(signer, msg)) {
+		return nil, fmt.Errorf("audit: %s.Signer fails its sign/verify self-test", config)
+	}
+	return pub, nil
+}
+
 // Open opens (creating if needed) the audit database at cfg.Path, takes in
 // the records its segments hold beyond it (those of a crash), and starts the
 // writer and the indexer.
 func Open(cfg Config) (*Log, error) {
-	if len(cfg.Signer) != ed25519.PrivateKeySize {
-		return nil, errors.New("audit: Config.Signer is not an Ed25519 private key")
-	}
-	// A pair-wise test: a key whose halves do not match would sign
-	// checkpoints that nothing verifies.
-	pub := cfg.Signer.Public().(ed25519.PublicKey)
-	if msg := []byte("openkms-audit-self-test"); !ed25519.Verify(pub, msg, ed25519.Sign(cfg.Signer, msg)) {
-		return nil, errors.New("audit: Config.Signer fails its sign/verify self-test")
+	pub, err := checkSigner(cfg.Signer, "Config")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = DefaultCheckpointEvery
@@ -311,7 +320,6 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.GroupCommitDelay == 0 {
 		cfg.GroupCommitDelay = DefaultGroupCommitDelay
 	}
-	var err error
 	if cfg.Sync, err = ParseSyncMode(string(cfg.Sync)); err != nil {
 		return nil, err
 	}

@@ -148,12 +148,9 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*PostgresLog, error)
 	if cfg.Node == "" {
 		return nil, errors.New("audit: PostgresConfig.Node is required")
 	}
-	if len(cfg.Signer) != ed25519.PrivateKeySize {
-		return nil, errors.New("audit: PostgresConfig.Signer is not an Ed25519 private key")
-	}
-	pub := cfg.Signer.Public().(ed25519.PublicKey)
-	if msg := []byte("openkms-audit-self-test"); !ed25519.Verify(pub, msg, ed25519.Sign(cfg.Signer, msg)) {
-		return nil, errors.New("audit: PostgresConfig.Signer fails its sign/verify self-test")
+	pub, err := checkSigner(cfg.Signer, "PostgresConfig")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = DefaultCheckpointEvery
@@ -170,7 +167,6 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*PostgresLog, error)
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultPostgresWriteTimeout
 	}
-	var err error
 	if cfg.Sync, err = ParseSyncMode(string(cfg.Sync)); err != nil {
 		return nil, err
 	}
