@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // Kind classifies a problem [Verify] found.
@@ -263,7 +265,7 @@ func Verify(ctx context.Context, path string, pub ed25519.PublicKey) (*Report, e
 	if err := checkVersion(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: verify %s: %w", path, err)
 	}
-	regions, err := column[string](ctx, tx, `SELECT region FROM records UNION SELECT region FROM checkpoints
+	regions, err := sqlite.Column[string](ctx, tx, `SELECT region FROM records UNION SELECT region FROM checkpoints
 		UNION SELECT region FROM anchors ORDER BY region`)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
@@ -286,23 +288,6 @@ func Verify(ctx context.Context, path string, pub ed25519.PublicKey) (*Report, e
 	rep.Problems = v.problems
 	rep.Truncations = v.truncations
 	return rep, nil
-}
-
-func column[T any](ctx context.Context, tx *sql.Tx, query string, args ...any) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 type verifier struct {
@@ -372,7 +357,7 @@ func (v *verifier) findEnd(epoch uint64) (segmentEnd, error) {
 	}
 	// Is anything the database points at after that intact? Only the rows
 	// of records whose JSON is in a frame: older ones keep it in body.
-	offs, err := column[int64](v.ctx, v.tx, `SELECT segment_offset FROM records
+	offs, err := sqlite.Column[int64](v.ctx, v.tx, `SELECT segment_offset FROM records
 		WHERE segment = ? AND segment_offset >= ? AND length(body) = 0`, epoch, at)
 	if err != nil {
 		return segmentEnd{}, err

@@ -22,6 +22,7 @@ import (
 	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/store"
 	"github.com/openkms/kms/internal/store/postgres"
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // A migration copies a data dir (the embedded store, its seal state and
@@ -279,7 +280,7 @@ func readSourceScope(ctx context.Context, path string) (sourceScope, map[string]
 	}
 	// Root keys are written before their account's row, and users, roles
 	// and keys need none: list whatever account owns something.
-	scope.accounts, err = queryColumn[string](ctx, db, `SELECT id FROM accounts UNION SELECT account FROM access_keys
+	scope.accounts, err = sqlite.Column[string](ctx, db, `SELECT id FROM accounts UNION SELECT account FROM access_keys
 		UNION SELECT account FROM users UNION SELECT account FROM roles UNION SELECT account FROM policies
 		UNION SELECT account FROM keys UNION SELECT account FROM aliases ORDER BY 1`)
 	if err != nil {
@@ -298,24 +299,6 @@ func readSourceScope(ctx context.Context, path string) (sourceScope, map[string]
 		scope.regions = append(scope.regions, p)
 	}
 	return scope, rows, r.Err()
-}
-
-// queryColumn returns the one column of the rows of query.
-func queryColumn[T any](ctx context.Context, db *sql.DB, query string) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // storeCopy copies the rows of one store into another through the Store

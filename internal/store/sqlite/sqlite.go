@@ -138,6 +138,27 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return InTx(ctx, s.w, fn)
 }
 
+// Column returns the one column of the rows of query, run on db (a
+// *sql.DB or *sql.Tx). The audit log uses it for its own file too.
+func Column[T any](ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // InTx runs fn in a transaction of db and commits it if fn succeeds. The
 // audit log uses it for its own file too.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
