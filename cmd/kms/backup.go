@@ -52,39 +52,14 @@ kms restore.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	w, tmpDir := stdout, os.TempDir()
-	var f *os.File
-	partial := out + ".partial"
-	if out != "-" {
-		if _, err := os.Lstat(out); err == nil {
-			fmt.Fprintf(stderr, "kms backup: %s exists: not overwriting it\n", out)
-			return 1
-		}
-		var err error
-		if f, err = os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
-			fmt.Fprintf(stderr, "kms backup: %v\n", err)
-			return 1
-		}
-		w, tmpDir = f, filepath.Dir(out)
-	}
 	start := time.Now()
-	sum, err := server.Backup(ctx, dataDir, tmpDir, w, copyProgress(stderr, "backup"))
-	if f != nil {
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(partial, out)
-		}
-		if err == nil {
-			err = syncDir(filepath.Dir(out))
-		}
-		if err != nil {
-			os.Remove(partial)
-		}
+	progress := copyProgress(stderr, "backup")
+	var sum server.BackupSummary
+	var err error
+	if out == "-" {
+		sum, err = server.Backup(ctx, dataDir, os.TempDir(), stdout, progress)
+	} else {
+		sum, err = server.BackupToFile(ctx, dataDir, out, progress)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kms backup: %v\n", err)
@@ -172,12 +147,3 @@ func copyProgress(w io.Writer, what string) func(done, total int64) {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

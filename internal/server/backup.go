@@ -166,6 +166,38 @@ func Backup(ctx context.Context, dataDir, tmpDir string, w io.Writer, progress f
 	return sum, tw.Close()
 }
 
+// BackupToFile writes a backup of dataDir to a new file at path (mode
+// 0600), through path.partial renamed once complete and synced, so that a
+// file at path is always a whole backup; it refuses an existing path. The
+// databases' copies are made beside it.
+func BackupToFile(ctx context.Context, dataDir, path string, progress func(done, total int64)) (BackupSummary, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return BackupSummary{}, fmt.Errorf("%s exists: not overwriting it", path)
+	}
+	partial := path + ".partial"
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return BackupSummary{}, err
+	}
+	sum, err := Backup(ctx, dataDir, filepath.Dir(path), f, progress)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(partial, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(partial)
+	}
+	return sum, err
+}
+
 // copyCounting copies exactly n bytes, reporting progress every MiB.
 func copyCounting(w io.Writer, r io.Reader, n int64, report func(int64)) error {
 	buf := make([]byte, 1<<20)
