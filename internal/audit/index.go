@@ -422,8 +422,8 @@ type postings map[postingKey]*posting
 
 type posting struct{ first, last, minTime, maxTime int64 }
 
-func (p postings) add(attr, value string, req *request, id int64) {
-	k, t := postingKey{attr, value, req.account, req.region}, req.eventTime
+// add notes a record with id and event time t under k.
+func (p postings) add(k postingKey, id, t int64) {
 	if r := p[k]; r != nil {
 		r.last, r.minTime, r.maxTime = id, min(r.minTime, t), max(r.maxTime, t)
 		return
@@ -452,7 +452,7 @@ func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 					res.WriteByte(' ')
 				}
 				res.WriteString(rs.ARN + " " + name + " ")
-				p.add("res", name, req, id)
+				p.add(postingKey{"res", name, req.account, req.region}, id, req.eventTime)
 			}
 			if req.keyUse && rs.Type == ResourceTypeKey {
 				// Later records win ties: they were logged later.
@@ -472,7 +472,7 @@ func (l *Log) insert(tx *sql.Tx, batch []*request, p postings) error {
 			req.readOnly, req.account, res.String())
 		for _, a := range [...][2]string{{"all", ""}, {"name", req.eventName}, {"user", req.user},
 			{"key", req.accessKey}, {"source", req.source}, {"ro", strconv.FormatBool(req.readOnly)}} {
-			p.add(a[0], a[1], req, id)
+			p.add(postingKey{a[0], a[1], req.account, req.region}, id, req.eventTime)
 		}
 		c.seq, c.hash = seq, hash
 		l.regions[req.region] = c

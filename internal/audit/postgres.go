@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -504,16 +505,17 @@ func (l *PostgresLog) checkpointAll(reason string) error {
 	return nil
 }
 
-// errMaybeCommitted marks a failed COMMIT: the connection may have been
-// lost after the database committed.
+// errMaybeCommitted marks a transaction whose connection was lost after
+// its COMMIT was sent, when the chains could not tell whether it committed.
 var errMaybeCommitted = errors.New("the commit may or may not have happened")
 
 // write runs one transaction on the writer's connection: build queues its
-// statements on a batch that begins it (and may run statements of its own
-// before, outside it), and write sends the batch and commits. sync says
-// whether the commit waits for the WAL flush. The transaction is retried
-// once on a new connection if the connection failed before COMMIT was
-// sent. On failure the chains are reloaded before the next write.
+// statements on a batch (and may run statements of its own before, outside
+// the transaction), and write sends the batch, BEGIN to COMMIT, in one round
+// trip. sync says whether the commit waits for the WAL flush. If the
+// connection is lost, the chains the transaction extends tell whether it
+// committed; if it did not, it is retried once on a new connection. On
+// failure the chains are reloaded before the next write.
 func (l *PostgresLog) write(sync bool, build func(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
@@ -542,36 +544,91 @@ func (l *PostgresLog) tryWrite(ctx context.Context, sync bool, build func(ctx co
 		return false, err
 	}
 	conn := pc.Conn()
-	defer func() {
-		if err != nil {
-			// Whatever the writer thought, the database holds the chains.
-			l.stale = true
-			if conn.IsClosed() {
-				pc.Release()
-				l.conn = nil
-			}
-		}
-	}()
 	l.newCkpts = 0
+	before := l.heads()
 	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
+	b.Queue(`BEGIN`)
 	if !sync {
 		b.Queue(`SET LOCAL synchronous_commit = off`)
 	}
-	if err := build(ctx, conn, b); err != nil {
-		return conn.IsClosed(), err
+	sent := false
+	if err = build(ctx, conn, b); err == nil {
+		// COMMIT in the batch saves a round trip a transaction. If a
+		// statement fails, PostgreSQL skips the rest of the batch, COMMIT
+		// with it.
+		b.Queue(`COMMIT`)
+		sent = true
+		if err = conn.SendBatch(ctx, b).Close(); err == nil {
+			return false, nil
+		}
 	}
-	br := conn.SendBatch(ctx, b)
-	tx := br.Tx()
-	if err := br.Close(); err != nil {
-		tx.Rollback(ctx)
-		// COMMIT was not sent: nothing was committed.
-		return conn.IsClosed(), err
+	// Whatever the writer thought, the database holds the chains.
+	l.stale = true
+	if !conn.IsClosed() {
+		if conn.PgConn().TxStatus() != 'I' {
+			if _, rerr := conn.Exec(ctx, `ROLLBACK`); rerr != nil && !conn.IsClosed() {
+				conn.Close(ctx)
+			}
+		}
+		if !conn.IsClosed() {
+			return false, err
+		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("%w: %w", errMaybeCommitted, err)
+	pc.Release()
+	l.conn = nil
+	if !sent {
+		return true, err
 	}
-	return false, nil
+	// The connection was lost with the batch sent: the transaction may
+	// have committed. A new connection reloads the chains; each chain the
+	// batch extends is either where the batch left it or where it found it.
+	after := l.heads()
+	if _, cerr := l.connection(ctx); cerr != nil {
+		return false, fmt.Errorf("%w: %w; reconnecting: %w", errMaybeCommitted, err, cerr)
+	}
+	if l.headsAre(after) {
+		return false, nil // it committed
+	}
+	if l.headsAre(before) {
+		return true, err
+	}
+	return false, fmt.Errorf("%w: %w", errMaybeCommitted, err)
+}
+
+// chainHead is where a chain is: its last record and last checkpoint.
+type chainHead struct {
+	seq, ckptSeq  uint64
+	hash, ckptSig Hash
+}
+
+// heads returns where each of the node's chains is.
+func (l *PostgresLog) heads() map[*pgChain]chainHead {
+	h := make(map[*pgChain]chainHead, len(l.chains))
+	for _, c := range l.chains {
+		h[c] = chainHead{c.seq, c.ckptSeq, c.hash, c.ckptSig}
+	}
+	return h
+}
+
+// headsAre reports whether every chain of the node is where h says (a
+// chain h does not know is at its start), and every chain h knows is still
+// the node's.
+func (l *PostgresLog) headsAre(h map[*pgChain]chainHead) bool {
+	for c := range h {
+		if l.chains[c.region] != c {
+			return false
+		}
+	}
+	for _, c := range l.chains {
+		want, ok := h[c]
+		if !ok {
+			want = chainHead{hash: chainGenesis(c.name)}
+		}
+		if (chainHead{c.seq, c.ckptSeq, c.hash, c.ckptSig}) != want {
+			return false
+		}
+	}
+	return true
 }
 
 // connection returns the writer's connection, acquiring one if it has
@@ -634,21 +691,22 @@ func (l *PostgresLog) chainFor(ctx context.Context, conn *pgx.Conn, region strin
 }
 
 // pgInsertRecords inserts records, their columns unnested from arrays, and
-// their resources' tokens; txid is the transaction's id (see
-// audit_records).
+// the transaction's postings (see audit_postings): each covers the ids the
+// statement inserted. txid is the transaction's id (see audit_records).
 const pgInsertRecords = `WITH ins AS (
 	INSERT INTO audit_records (txid, chain, seq, prev, hash, body, region, account, event_time, event_id,
-		event_name, event_source, user_name, access_key_id, request_id, read_only, has_resources)
+		event_name, event_source, user_name, access_key_id, request_id, read_only, resources)
 	SELECT pg_current_xact_id()::text::bigint, u.*
 	FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[], $7::text[],
 		$8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-		$15::boolean[], $16::boolean[]) AS u
-	RETURNING id, chain, seq, account, region, event_time
+		$15::boolean[], $16::text[]) AS u
+	RETURNING id
 )
-INSERT INTO audit_resources (record_id, token, account, region, event_time)
-SELECT ins.id, s.token, ins.account, ins.region, ins.event_time
-FROM ins JOIN unnest($17::bigint[], $18::bigint[], $19::text[]) AS s(chain, seq, token)
-	ON s.chain = ins.chain AND s.seq = ins.seq`
+INSERT INTO audit_postings (attr, value, account, region, last_id, first_id, min_time, max_time)
+SELECT p.attr, p.value, p.account, p.region, b.last_id, b.first_id, p.min_time, p.max_time
+FROM (SELECT MIN(id) AS first_id, MAX(id) AS last_id FROM ins) b,
+	unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::bigint[])
+		AS p(attr, value, account, region, min_time, max_time)`
 
 // pgUpsertLastUse records keys' last uses. The rows come sorted by ARN, so
 // that two nodes updating the same keys lock their rows in one order and
@@ -663,26 +721,33 @@ const pgUpsertLastUse = `INSERT INTO audit_key_last_use AS k (arn, event_time, e
 
 // pgRecordRows are the arguments of pgInsertRecords: a column each.
 type pgRecordRows struct {
-	chains, seqs, times                                             []int64
-	prevs, hashes, bodies                                           [][]byte
-	regions, accounts, ids, names, sources, users, keys, requestIDs []string
-	readOnly, hasRes                                                []bool
-	// The resources' tokens, a row per record and token.
-	resChains, resSeqs []int64
-	resTokens          []string
+	chains, seqs, times                                                        []int64
+	prevs, hashes, bodies                                                      [][]byte
+	regions, accounts, ids, names, sources, users, keys, requestIDs, resources []string
+	readOnly                                                                   []bool
+	postings                                                                   postings
 }
 
 func (p *pgRecordRows) args() []any {
+	n := len(p.postings)
+	attrs, values, accounts, regions := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	minTimes, maxTimes := make([]int64, 0, n), make([]int64, 0, n)
+	for k, r := range p.postings {
+		attrs, values, accounts, regions = append(attrs, k.attr), append(values, k.value), append(accounts, k.account), append(regions, k.region)
+		minTimes, maxTimes = append(minTimes, r.minTime), append(maxTimes, r.maxTime)
+	}
 	return []any{p.chains, p.seqs, p.prevs, p.hashes, p.bodies, p.regions, p.accounts, p.times, p.ids, p.names,
-		p.sources, p.users, p.keys, p.requestIDs, p.readOnly, p.hasRes, p.resChains, p.resSeqs, p.resTokens}
+		p.sources, p.users, p.keys, p.requestIDs, p.readOnly, p.resources,
+		attrs, values, accounts, regions, minTimes, maxTimes}
 }
 
 // queueRecords adds reqs to the node's chains and queues their inserts on
 // b, with the checkpoints they make due.
 func (l *PostgresLog) queueRecords(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, reqs []*request) error {
-	var p pgRecordRows
+	p := pgRecordRows{postings: postings{}}
 	var due []*pgChain
 	uses := map[string]lastUse{}
+	var res strings.Builder
 	for _, req := range reqs {
 		c, err := l.chainFor(ctx, conn, pgIndexValue(req.region))
 		if err != nil {
@@ -691,32 +756,45 @@ func (l *PostgresLog) queueRecords(ctx context.Context, conn *pgx.Conn, b *pgx.B
 		// prev and hash are this iteration's own: c moves on.
 		seq, prev := c.seq+1, c.hash
 		hash := recordHash(prev, seq, req.body)
-		p.chains, p.seqs, p.times = append(p.chains, c.id), append(p.seqs, int64(seq)), append(p.times, req.eventTime)
-		p.prevs, p.hashes, p.bodies = append(p.prevs, prev[:]), append(p.hashes, hash[:]), append(p.bodies, req.body)
-		p.regions, p.accounts = append(p.regions, c.region), append(p.accounts, pgIndexValue(req.account))
-		p.ids, p.names = append(p.ids, pgIndexValue(req.eventID)), append(p.names, pgIndexValue(req.eventName))
-		p.sources, p.users = append(p.sources, pgIndexValue(req.source)), append(p.users, pgIndexValue(req.user))
-		p.keys, p.requestIDs = append(p.keys, pgIndexValue(req.accessKey)), append(p.requestIDs, pgIndexValue(req.requestID))
-		p.readOnly, p.hasRes = append(p.readOnly, req.readOnly), append(p.hasRes, len(req.resources) > 0)
-		var tokens []string
+		account, name, user := pgIndexValue(req.account), pgIndexValue(req.eventName), pgIndexValue(req.user)
+		source, key := pgIndexValue(req.source), pgIndexValue(req.accessKey)
+		post := func(attr, value string) {
+			// The ids are the statement's (see pgInsertRecords): only the
+			// times are the records'.
+			p.postings.add(postingKey{attr, value, account, c.region}, 0, req.eventTime)
+		}
+		res.Reset()
 		for _, rs := range req.resources {
 			arn := pgIndexValue(rs.ARN)
-			for _, tok := range []string{arn, pgIndexValue(resourceName(rs.ARN))} {
-				if !slices.Contains(tokens, tok) {
-					tokens = append(tokens, tok)
-					p.resChains, p.resSeqs, p.resTokens = append(p.resChains, c.id), append(p.resSeqs, int64(seq)), append(p.resTokens, tok)
+			if !strings.Contains(res.String(), " "+arn+" ") {
+				if res.Len() == 0 {
+					res.WriteByte(' ')
 				}
+				last := pgIndexValue(resourceName(rs.ARN))
+				res.WriteString(arn + " " + last + " ")
+				post("res", last)
 			}
 			if req.keyUse && rs.Type == ResourceTypeKey {
 				// Later records win ties: they were logged later.
 				if u, ok := uses[arn]; !ok || req.eventTime >= u.Time.UnixMilli() {
 					uses[arn] = lastUse{arn: arn, LastUse: LastUse{
-						Time: time.UnixMilli(req.eventTime).UTC(), EventName: pgIndexValue(req.eventName),
+						Time: time.UnixMilli(req.eventTime).UTC(), EventName: name,
 						Region: c.region, EventID: pgIndexValue(req.eventID), RequestID: pgIndexValue(req.requestID),
 					}}
 				}
 			}
 		}
+		for _, a := range [...][2]string{{"all", ""}, {"name", name}, {"user", user}, {"key", key}, {"source", source},
+			{"ro", strconv.FormatBool(req.readOnly)}} {
+			post(a[0], a[1])
+		}
+		p.chains, p.seqs, p.times = append(p.chains, c.id), append(p.seqs, int64(seq)), append(p.times, req.eventTime)
+		p.prevs, p.hashes, p.bodies = append(p.prevs, prev[:]), append(p.hashes, hash[:]), append(p.bodies, req.body)
+		p.regions, p.accounts = append(p.regions, c.region), append(p.accounts, account)
+		p.ids, p.names = append(p.ids, pgIndexValue(req.eventID)), append(p.names, name)
+		p.sources, p.users = append(p.sources, source), append(p.users, user)
+		p.keys, p.requestIDs = append(p.keys, key), append(p.requestIDs, pgIndexValue(req.requestID))
+		p.readOnly, p.resources = append(p.readOnly, req.readOnly), append(p.resources, res.String())
 		c.seq, c.hash = seq, hash
 		if c.seq >= c.ckptSeq+uint64(l.cfg.CheckpointEvery) && !slices.Contains(due, c) {
 			due = append(due, c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,15 @@ func (l *PostgresLog) Prune(ctx context.Context, before time.Time) (int, error) 
 			}
 			total += n
 		}
-		return nil
+		if total == 0 {
+			return nil
+		}
+		// The postings that cover only deleted records. (A transaction in
+		// flight may hold lower ids than the records left: its postings
+		// are not visible here, and stay.)
+		_, err = tx.Exec(ctx, `DELETE FROM audit_postings
+			WHERE last_id < COALESCE((SELECT MIN(id) FROM audit_records), $1)`, int64(math.MaxInt64))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("audit: prune: %w", pgErr(err))
@@ -97,8 +106,6 @@ func (l *PostgresLog) pruneChain(ctx context.Context, tx pgx.Tx, id int64, name,
 	var n int
 	if err := tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM audit_records WHERE chain = $1 AND seq < $2 RETURNING id
-		), res AS (
-			DELETE FROM audit_resources WHERE record_id IN (SELECT id FROM d)
 		)
 		SELECT COUNT(*) FROM d`, id, firstKeep).Scan(&n); err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // PostgresReader reads a PostgreSQL audit trail: the records of every
 // chain of a region as one trail. It has the methods of [Reader], with the
-// same meaning, except that Lookup orders by eventTime (see Lookup). A
+// same meaning. A
 // [PostgresLog] embeds one; [OpenPostgresReader] opens one for tools.
 //
 // An Append that returned has committed its record, so every node's reads
@@ -76,112 +77,179 @@ func scanEvent(rows pgx.Rows, extra ...any) (Event, int64, error) {
 	return e, id, nil
 }
 
-// Lookup returns the records matching q, newest first, a page at a time;
-// next is empty on the last page. Newest is by eventTime, then by the
-// order of insertion: the records of several nodes have no other common
-// order. (The SQLite log orders by insertion alone; the two differ only
-// for records logged out of eventTime order, by the length of a request.)
+// Lookup returns the records matching q, newest first (in the order they
+// were inserted: by one node, the order they were logged), a page at a
+// time; next is empty on the last page.
 //
-// Each attribute a lookup with an AccountID and a Region (as LookupEvents
-// makes) names has an index that gives its page in one scan; one without,
-// as only tools make, scans the records by time.
+// A lookup with an AccountID and a Region (as LookupEvents makes) walks the
+// postings of the attribute it names (or of all the account's records in
+// the region) newest first and filters the records in their id ranges; one
+// without, as only tools make, scans the records.
 func (r *PostgresReader) Lookup(ctx context.Context, q Query) (events []Event, next string, err error) {
 	limit := q.MaxResults
 	if limit <= 0 || limit > MaxLookupResults {
 		limit = MaxLookupResults
 	}
-	var after *cursor
+	before := int64(math.MaxInt64)
 	if q.NextToken != "" {
 		c, err := parseToken(q.NextToken)
 		if err != nil {
 			return nil, "", err
 		}
-		after = &c
+		before = c.id
 	}
-	query, args, none := pgLookupQuery(q, limit, after)
+	query, args, attr, value, none := pgLookupQuery(q)
 	if none {
 		return nil, "", nil
 	}
-	rows, err := r.pool.Query(ctx, query, args...)
+	var ids []int64
+	// fetch adds the matching records with ids from first to last.
+	fetch := func(first, last int64) error {
+		last = min(last, before-1)
+		if first > last {
+			return nil
+		}
+		rows, err := r.pool.Query(ctx, query, append(args, first, last, limit+1-len(events))...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, id, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			events, ids = append(events, e), append(ids, id)
+		}
+		return rows.Err()
+	}
+	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
+		// The event id index finds an event at once; without an account and
+		// a region there are no postings to walk.
+		err = fetch(0, math.MaxInt64)
+	} else {
+		err = r.walkPostings(ctx, attr, value, q, before, func(first, last int64) (bool, error) {
+			err := fetch(first, last)
+			return len(events) > limit, err
+		})
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: lookup: %w", pgErr(err))
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		e, id, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("audit: lookup: %w", pgErr(err))
-		}
-		events, ids = append(events, e), append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("audit: lookup: %w", pgErr(err))
-	}
 	if len(events) > limit {
-		events = events[:limit]
+		events, ids = events[:limit], ids[:limit]
 		next = cursor{time: events[limit-1].EventTime.UnixMilli(), id: ids[limit-1]}.token()
 	}
 	return events, next, nil
 }
 
-// pgLookupQuery is the query of a Lookup of q: a page of limit+1 records
-// after the cursor after, if set. none says that q matches nothing.
-func pgLookupQuery(q Query, limit int, after *cursor) (query string, args []any, none bool) {
+// pgLookupQuery is the query of the records a Lookup of q finds in an id
+// range, its last three parameters (the range's first and last id, and a
+// LIMIT) left to add to args; and the postings to walk, attr = value.
+// none says that q matches nothing.
+func pgLookupQuery(q Query) (query string, args []any, attr, value string, none bool) {
 	var where []string
-	arg := func(v any) string {
+	add := func(cond string, v any) {
 		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+		where = append(where, fmt.Sprintf(cond, "$"+strconv.Itoa(len(args))))
 	}
-	// A lookup by resource walks the resources' index, whose rows carry
-	// the record's account, region and time.
-	from, tcol, idcol, account, region := "audit_records r", "r.event_time", "r.id", "r.account", "r.region"
+	attr = "all"
 	if q.ResourceName != "" {
-		from = "audit_resources s JOIN audit_records r ON r.id = s.record_id"
-		tcol, idcol, account, region = "s.event_time", "s.record_id", "s.account", "s.region"
-		where = append(where, "s.token = "+arg(pgIndexValue(q.ResourceName)))
+		attr, value = "res", pgIndexValue(resourceName(q.ResourceName))
+		add("strpos(r.resources, %s) > 0", " "+pgIndexValue(q.ResourceName)+" ")
 	}
 	switch q.ResourceType {
 	case "":
 	case ResourceTypeKey:
-		if q.ResourceName == "" {
-			where = append(where, "r.has_resources")
-		}
+		where = append(where, "r.resources <> ''")
 	default:
-		return "", nil, true // records name only keys
+		return "", nil, "", "", true // records name only keys
 	}
-	for _, f := range []struct{ col, value string }{
-		{"r.event_name", q.EventName},
-		{"r.event_source", q.EventSource},
-		{"r.user_name", q.Username},
-		{"r.access_key_id", q.AccessKeyID},
-		{"r.event_id", q.EventID},
-		{region, q.Region},
-		{account, q.AccountID},
+	for _, f := range []struct{ attr, col, value string }{
+		{"name", "r.event_name", q.EventName},
+		{"source", "r.event_source", q.EventSource},
+		{"user", "r.user_name", q.Username},
+		{"key", "r.access_key_id", q.AccessKeyID},
 	} {
 		if f.value != "" {
-			where = append(where, f.col+" = "+arg(pgIndexValue(f.value)))
+			attr, value = f.attr, pgIndexValue(f.value)
+			add(f.col+" = %s", value)
 		}
 	}
 	if q.ReadOnly != nil {
-		where = append(where, "r.read_only = "+arg(*q.ReadOnly))
+		attr, value = "ro", strconv.FormatBool(*q.ReadOnly)
+		add("r.read_only = %s", *q.ReadOnly)
+	}
+	for _, f := range []struct{ col, value string }{
+		{"r.event_id", q.EventID}, {"r.region", q.Region}, {"r.account", q.AccountID},
+	} {
+		if f.value != "" {
+			add(f.col+" = %s", pgIndexValue(f.value))
+		}
 	}
 	if !q.StartTime.IsZero() {
-		where = append(where, tcol+" >= "+arg(q.StartTime.UnixMilli()))
+		add("r.event_time >= %s", q.StartTime.UnixMilli())
 	}
 	if !q.EndTime.IsZero() {
-		where = append(where, tcol+" <= "+arg(q.EndTime.UnixMilli()))
+		add("r.event_time <= %s", q.EndTime.UnixMilli())
 	}
-	if after != nil {
-		where = append(where, "("+tcol+", "+idcol+") < ("+arg(after.time)+", "+arg(after.id)+")")
-	}
-	query = `SELECT ` + pgEventColumns + ` FROM ` + from
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` ORDER BY ` + tcol + ` DESC, ` + idcol + ` DESC LIMIT ` + arg(limit+1)
-	return query, args, false
+	n := len(args)
+	where = append(where, fmt.Sprintf("r.id BETWEEN $%d AND $%d", n+1, n+2))
+	query = `SELECT ` + pgEventColumns + ` FROM audit_records r WHERE ` + strings.Join(where, ` AND `) +
+		fmt.Sprintf(` ORDER BY r.id DESC LIMIT $%d`, n+3)
+	return query, args, attr, value, false
+}
 
+// walkPostings calls fn with the id ranges of the postings of attr = value
+// in q's account and region, newest first, below before, skipping those
+// outside q's time range, until fn reports it is done.
+func (r *PostgresReader) walkPostings(ctx context.Context, attr, value string, q Query, before int64,
+	fn func(first, last int64) (done bool, err error)) error {
+	start, end := int64(math.MinInt64), int64(math.MaxInt64)
+	if !q.StartTime.IsZero() {
+		start = q.StartTime.UnixMilli()
+	}
+	if !q.EndTime.IsZero() {
+		end = q.EndTime.UnixMilli()
+	}
+	// Postings of one value may overlap: a range holds whatever every node
+	// inserted meanwhile. Every id from upper up was read with a posting
+	// before, so each posting is read below upper, the lowest first id
+	// yet; after is the last id of the posting read last, for the next
+	// page. The one holding id before-1 ends at or after it, hence
+	// first_id < upper rather than last_id < upper.
+	upper, after := before, int64(math.MaxInt64)
+	for {
+		rows, err := r.pool.Query(ctx, `SELECT first_id, last_id FROM audit_postings
+			WHERE attr = $1 AND value = $2 AND account = $3 AND region = $4 AND last_id < $5 AND first_id < $6
+				AND max_time >= $7 AND min_time <= $8
+			ORDER BY last_id DESC LIMIT $9`,
+			attr, value, pgIndexValue(q.AccountID), pgIndexValue(q.Region), after, upper, start, end, postingsPage)
+		if err != nil {
+			return err
+		}
+		ranges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]int64, error) {
+			var rg [2]int64
+			err := row.Scan(&rg[0], &rg[1])
+			return rg, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, rg := range ranges {
+			after = rg[1]
+			if rg[0] >= upper {
+				continue // read with an earlier posting of this page
+			}
+			if done, err := fn(rg[0], min(rg[1], upper-1)); err != nil || done {
+				return err
+			}
+			upper = rg[0]
+		}
+		if len(ranges) < postingsPage {
+			return nil
+		}
+	}
 }
 
 // pgPosition is a place in the order Since and Follow read in: the

@@ -134,6 +134,46 @@ var pgMigrations = [][]string{
 			request_id TEXT COLLATE "C" NOT NULL
 		)`,
 	},
+	{ // version 2
+		// Lookups find records through postings, as the SQLite index does,
+		// rather than seven index entries and two resource rows a record:
+		// for each transaction of a writer, a row per account, region and
+		// attribute value its records have, with the range of the ids the
+		// transaction inserted (other nodes' records may fall in it: a
+		// lookup filters the records in a range on their columns). attr is
+		// one of: all (value empty), name, user, key (access key id),
+		// source, ro (true or false), res (a resource's last path segment).
+		// min_time and max_time bound the event times of the records with
+		// the value. It costs the writer a row per value a transaction.
+		`CREATE TABLE audit_postings (
+			attr     TEXT COLLATE "C" NOT NULL,
+			value    TEXT COLLATE "C" NOT NULL,
+			account  TEXT COLLATE "C" NOT NULL,
+			region   TEXT COLLATE "C" NOT NULL,
+			last_id  BIGINT NOT NULL,
+			first_id BIGINT NOT NULL,
+			min_time BIGINT NOT NULL,
+			max_time BIGINT NOT NULL,
+			PRIMARY KEY (attr, value, account, region, last_id)
+		)`,
+		// The ARNs of a record's resources and their last path segments,
+		// each with a space before and after, for lookups by resource.
+		`ALTER TABLE audit_records ADD COLUMN resources TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+		`UPDATE audit_records r SET resources = ' ' || s.tokens || ' '
+			FROM (SELECT record_id, string_agg(token, ' ' ORDER BY token) AS tokens
+				FROM audit_resources GROUP BY record_id) s
+			WHERE s.record_id = r.id`,
+		`INSERT INTO audit_postings SELECT a.attr, a.value, r.account, r.region, r.id, r.id, r.event_time, r.event_time
+			FROM audit_records r, LATERAL (VALUES ('all', ''), ('name', r.event_name), ('user', r.user_name),
+				('key', r.access_key_id), ('source', r.event_source), ('ro', r.read_only::text)) AS a(attr, value)`,
+		`INSERT INTO audit_postings SELECT DISTINCT 'res', regexp_replace(token, '^.*/', ''), account, region,
+				record_id, record_id, event_time, event_time
+			FROM audit_resources`,
+		`DROP TABLE audit_resources`,
+		`DROP INDEX audit_records_by_time, audit_records_by_account, audit_records_by_name, audit_records_by_user,
+			audit_records_by_access_key, audit_records_by_source, audit_records_by_read_only`,
+		`ALTER TABLE audit_records DROP COLUMN has_resources`,
+	},
 }
 
 // pgMigrate brings the trail's schema up to date in one transaction, under
@@ -141,6 +181,11 @@ var pgMigrations = [][]string{
 // other, and records when the trail was created (TrackingStart) if it was
 // not yet.
 func pgMigrate(ctx context.Context, pool *pgxpool.Pool, created int64) error {
+	return pgMigrateTo(ctx, pool, created, len(pgMigrations))
+}
+
+// pgMigrateTo is pgMigrate up to version to (tests make old trails).
+func pgMigrateTo(ctx context.Context, pool *pgxpool.Pool, created int64, to int) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgMigrationLock)); err != nil {
 			return err
@@ -163,7 +208,7 @@ func pgMigrate(ctx context.Context, pool *pgxpool.Pool, created int64) error {
 		if v > len(pgMigrations) {
 			return fmt.Errorf("audit schema version %d is newer than this binary supports (%d)", v, len(pgMigrations))
 		}
-		for ; v < len(pgMigrations); v++ {
+		for ; v < to; v++ {
 			for _, stmt := range pgMigrations[v] {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
 					return fmt.Errorf("migration to version %d: %w", v+1, err)

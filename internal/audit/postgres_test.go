@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,6 +155,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	errs := make(chan error, len(nodes)*writers)
 	var mu sync.Mutex
 	var ids []string
+	var recs []*Record
 	for n, l := range logs {
 		for w := range writers {
 			wg.Go(func() {
@@ -169,7 +170,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 						return
 					}
 					mu.Lock()
-					ids = append(ids, r.EventID)
+					ids, recs = append(ids, r.EventID), append(recs, r)
 					mu.Unlock()
 				}
 			})
@@ -187,9 +188,23 @@ func TestPostgresTwoNodes(t *testing.T) {
 		if !slices.Equal(got, ids) {
 			t.Errorf("a node's Lookup sees %d records, want %d", len(got), len(ids))
 		}
-		scoped, _ := lookupPages(t, pgTrail{PostgresLog: l}, Query{AccountID: acct, Region: "eu-west-1"}, MaxLookupResults)
-		if len(scoped) != len(ids)/2 {
-			t.Errorf("a node's lookup of eu-west-1 sees %d records, want %d", len(scoped), len(ids)/2)
+		// The two nodes' transactions interleave, so their postings
+		// overlap: each record is found once, whatever the page size.
+		notRO := false
+		for _, q := range []Query{{}, {EventName: "TagResource"}, {ReadOnly: &notRO}, {ResourceName: keyID1}} {
+			q.AccountID, q.Region = acct, "eu-west-1"
+			var want []string
+			for _, r := range recs {
+				if matches(q, r) {
+					want = append(want, r.EventID)
+				}
+			}
+			got, _ := lookupPages(t, pgTrail{PostgresLog: l}, q, 7)
+			slices.Sort(got)
+			slices.Sort(want)
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("a node's lookup of %+v sees %d records, want %d", q, len(got), len(want))
+			}
 		}
 	}
 	// A use on one node is the key's last use on the other.
@@ -308,7 +323,16 @@ type pgProxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
+
+	cut atomic.Int32 // what happens to the next bytes a client sends: cut*
 }
+
+// Cuts of a connection at the next bytes its client sends (pgProxy.cut).
+const (
+	cutNone   = iota
+	cutBefore // dropped, and the connection cut: they never reach the database
+	cutAfter  // passed on, the connection cut a moment later, before any answer
+)
 
 func newPGProxy(t *testing.T, dsn string) *pgProxy {
 	u, err := url.Parse(dsn)
@@ -356,11 +380,44 @@ func (p *pgProxy) forward(c net.Conn) {
 	p.mu.Lock()
 	p.conns = append(p.conns, s)
 	p.mu.Unlock()
+	var dropping atomic.Bool // answers are dropped: the connection is being cut
 	go func() {
-		io.Copy(s, c)
-		s.Close()
+		defer s.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			switch p.cut.Swap(cutNone) {
+			case cutBefore:
+				c.Close()
+				return
+			case cutAfter:
+				dropping.Store(true)
+				s.Write(buf[:n])
+				time.Sleep(300 * time.Millisecond) // the database answers meanwhile
+				c.Close()
+				return
+			}
+			if _, err := s.Write(buf[:n]); err != nil {
+				return
+			}
+		}
 	}()
-	io.Copy(c, s)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		if err != nil {
+			break
+		}
+		if dropping.Load() {
+			continue
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			break
+		}
+	}
 	c.Close()
 }
 
@@ -490,6 +547,48 @@ func TestPostgresUnavailable(t *testing.T) {
 	g := reportFor(t, mustVerifyPG(t, dsn), "us-east-1")
 	if want := uint64(4 + late); g.Records != want || g.LastSeq != want {
 		t.Errorf("after recovery (%d records of given-up Appends written late): %+v", late, g)
+	}
+}
+
+// TestPostgresCutConnection cuts the writer's connection as it sends a
+// transaction: before it reaches the database (it did not commit: the
+// writer retries it) or after (it committed: the chain says so). Either way
+// Append succeeds and its record is stored once.
+func TestPostgresCutConnection(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	proxy := newPGProxy(t, dsn)
+	l := openPG(t, pgTestConfig(proxy.dsn, "node-a"))
+	pgAppendN(t, l, "us-east-1", 1) // registers the chain
+	c := pgConnect(t, dsn)
+	n := 1
+	for _, tt := range []struct {
+		name string
+		cut  int32
+	}{{"before", cutBefore}, {"after", cutAfter}} {
+		proxy.cut.Store(tt.cut)
+		r := kmsRecord("us-east-1", "Encrypt", keyID1)
+		if err := l.Append(t.Context(), r); err != nil {
+			t.Fatalf("%s: Append: %v", tt.name, err)
+		}
+		n++
+		if proxy.cut.Load() != cutNone {
+			t.Fatalf("%s: the writer sent nothing", tt.name)
+		}
+		var stored int
+		if err := c.QueryRow(t.Context(), `SELECT COUNT(*) FROM audit_records WHERE event_id = $1`, r.EventID).
+			Scan(&stored); err != nil || stored != 1 {
+			t.Errorf("%s: record stored %d times, %v", tt.name, stored, err)
+		}
+	}
+	if s := l.Stats(); s.Failures != 0 || s.Records != uint64(n) {
+		t.Errorf("Stats: %+v", s)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if g := reportFor(t, mustVerifyPG(t, dsn), "us-east-1"); g.Records != uint64(n) || g.UnsignedTail != 0 {
+		t.Errorf("after the cuts: %+v", g)
 	}
 }
 
@@ -776,8 +875,8 @@ func TestVerifyPostgresFindsTampering(t *testing.T) {
 			body := forgedBody(NewEventID())
 			h := recordHash(prev, 12, body)
 			pgRun(t, c, `INSERT INTO audit_records (txid, chain, seq, prev, hash, body, region, account, event_time,
-					event_id, event_name, event_source, user_name, access_key_id, request_id, read_only, has_resources)
-				SELECT 0, chain, 12, $2, $3, $4, region, '', 0, '', '', '', '', '', '', true, false
+					event_id, event_name, event_source, user_name, access_key_id, request_id, read_only)
+				SELECT 0, chain, 12, $2, $3, $4, region, '', 0, '', '', '', '', '', '', true
 				FROM audit_records WHERE region = $1 AND seq = 11`, region, prev[:], h[:], body)
 		},
 		want: Problem{Kind: Inserted, Seq: 12, Count: 1},
@@ -1070,5 +1169,77 @@ func BenchmarkPostgresAppend(b *testing.B) {
 			s := l.Stats()
 			b.ReportMetric(float64(s.Records)/float64(max(s.Batches, 1)), "records/batch")
 		})
+	}
+}
+
+// TestPostgresMigrationV2 takes a trail of schema version 1 (index entries
+// per record and attribute, a table of resources) to postings: lookups
+// find what they found before, and the writer goes on.
+func TestPostgresMigrationV2(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	pool, err := newPool(t.Context(), dsn, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pgMigrateTo(t.Context(), pool, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Version 1's rows, as its writer inserted them (the chain is not
+	// checked here).
+	var recs []*Record
+	for i := range 40 {
+		r := suiteRecord([]string{"us-east-1", "eu-west-1"}[i%2], []string{"Encrypt", "Decrypt", "TagResource"}[i%3],
+			[]string{keyID1, keyID2}[i%4/2], time.Duration(i)*time.Second)
+		r.ReadOnly = r.EventName != "TagResource"
+		if i%5 == 0 {
+			r.RecipientAccountID = otherAcct
+		}
+		if i%7 == 0 {
+			r.Resources = nil
+		}
+		if err := r.fillIn(time.Now); err != nil {
+			t.Fatal(err)
+		}
+		body, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := newRequest(r, body)
+		var id int64
+		if err := pool.QueryRow(t.Context(), `INSERT INTO audit_records (txid, chain, seq, prev, hash, body, region,
+				account, event_time, event_id, event_name, event_source, user_name, access_key_id, request_id, read_only,
+				has_resources)
+			VALUES (1, -1, $1, '', '', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			i+1, body, req.region, req.account, req.eventTime, req.eventID, req.eventName, req.source, req.user,
+			req.accessKey, req.requestID, req.readOnly, len(req.resources) > 0).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		for _, rs := range req.resources {
+			if _, err := pool.Exec(t.Context(), `INSERT INTO audit_resources (record_id, token, account, region, event_time)
+				VALUES ($1, $2, $4, $5, $6), ($1, $3, $4, $5, $6)`,
+				id, rs.ARN, resourceName(rs.ARN), req.account, req.region, req.eventTime); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs = append(recs, r)
+	}
+	l := openPG(t, pgTestConfig(dsn, "node-a")) // migrates
+	recs = append(recs, pgAppendN(t, l, "us-east-1", 3)...)
+	notRO := false
+	for _, q := range []Query{{}, {EventName: "Decrypt"}, {ReadOnly: &notRO}, {ResourceName: keyID2},
+		{ResourceName: keyARN("us-east-1", keyID1)}, {ResourceType: ResourceTypeKey}, {Username: alice.UserName},
+		{EventSource: EventSourceKMS}, {AccessKeyID: alice.AccessKeyID}, {StartTime: suiteStart.Add(10 * time.Second), EndTime: suiteStart.Add(20 * time.Second)}} {
+		q.AccountID, q.Region = acct, "us-east-1"
+		var want []string
+		for _, r := range slices.Backward(recs) {
+			if matches(q, r) {
+				want = append(want, r.EventID)
+			}
+		}
+		if got, _ := lookupPages(t, pgTrail{PostgresLog: l}, q, 4); len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("Lookup(%+v) after the migration:\n got %v\nwant %v", q, got, want)
+		}
 	}
 }
