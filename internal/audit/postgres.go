@@ -693,27 +693,30 @@ func (l *PostgresLog) chainFor(ctx context.Context, conn *pgx.Conn, region strin
 // pgInsertRecords inserts records, their columns unnested from arrays, and
 // the transaction's postings (see audit_postings): each covers the ids the
 // statement inserted. txid is the transaction's id (see audit_records).
+// The arrays are unnested in the select list, where they go in step
+// without the tuplestore that unnest in FROM fills first.
 const pgInsertRecords = `WITH ins AS (
 	INSERT INTO audit_records (txid, chain, seq, prev, hash, body, region, account, event_time, event_id,
 		event_name, event_source, user_name, access_key_id, request_id, read_only, resources)
-	SELECT pg_current_xact_id()::text::bigint, u.*
-	FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[], $6::text[], $7::text[],
-		$8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-		$15::boolean[], $16::text[]) AS u
+	SELECT pg_current_xact_id()::text::bigint, unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::bytea[]),
+		unnest($4::bytea[]), unnest($5::bytea[]), unnest($6::text[]), unnest($7::text[]), unnest($8::bigint[]),
+		unnest($9::text[]), unnest($10::text[]), unnest($11::text[]), unnest($12::text[]), unnest($13::text[]),
+		unnest($14::text[]), unnest($15::boolean[]), unnest($16::text[])
 	RETURNING id
+), b AS (
+	SELECT MIN(id) AS first_id, MAX(id) AS last_id FROM ins
 )
 INSERT INTO audit_postings (attr, value, account, region, last_id, first_id, min_time, max_time)
-SELECT p.attr, p.value, p.account, p.region, b.last_id, b.first_id, p.min_time, p.max_time
-FROM (SELECT MIN(id) AS first_id, MAX(id) AS last_id FROM ins) b,
-	unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::bigint[])
-		AS p(attr, value, account, region, min_time, max_time)`
+SELECT unnest($17::text[]), unnest($18::text[]), unnest($19::text[]), unnest($20::text[]), b.last_id, b.first_id,
+	unnest($21::bigint[]), unnest($22::bigint[])
+FROM b`
 
 // pgUpsertLastUse records keys' last uses. The rows come sorted by ARN, so
 // that two nodes updating the same keys lock their rows in one order and
 // never deadlock; a later event wins, and of equal ones the last written.
 const pgUpsertLastUse = `INSERT INTO audit_key_last_use AS k (arn, event_time, event_name, region, event_id, request_id)
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
-		AS u(arn, event_time, event_name, region, event_id, request_id)
+	SELECT * FROM (SELECT unnest($1::text[]) AS arn, unnest($2::bigint[]), unnest($3::text[]), unnest($4::text[]),
+		unnest($5::text[]), unnest($6::text[])) u
 	ORDER BY u.arn
 	ON CONFLICT (arn) DO UPDATE SET event_time = excluded.event_time, event_name = excluded.event_name,
 		region = excluded.region, event_id = excluded.event_id, request_id = excluded.request_id
