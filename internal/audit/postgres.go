@@ -44,8 +44,8 @@ import (
 // node's chains. Appends that arrive while it commits queue up and go into
 // its next transaction together: a pipeline of BEGIN, one INSERT of all
 // the records (their columns passed as arrays and unnested, with their
-// resources in the same statement), any checkpoints due and the keys'
-// last uses, then COMMIT. A transaction holding a record that changes state
+// postings in the same statement), any checkpoints due and the keys' last
+// uses, then COMMIT. A transaction holding a record that changes state
 // (see needsSync, and [SyncAlways]) commits with synchronous_commit on: the
 // record is on the database's disk (and its synchronous standbys', if
 // configured) before Append returns. A transaction of uses only runs SET
@@ -55,13 +55,15 @@ import (
 // keeps the chains whole: a later synchronous commit makes every earlier
 // commit durable too.
 //
-// After a failed transaction, or on a new connection, the writer reloads
-// its chains' heads from the database before it writes again: a COMMIT cut
-// off by a lost connection may or may not have happened, and a database
-// that crashed may have lost asynchronous commits; what the database holds
-// is the chain. A transaction whose connection failed before COMMIT was
-// sent (nothing can have been committed) is retried once on a new
-// connection, so a restart of the database costs no request.
+// The batch holds COMMIT too: a transaction is one round trip. After a
+// failed transaction, or on a new connection, the writer reloads its
+// chains' heads from the database before it writes again: a database that
+// crashed may have lost asynchronous commits; what the database holds is
+// the chain. When the connection is lost with a transaction sent, the
+// reloaded heads say whether it committed (the chains it extends are where
+// it left them: its Appends succeed) or not (they are where it found them:
+// it is retried once on the new connection), so a restart of the database
+// costs no request.
 
 // Defaults for the zero values of [PostgresConfig] fields.
 const (
@@ -586,11 +588,11 @@ func (l *PostgresLog) tryWrite(ctx context.Context, sync bool, build func(ctx co
 	if _, cerr := l.connection(ctx); cerr != nil {
 		return false, fmt.Errorf("%w: %w; reconnecting: %w", errMaybeCommitted, err, cerr)
 	}
-	if l.headsAre(after) {
+	if !maps.Equal(before, after) && l.headsAre(after) {
 		return false, nil // it committed
 	}
 	if l.headsAre(before) {
-		return true, err
+		return true, err // it did not, or it extends no chain (a probe): again
 	}
 	return false, fmt.Errorf("%w: %w", errMaybeCommitted, err)
 }
