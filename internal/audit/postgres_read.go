@@ -123,23 +123,12 @@ func (r *PostgresReader) Lookup(ctx context.Context, q Query) (events []Event, n
 		}
 		return rows.Err()
 	}
-	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
-		// The event id index finds an event at once; without an account and
-		// a region there are no postings to walk.
-		err = fetch(0, math.MaxInt64)
-	} else {
-		err = r.walkPostings(ctx, attr, value, q, before, func(first, last int64) (bool, error) {
-			err := fetch(first, last)
-			return len(events) > limit, err
-		})
-	}
+	err = lookupRanges(q, before, func() bool { return len(events) > limit }, fetch,
+		func(after, upper int64) ([][2]int64, error) { return r.postingsPage(ctx, attr, value, q, after, upper) })
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: lookup: %w", pgErr(err))
 	}
-	if len(events) > limit {
-		events, ids = events[:limit], ids[:limit]
-		next = cursor{time: events[limit-1].EventTime.UnixMilli(), id: ids[limit-1]}.token()
-	}
+	events, next = pageEnd(events, ids, limit)
 	return events, next, nil
 }
 
@@ -200,56 +189,23 @@ func pgLookupQuery(q Query) (query string, args []any, attr, value string, none 
 	return query, args, attr, value, false
 }
 
-// walkPostings calls fn with the id ranges of the postings of attr = value
-// in q's account and region, newest first, below before, skipping those
-// outside q's time range, until fn reports it is done.
-func (r *PostgresReader) walkPostings(ctx context.Context, attr, value string, q Query, before int64,
-	fn func(first, last int64) (done bool, err error)) error {
-	start, end := int64(math.MinInt64), int64(math.MaxInt64)
-	if !q.StartTime.IsZero() {
-		start = q.StartTime.UnixMilli()
+// postingsPage reads a page of the postings of attr = value in q's account
+// and region within q's time range (see walkPostings).
+func (r *PostgresReader) postingsPage(ctx context.Context, attr, value string, q Query, after, upper int64) ([][2]int64, error) {
+	start, end := timeBounds(q)
+	rows, err := r.pool.Query(ctx, `SELECT first_id, last_id FROM audit_postings
+		WHERE attr = $1 AND value = $2 AND account = $3 AND region = $4 AND last_id < $5 AND first_id < $6
+			AND max_time >= $7 AND min_time <= $8
+		ORDER BY last_id DESC LIMIT $9`,
+		attr, value, pgIndexValue(q.AccountID), pgIndexValue(q.Region), after, upper, start, end, postingsPage)
+	if err != nil {
+		return nil, err
 	}
-	if !q.EndTime.IsZero() {
-		end = q.EndTime.UnixMilli()
-	}
-	// Postings of one value may overlap: a range holds whatever every node
-	// inserted meanwhile. Every id from upper up was read with a posting
-	// before, so each posting is read below upper, the lowest first id
-	// yet; after is the last id of the posting read last, for the next
-	// page. The one holding id before-1 ends at or after it, hence
-	// first_id < upper rather than last_id < upper.
-	upper, after := before, int64(math.MaxInt64)
-	for {
-		rows, err := r.pool.Query(ctx, `SELECT first_id, last_id FROM audit_postings
-			WHERE attr = $1 AND value = $2 AND account = $3 AND region = $4 AND last_id < $5 AND first_id < $6
-				AND max_time >= $7 AND min_time <= $8
-			ORDER BY last_id DESC LIMIT $9`,
-			attr, value, pgIndexValue(q.AccountID), pgIndexValue(q.Region), after, upper, start, end, postingsPage)
-		if err != nil {
-			return err
-		}
-		ranges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]int64, error) {
-			var rg [2]int64
-			err := row.Scan(&rg[0], &rg[1])
-			return rg, err
-		})
-		if err != nil {
-			return err
-		}
-		for _, rg := range ranges {
-			after = rg[1]
-			if rg[0] >= upper {
-				continue // read with an earlier posting of this page
-			}
-			if done, err := fn(rg[0], min(rg[1], upper-1)); err != nil || done {
-				return err
-			}
-			upper = rg[0]
-		}
-		if len(ranges) < postingsPage {
-			return nil
-		}
-	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]int64, error) {
+		var rg [2]int64
+		err := row.Scan(&rg[0], &rg[1])
+		return rg, err
+	})
 }
 
 // pgPosition is a place in the order Since and Follow read in: the

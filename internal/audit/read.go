@@ -273,77 +273,111 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 		}
 		return nil
 	}
-	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
-		// The event id index finds an event at once; without an account and
-		// a region there are no postings to walk.
-		err = fetch(0, math.MaxInt64)
-	} else {
-		err = r.walkPostings(ctx, attr, value, q, before, func(first, last int64) (bool, error) {
-			err := fetch(first, last)
-			return len(events) > limit, err
-		})
-	}
+	err = lookupRanges(q, before, func() bool { return len(events) > limit }, fetch,
+		func(after, upper int64) ([][2]int64, error) { return r.postingsPage(ctx, attr, value, q, after, upper) })
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
-	if len(events) > limit {
-		events, ids = events[:limit], ids[:limit]
-		last := events[limit-1]
-		next = cursor{time: last.EventTime.UnixMilli(), id: ids[limit-1]}.token()
-	}
+	events, next = pageEnd(events, ids, limit)
 	return events, next, nil
+}
+
+// lookupRanges has fetch read the id ranges a lookup of q reads, until the
+// page is full: with an AccountID and a Region, those of the postings that
+// page reads (see walkPostings); else every id (the event id index finds an
+// event at once; without an account and a region there are no postings).
+func lookupRanges(q Query, before int64, full func() bool, fetch func(first, last int64) error,
+	page func(after, upper int64) ([][2]int64, error)) error {
+	if q.AccountID == "" || q.Region == "" || q.EventID != "" {
+		return fetch(0, math.MaxInt64)
+	}
+	return walkPostings(before, page, func(first, last int64) (bool, error) {
+		err := fetch(first, last)
+		return full(), err
+	})
+}
+
+// pageEnd cuts a lookup's page of up to limit+1 events (ids beside them)
+// to limit, and returns the token of the next page if there is one.
+func pageEnd(events []Event, ids []int64, limit int) ([]Event, string) {
+	if len(events) <= limit {
+		return events, ""
+	}
+	return events[:limit], cursor{time: events[limit-1].EventTime.UnixMilli(), id: ids[limit-1]}.token()
 }
 
 // postingsPage is how many postings a lookup reads at a time.
 const postingsPage = 64
 
-// walkPostings calls fn with the id ranges of the postings of attr = value
-// in q's account and region, newest first, from before down, skipping those outside
-// q's time range, until fn reports it is done.
-func (r *Reader) walkPostings(ctx context.Context, attr, value string, q Query, before int64,
+// walkPostings calls fn with the id ranges of postings, newest first,
+// below before, until fn reports it is done. page reads the next
+// postingsPage postings (first and last id) of the lookup, newest first:
+// those with last_id < after and first_id < upper.
+//
+// In the SQLite log the postings of one value never overlap: each covers
+// one transaction's records. In PostgreSQL they may: a range holds whatever
+// every node inserted meanwhile. Every id from upper up was read with a
+// posting before, so each posting is read below upper, the lowest first id
+// yet; after is the last id of the posting read last. The one holding id
+// before-1 ends at or after it, hence first_id < upper rather than
+// last_id < upper.
+func walkPostings(before int64, page func(after, upper int64) ([][2]int64, error),
 	fn func(first, last int64) (done bool, err error)) error {
-	start, end := int64(math.MinInt64), int64(math.MaxInt64)
+	upper, after := before, int64(math.MaxInt64)
+	for {
+		ranges, err := page(after, upper)
+		if err != nil {
+			return err
+		}
+		for _, rg := range ranges {
+			after = rg[1]
+			if rg[0] >= upper {
+				continue // read with an earlier posting
+			}
+			if done, err := fn(rg[0], min(rg[1], upper-1)); err != nil || done {
+				return err
+			}
+			upper = rg[0]
+		}
+		if len(ranges) < postingsPage {
+			return nil
+		}
+	}
+}
+
+// timeBounds is q's time range in Unix milliseconds, both inclusive.
+func timeBounds(q Query) (start, end int64) {
+	start, end = math.MinInt64, math.MaxInt64
 	if !q.StartTime.IsZero() {
 		start = q.StartTime.UnixMilli()
 	}
 	if !q.EndTime.IsZero() {
 		end = q.EndTime.UnixMilli()
 	}
-	// Postings of one attribute value never overlap: each covers one
-	// transaction's records. The one holding id before-1 ends at or after
-	// it, hence first_id < before rather than last_id < before.
-	upper := int64(math.MaxInt64)
-	for {
-		rows, err := r.db.QueryContext(ctx, `SELECT first_id, last_id FROM postings
-			WHERE attr = ? AND value = ? AND account = ? AND region = ? AND last_id < ? AND first_id < ?
-				AND max_time >= ? AND min_time <= ?
-			ORDER BY last_id DESC LIMIT ?`, attr, value, q.AccountID, q.Region, upper, before, start, end, postingsPage)
-		if err != nil {
-			return err
-		}
-		var ranges [][2]int64
-		for rows.Next() {
-			var rg [2]int64
-			if err := rows.Scan(&rg[0], &rg[1]); err != nil {
-				rows.Close()
-				return err
-			}
-			ranges = append(ranges, rg)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		for _, rg := range ranges {
-			done, err := fn(rg[0], rg[1])
-			if err != nil || done {
-				return err
-			}
-			upper = rg[1]
-		}
-		if len(ranges) < postingsPage {
-			return nil
-		}
+	return start, end
+}
+
+// postingsPage reads a page of the postings of attr = value in q's account
+// and region within q's time range (see walkPostings).
+func (r *Reader) postingsPage(ctx context.Context, attr, value string, q Query, after, upper int64) ([][2]int64, error) {
+	start, end := timeBounds(q)
+	rows, err := r.db.QueryContext(ctx, `SELECT first_id, last_id FROM postings
+		WHERE attr = ? AND value = ? AND account = ? AND region = ? AND last_id < ? AND first_id < ?
+			AND max_time >= ? AND min_time <= ?
+		ORDER BY last_id DESC LIMIT ?`, attr, value, q.AccountID, q.Region, after, upper, start, end, postingsPage)
+	if err != nil {
+		return nil, err
 	}
+	defer rows.Close()
+	var ranges [][2]int64
+	for rows.Next() {
+		var rg [2]int64
+		if err := rows.Scan(&rg[0], &rg[1]); err != nil {
+			return nil, err
+		}
+		ranges = append(ranges, rg)
+	}
+	return ranges, rows.Err()
 }
 
 // events runs query, which selects eventColumns. It returns the records'
