@@ -175,3 +175,29 @@ func TestOnDemandRotationLimitAndPaging(t *testing.T) {
 	_, err = c.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: aws.String("alias/aws/ebs")})
 	wantCode(t, err, "NotFoundException") // aliases are not accepted here
 }
+
+// TestRotationStatusOfKeysThatCannotRotate: GetKeyRotationStatus answers
+// false, not an error, for keys that cannot rotate automatically, as AWS
+// does ("always false"): Terraform's AWS provider reads it for every key at
+// every refresh.
+func TestRotationStatusOfKeysThatCannotRotate(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	for _, in := range []awskms.CreateKeyInput{
+		{KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"},
+		{KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT"},
+		{KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"},
+		{Origin: "EXTERNAL"}, // pending import
+	} {
+		k := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &in)).KeyMetadata
+		st, err := c.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: k.KeyId})
+		if err != nil {
+			t.Fatalf("%s %s: %v", in.KeySpec, in.Origin, err)
+		}
+		if st.KeyRotationEnabled || st.RotationPeriodInDays != nil || st.NextRotationDate != nil || *st.KeyId != *k.Arn {
+			t.Errorf("%s %s: %+v", in.KeySpec, in.Origin, st)
+		}
+		_, err = c.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: k.KeyId})
+		wantCode(t, err, "UnsupportedOperationException")
+	}
+}

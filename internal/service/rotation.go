@@ -85,13 +85,13 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Caller, in *KeyID
 		return nil, err
 	}
 	k := &e.key
-	if k.Spec != kms.KeySpecSymmetricDefault {
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
-	}
-	if k.State == kms.KeyStatePendingImport {
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
-	}
 	out := &GetKeyRotationStatusOutput{KeyId: k.ARN()}
+	// Keys that cannot rotate automatically (asymmetric, HMAC, imported
+	// material) are no error: AWS reports false for them ("always false"),
+	// and Terraform's provider reads this for every key at every refresh.
+	if k.Spec != kms.KeySpecSymmetricDefault || k.Origin == kms.OriginExternal {
+		return out, nil
+	}
 	// While a deletion is pending the status reads false; cancelling the
 	// deletion brings the setting back.
 	if k.RotationEnabled && k.State != kms.KeyStatePendingDeletion {
