@@ -228,6 +228,9 @@ func TestAliases(t *testing.T) {
 	wantMessage(t, create("app", k1.KeyId), "ValidationException", `Alias must start with the prefix "alias/"`)
 	wantCode(t, create("alias/aws/s3", k1.KeyId), "InvalidAliasNameException")
 	wantMessage(t, create("alias/bad name", k1.KeyId), "ValidationException", "regular expression pattern")
+	wantMessage(t, create("alias/my:alias", k1.KeyId), "ValidationException", "alias/my:alias contains invalid characters for an alias")
+	_, err := c.UpdateAlias(ctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/app:x"), TargetKeyId: k2.KeyId})
+	wantMessage(t, err, "ValidationException", "alias/app:x contains invalid characters for an alias")
 	wantCode(t, create("alias/x", aws.String("alias/app")), "NotFoundException")
 	wantCode(t, create("alias/x", aws.String("1234abcd-12ab-34cd-56ef-1234567890ab")), "NotFoundException")
 	// Same name in another region is another alias.
@@ -246,7 +249,7 @@ func TestAliases(t *testing.T) {
 		t.Fatalf("encrypt via updated alias used %s", *ct2.KeyId)
 	}
 	must[*awskms.DecryptOutput](t)(c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))
-	_, err := c.UpdateAlias(ctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/none"), TargetKeyId: k2.KeyId})
+	_, err = c.UpdateAlias(ctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/none"), TargetKeyId: k2.KeyId})
 	wantCode(t, err, "NotFoundException")
 
 	for i := range 5 {

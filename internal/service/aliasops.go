@@ -26,6 +26,19 @@ func checkAliasName(name string) error {
 	return nil
 }
 
+// checkNewAliasName is checkAliasName for a name being given to a key
+// (CreateAlias, UpdateAlias): the model pattern allows ':', AWS does not
+// (its message, as recorded by moto's tests of real AWS).
+func checkNewAliasName(name string) error {
+	if err := checkAliasName(name); err != nil {
+		return err
+	}
+	if strings.Contains(name, ":") {
+		return validationf("%s contains invalid characters for an alias", name)
+	}
+	return nil
+}
+
 // aliasTarget resolves and checks the key an alias is to point at.
 func (s *Service) aliasTarget(ctx context.Context, c *Caller, id, action string) (kms.Key, error) {
 	e, err := s.lookup(ctx, c, id, false)
@@ -57,7 +70,7 @@ func (s *Service) aliasTarget(ctx context.Context, c *Caller, id, action string)
 // CreateAlias names a key.
 func (s *Service) CreateAlias(ctx context.Context, c *Caller, in *AliasInput) (*struct{}, error) {
 	name := *in.AliasName
-	if err := checkAliasName(name); err != nil {
+	if err := checkNewAliasName(name); err != nil {
 		return nil, err
 	}
 	aliasARN := kms.AliasARN(c.Region, c.Principal.Account, name)
@@ -110,7 +123,7 @@ func (s *Service) keyAuthorized(ctx context.Context, c *Caller, id, action strin
 // UpdateAlias points an existing alias at another key of the same kind.
 func (s *Service) UpdateAlias(ctx context.Context, c *Caller, in *AliasInput) (*struct{}, error) {
 	name := *in.AliasName
-	if err := checkAliasName(name); err != nil {
+	if err := checkNewAliasName(name); err != nil {
 		return nil, err
 	}
 	if err := s.authorizeIAM(ctx, c, "UpdateAlias", kms.AliasARN(c.Region, c.Principal.Account, name), nil); err != nil {
