@@ -360,8 +360,11 @@ func TestImportExpiry(t *testing.T) {
 	}
 	must[*awskms.DecryptOutput](t)(decryptWith(c, blob))
 
-	// Expired: the material is gone, the rest of the key stays.
+	// Expired: from that instant, before any sweep, the key is
+	// PendingImport and its material unusable (the key was cached).
 	clock.advance(31 * dayDur)
+	wantPendingImport(t, c, k, blob)
+	// Swept: the material is gone, the rest of the key stays.
 	if _, err := ts.Service.SweepExpiredMaterial(ctx, clock.now()); err != nil {
 		t.Fatal(err)
 	}

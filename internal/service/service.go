@@ -229,6 +229,12 @@ func (s *Service) lookupAlias(ctx context.Context, account, region, name string,
 // acquire returns the cache entry of a key id, loading it on a miss.
 func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
 	e, gen := s.cache.acquire(id)
+	if e != nil && s.materialExpired(&e.key) {
+		// Cached before its material expired: load it again, expired.
+		s.cache.release(e)
+		s.cache.invalidateKey(id)
+		e, gen = s.cache.acquire(id)
+	}
 	if e != nil {
 		return e, nil
 	}
@@ -239,7 +245,19 @@ func (s *Service) acquire(ctx context.Context, id string) (*keyEntry, error) {
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
+	if s.materialExpired(&u.Key) {
+		// From its ValidTo on the key is PendingImport and its material
+		// unusable, whenever the sweep (SweepExpiredMaterial) deletes it.
+		u.Key.State, u.Current = kms.KeyStatePendingImport, nil
+	}
 	return s.cache.insert(u, gen), nil
+}
+
+// materialExpired reports whether k's imported material has reached its
+// ValidTo while k is still enabled or disabled (not yet swept).
+func (s *Service) materialExpired(k *kms.Key) bool {
+	return !k.ValidTo.IsZero() && (k.State == kms.KeyStateEnabled || k.State == kms.KeyStateDisabled) &&
+		!s.now().Before(k.ValidTo)
 }
 
 type arn struct{ region, account, resource string }
