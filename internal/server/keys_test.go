@@ -79,7 +79,12 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"bad spec", awskms.CreateKeyInput{KeySpec: "HMAC_random"}, "ValidationException", "Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set"},
 		{"symmetric sign", awskms.CreateKeyInput{KeyUsage: types.KeyUsageTypeSignVerify}, "ValidationException", "KeyUsage"},
 		{"long description", awskms.CreateKeyInput{Description: aws.String(strings.Repeat("x", 8193))}, "ValidationException", "at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192"},
-		{"reserved tag", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("aws:x"), TagValue: aws.String("")}}}, "TagException", "aws:"},
+		// Tag messages as LocalStack records AWS's.
+		{"reserved tag", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("aws:x"), TagValue: aws.String("")}}}, "TagException", "Tags beginning with aws: are reserved"},
+		{"reserved tag, any case", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("AwS:x"), TagValue: aws.String("")}}}, "TagException", "Tags beginning with aws: are reserved"},
+		{"duplicate tag keys", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String("1")}, {TagKey: aws.String("k"), TagValue: aws.String("2")}}}, "TagException", "Duplicate tag keys"},
+		{"51 tags", awskms.CreateKeyInput{Tags: manyTags(51)}, "TagException", "Too many tags"},
+		{"long tag value", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String(strings.Repeat("v", 257))}}}, "ValidationException", "at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256"},
 		{"bad policy", awskms.CreateKeyInput{Policy: aws.String("{not json")}, "MalformedPolicyDocumentException", ""},
 		{"huge policy", awskms.CreateKeyInput{Policy: aws.String(`{"Version":"` + strings.Repeat("x", 40000) + `"}`)}, "LimitExceededException", ""},
 		{"multi-region", awskms.CreateKeyInput{MultiRegion: aws.Bool(true)}, "UnsupportedOperationException", ""},
@@ -94,6 +99,15 @@ func TestCreateKeyValidation(t *testing.T) {
 	if len(l.Keys) != 0 {
 		t.Fatalf("failed CreateKey calls left %d keys", len(l.Keys))
 	}
+}
+
+// manyTags is n tags k0=v ... k(n-1)=v.
+func manyTags(n int) []types.Tag {
+	tags := make([]types.Tag, n)
+	for i := range tags {
+		tags[i] = types.Tag{TagKey: aws.String(fmt.Sprint("k", i)), TagValue: aws.String("v")}
+	}
+	return tags
 }
 
 func TestListKeysPagination(t *testing.T) {
@@ -319,6 +333,10 @@ func TestTags(t *testing.T) {
 		t.Fatalf("tags after untag %s", got)
 	}
 	wantCode(t, tag("aws:reserved", "x"), "TagException")
+	wantMessage(t, tag("AWS:reserved", "x"), "TagException", "Tags beginning with aws: are reserved")
+	wantMessage(t, tag("d", "1", "d", "2"), "TagException", "Duplicate tag keys")
+	_, err := c.UntagResource(ctx, &awskms.UntagResourceInput{KeyId: k.KeyId, TagKeys: []string{"Aws:x"}})
+	wantMessage(t, err, "TagException", "Tags beginning with aws: are reserved")
 	var many []string
 	for i := range 49 {
 		many = append(many, fmt.Sprint("k", i), "v")

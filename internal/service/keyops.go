@@ -52,17 +52,31 @@ func (s *Service) checkNewPolicy(ctx context.Context, c *Caller, text, keyARN, a
 	return nil
 }
 
-// checkTags rejects reserved and duplicate tag keys.
+// checkTags rejects the tags of a request, in AWS's order (as LocalStack
+// records it): duplicate keys, more than a key can have, reserved keys.
 func checkTags(tags []kms.Tag) error {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
-		if strings.HasPrefix(t.Key, "aws:") {
-			return kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
-		}
 		if seen[t.Key] {
-			return kms.Errorf(kms.ErrTag, "Duplicate tag keys: %s", t.Key)
+			return kms.Errorf(kms.ErrTag, "Duplicate tag keys")
 		}
 		seen[t.Key] = true
+	}
+	if len(tags) > maxTagsPerKey {
+		return kms.Errorf(kms.ErrTag, "Too many tags")
+	}
+	for _, t := range tags {
+		if err := checkTagKey(t.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTagKey rejects a reserved tag key: aws: in any case.
+func checkTagKey(key string) error {
+	if len(key) >= 4 && strings.EqualFold(key[:4], "aws:") {
+		return kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
 	}
 	return nil
 }
@@ -108,9 +122,6 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
-	}
-	if len(in.Tags) > maxTagsPerKey {
-		return nil, kms.Errorf(kms.ErrLimitExceeded, "A key can have at most %d tags.", maxTagsPerKey)
 	}
 	fill := func(pc policy.Context) {
 		pc.Set(policy.KeyKeySpec, string(spec))
@@ -408,8 +419,8 @@ func (s *Service) TagResource(ctx context.Context, c *Caller, in *TagResourceInp
 // UntagResource removes tags from a key; absent tag keys are ignored.
 func (s *Service) UntagResource(ctx context.Context, c *Caller, in *UntagResourceInput) (*struct{}, error) {
 	for _, t := range in.TagKeys {
-		if strings.HasPrefix(t, "aws:") {
-			return nil, kms.Errorf(kms.ErrTag, "Tags beginning with aws: are reserved")
+		if err := checkTagKey(t); err != nil {
+			return nil, err
 		}
 	}
 	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "UntagResource", fill: func(pc policy.Context) {
