@@ -235,3 +235,35 @@ func TestUsesContext(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNewKeyPolicy: the rules AWS applies to key policies it is given
+// since August 18, 2025; Parse itself still accepts what was stored before.
+func TestCheckNewKeyPolicy(t *testing.T) {
+	const root = `"Effect":"Allow","Principal":{"AWS":"111122223333"}`
+	for _, tc := range []struct {
+		name, stmt, err string
+	}{
+		{"action and star", `{` + root + `,"Action":"kms:*","Resource":"*"}`, ""},
+		{"not action", `{` + root + `,"NotAction":"kms:Decrypt","Resource":["*"]}`, ""},
+		{"no action", `{"Sid":"S1",` + root + `,"Resource":"*"}`, "Statement S1 has no Action or NotAction element."},
+		{"no resource", `{` + root + `,"Action":"kms:*"}`, `Statement 1 must have a Resource element of "*"`},
+		{"key arn", `{` + root + `,"Action":"kms:*","Resource":"arn:aws:kms:us-east-1:111122223333:key/k"}`, `Statement 1 must have a Resource element of "*"`},
+		{"star and more", `{` + root + `,"Action":"kms:*","Resource":["*","arn:aws:kms:us-east-1:111122223333:key/k"]}`, `must have a Resource element`},
+		{"not resource", `{` + root + `,"Action":"kms:*","NotResource":"*"}`, `must have a Resource element`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse(`{"Version":"2012-10-17","Statement":[`+tc.stmt+`]}`, KeyPolicy)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			err = d.CheckNewKeyPolicy()
+			var pe *ParseError
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("CheckNewKeyPolicy: %v", err)
+			case tc.err != "" && (!errors.As(err, &pe) || !strings.Contains(pe.Message, tc.err)):
+				t.Errorf("CheckNewKeyPolicy: %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

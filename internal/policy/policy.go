@@ -35,6 +35,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/openkms/kms"
@@ -101,6 +102,27 @@ func (d *Document) readsContext() bool {
 		}
 	}
 	return false
+}
+
+// CheckNewKeyPolicy applies the rules AWS enforces on the key policies it
+// is given (CreateKey, PutKeyPolicy, ReplicateKey) since August 18, 2025:
+// every statement has an Action or NotAction element, and a Resource
+// element whose only value is "*". Policies stored before are evaluated as
+// ever: such a statement never applies. The error is a *ParseError.
+func (d *Document) CheckNewKeyPolicy() error {
+	for i, s := range d.statements {
+		name := s.sid
+		if name == "" {
+			name = fmt.Sprint(i + 1)
+		}
+		if !s.hasAction {
+			return parseErr("Statement %s has no Action or NotAction element.", name)
+		}
+		if !s.hasResource || s.notResource || len(s.resources) != 1 || s.resources[0] != "*" {
+			return parseErr(`Statement %s must have a Resource element of "*", the only resource a key policy names.`, name)
+		}
+	}
+	return nil
 }
 
 // Kind returns the kind the document was parsed as.

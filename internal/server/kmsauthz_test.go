@@ -89,6 +89,22 @@ func TestKMSAuthorizationWithIAM(t *testing.T) {
 	wantMessage(t, err, "MalformedPolicyDocumentException", "will not allow you to update the key policy in the future")
 	_, err = rootKMS.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: key.KeyId, Policy: aws.String(`{"Statement":`)})
 	wantCode(t, err, "MalformedPolicyDocumentException")
+	// Since August 18, 2025 AWS refuses key policy statements without an
+	// Action or NotAction, or with a Resource other than "*" (AWS Health
+	// notice, quoted in ministryofjustice/analytical-platform#7691).
+	root111 := `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}`
+	for _, bad := range []string{
+		`{"Sid":"NoAction","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Resource":"*"}`,
+		`{"Sid":"KeyArn","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"` + *key.Arn + `"}`,
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*"}`,
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","NotResource":"*"}`,
+	} {
+		doc := `{"Version":"2012-10-17","Statement":[` + root111 + `,` + bad + `]}`
+		_, err = rootKMS.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: key.KeyId, Policy: aws.String(doc)})
+		wantMessage(t, err, "MalformedPolicyDocumentException", "Statement ")
+		_, err = rootKMS.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(doc)})
+		wantMessage(t, err, "MalformedPolicyDocumentException", "Statement ")
+	}
 
 	// An inactive or deleted access key is rejected at once.
 	if _, err := root.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("alice"), AccessKeyId: aws.String(aliceCreds.AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {

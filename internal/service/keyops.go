@@ -27,6 +27,9 @@ func (s *Service) checkNewPolicy(ctx context.Context, c *Caller, text, keyARN, a
 		return kms.Errorf(kms.ErrLimitExceeded, "Policy exceeds the maximum size of %d bytes.", maxPolicyBytes)
 	}
 	doc, err := policy.Parse(text, policy.KeyPolicy)
+	if err == nil {
+		err = doc.CheckNewKeyPolicy()
+	}
 	if err != nil {
 		var pe *policy.ParseError
 		if errors.As(err, &pe) {
