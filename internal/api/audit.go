@@ -250,6 +250,9 @@ func hotParameters(in any) (map[string]any, bool) {
 		str("keyId", in.KeyId)
 		str("encryptionAlgorithm", in.EncryptionAlgorithm)
 		dry(in.DryRun)
+		if in.DryRunModifiers != nil {
+			m["dryRunModifiers"] = in.DryRunModifiers
+		}
 	case *service.GenerateDataKeyInput:
 		if in == nil {
 			return nil, true

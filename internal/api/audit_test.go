@@ -26,6 +26,8 @@ func TestHotParameters(t *testing.T) {
 		&service.DecryptInput{CiphertextBlob: []byte("c")},
 		&service.DecryptInput{CiphertextBlob: []byte("c"), EncryptionContext: ec, KeyId: s("k"), EncryptionAlgorithm: s("SYMMETRIC_DEFAULT"),
 			Recipient: &struct{}{}, GrantTokens: []string{"t"}, DryRun: true},
+		&service.DecryptInput{KeyId: s("k"), DryRun: true, DryRunModifiers: []string{"IGNORE_CIPHERTEXT"}},
+		&service.DecryptInput{CiphertextBlob: []byte("c"), DryRunModifiers: []string{}},
 		(*service.GenerateDataKeyInput)(nil),
 		&service.GenerateDataKeyInput{KeyId: s("k"), KeySpec: s("AES_256")},
 		&service.GenerateDataKeyInput{KeyId: s("k"), EncryptionContext: ec, NumberOfBytes: &n, Recipient: &struct{}{}, DryRun: true},
@@ -48,7 +50,7 @@ func TestHotParameters(t *testing.T) {
 	for _, typ := range []reflect.Type{reflect.TypeFor[service.EncryptInput](), reflect.TypeFor[service.DecryptInput](), reflect.TypeFor[service.GenerateDataKeyInput]()} {
 		for i := range typ.NumField() {
 			switch f := typ.Field(i).Name; f {
-			case "KeyId", "EncryptionContext", "EncryptionAlgorithm", "DryRun", "NumberOfBytes", "KeySpec":
+			case "KeyId", "EncryptionContext", "EncryptionAlgorithm", "DryRun", "DryRunModifiers", "NumberOfBytes", "KeySpec":
 			default:
 				if !secretMembers[f] {
 					t.Errorf("%s.%s: not rendered by hotParameters", typ.Name(), f)

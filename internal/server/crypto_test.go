@@ -153,3 +153,36 @@ func TestGenerateRandom(t *testing.T) {
 	_, err = c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(0)})
 	wantMessage(t, err, "ValidationException", "Member must have value greater than or equal to 1")
 }
+
+// TestDryRunIgnoringCiphertext: Decrypt and ReEncrypt with DryRun and
+// DryRunModifiers IGNORE_CIPHERTEXT check the permissions on the key the
+// request names, without a ciphertext.
+func TestDryRunIgnoringCiphertext(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	k := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
+	other := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
+	ignore := []types.DryRunModifierType{types.DryRunModifierTypeIgnoreCiphertext}
+	decrypt := func(c *awskms.Client, keyID *string, dryRun bool, mods []types.DryRunModifierType) error {
+		_, err := c.Decrypt(ctx, &awskms.DecryptInput{KeyId: keyID, DryRun: aws.Bool(dryRun), DryRunModifiers: mods})
+		return err
+	}
+	wantCode(t, decrypt(c, k.KeyId, true, ignore), "DryRunOperationException")
+	wantCode(t, decrypt(c, aws.String(*k.Arn), true, ignore), "DryRunOperationException")
+	wantMessage(t, decrypt(c, nil, true, ignore), "ValidationException", "KeyId is required")
+	// The modifier needs DryRun; without it the ciphertext is required.
+	wantMessage(t, decrypt(c, k.KeyId, false, ignore), "ValidationException", "'ciphertextBlob'")
+	wantMessage(t, decrypt(c, k.KeyId, true, nil), "ValidationException", "'ciphertextBlob'")
+	_, err := c.ReEncrypt(ctx, &awskms.ReEncryptInput{SourceKeyId: k.KeyId, DestinationKeyId: other.KeyId,
+		DryRun: aws.Bool(true), DryRunModifiers: ignore})
+	wantCode(t, err, "DryRunOperationException")
+
+	// The key's state and the caller's permissions still count.
+	must[*awskms.DisableKeyOutput](t)(c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: other.KeyId}))
+	wantCode(t, decrypt(c, other.KeyId, true, ignore), "DisabledException")
+	root := newIAMClient(ts.URL, rootCreds)
+	alice := kmsAs(ts.URL, createUserWithKey(t, root, "alice"))
+	wantCode(t, decrypt(alice, k.KeyId, true, ignore), "AccessDeniedException")
+	putUserPolicy(t, root, "alice", "decrypt", allowDoc("kms:Decrypt", *k.Arn))
+	wantCode(t, decrypt(alice, k.KeyId, true, ignore), "DryRunOperationException")
+}

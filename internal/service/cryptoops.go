@@ -141,10 +141,13 @@ type opened struct {
 // open decrypts a ciphertext (spec §2.5 Decrypt), authorizing a (whose fill
 // should set the algorithm and context keys). With dryRun it stops after
 // the checks.
-func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *string, alg *string, encCtx map[string]string, a access, op string, dryRun bool) (*opened, error) {
+func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *string, alg *string, encCtx map[string]string, a access, op string, dryRun, ignoreCiphertext bool) (*opened, error) {
 	a.cross = true
 	if keyID != nil {
 		a.id = *keyID
+	}
+	if dryRun && ignoreCiphertext {
+		return nil, s.dryRunWithoutCiphertext(ctx, c, keyID, alg, encCtx, a, op)
 	}
 	hdr, perr := keys.ParseHeader(blob)
 	// An asymmetric algorithm needs the key named. Without one, a blob of
@@ -204,6 +207,28 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 		return nil, errInvalidCiphertext
 	}
 	return &opened{plaintext: pt, keyARN: e.key.ARN(), alg: keys.AlgSymmetricDefault, materialID: mid}, nil
+}
+
+// dryRunWithoutCiphertext is a dry run of open with DryRunModifiers
+// IGNORE_CIPHERTEXT: the key the request names is checked as it would be
+// for a ciphertext (state, usage, algorithm, permissions), and nothing is
+// decrypted. Without a ciphertext the request must name the key.
+func (s *Service) dryRunWithoutCiphertext(ctx context.Context, c *Caller, keyID *string, alg *string, encCtx map[string]string, a access, op string) error {
+	if keyID == nil {
+		return validationf("KeyId is required when DryRunModifiers is %s: without a ciphertext, the request must name the key.", dryRunIgnoreCiphertext)
+	}
+	e, err := s.lookup(ctx, c, *keyID, true)
+	if err != nil {
+		return err
+	}
+	defer s.cache.release(e)
+	if err := s.checkUse(ctx, c, e, a, op, alg); err != nil {
+		return err
+	}
+	if keys.IsAsymmetric(e.key.Spec) && len(encCtx) > 0 {
+		return errAsymContext
+	}
+	return errDryRun
 }
 
 // openAsym decrypts an RSAES-OAEP or SM2PKE ciphertext. The request must
@@ -275,7 +300,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Caller, in *DecryptInput) (*De
 	}
 	o, err := s.open(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext,
 		access{action: "Decrypt", fill: algorithmContext(in.EncryptionAlgorithm, in.EncryptionContext),
-			grantOK: withContext(in.EncryptionContext)}, "Decrypt", in.DryRun)
+			grantOK: withContext(in.EncryptionContext)}, "Decrypt", in.DryRun, ignoresCiphertext(in.DryRun, in.DryRunModifiers))
 	if err != nil {
 		return nil, err
 	}
@@ -292,8 +317,10 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 	// destination; an unparsable blob fails in open below.
 	hdr, _ := keys.ParseHeader(in.CiphertextBlob)
 	source := hdr.KeyARN
-	if in.SourceKeyId != nil && in.SourceEncryptionAlgorithm != nil && *in.SourceEncryptionAlgorithm != keys.AlgSymmetricDefault {
-		// Asymmetric ciphertexts name no key; the request does.
+	if in.SourceKeyId != nil && (ignoresCiphertext(in.DryRun, in.DryRunModifiers) ||
+		in.SourceEncryptionAlgorithm != nil && *in.SourceEncryptionAlgorithm != keys.AlgSymmetricDefault) {
+		// Asymmetric ciphertexts name no key, nor does a dry run without
+		// one; the request does.
 		if e, err := s.lookup(ctx, c, *in.SourceKeyId, true); err == nil {
 			source = e.key.ARN()
 			s.cache.release(e)
@@ -317,7 +344,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 		access{action: "ReEncryptFrom", fill: func(pc policy.Context) {
 			algorithmContext(in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)(pc)
 			sameKey(pc)
-		}, grantOK: withContext(in.SourceEncryptionContext)}, "ReEncrypt", in.DryRun)
+		}, grantOK: withContext(in.SourceEncryptionContext)}, "ReEncrypt", in.DryRun, ignoresCiphertext(in.DryRun, in.DryRunModifiers))
 	if err != nil {
 		return nil, err
 	}

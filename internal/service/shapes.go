@@ -2,6 +2,7 @@ package service
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -234,6 +235,23 @@ type EncryptInput struct {
 	DryRun              bool
 }
 
+// dryRunIgnoreCiphertext is the DryRunModifiers value of a Decrypt or
+// ReEncrypt that checks permissions without a ciphertext.
+const dryRunIgnoreCiphertext = "IGNORE_CIPHERTEXT"
+
+// ignoresCiphertext reports whether a request is a dry run that needs no
+// ciphertext: the modifier applies only with DryRun.
+func ignoresCiphertext(dryRun bool, modifiers []string) bool {
+	return dryRun && slices.Contains(modifiers, dryRunIgnoreCiphertext)
+}
+
+// dryRunModifiers checks the DryRunModifiers list against its enum.
+func (v *validator) dryRunModifiers(modifiers []string) {
+	for i := range modifiers {
+		v.enum("dryRunModifiers."+strconv.Itoa(i+1)+".member", &modifiers[i], dryRunIgnoreCiphertext)
+	}
+}
+
 var encryptionAlgorithms = []string{"SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"}
 
 // Validate implements the model constraints.
@@ -264,12 +282,14 @@ type DecryptInput struct {
 	EncryptionAlgorithm *string
 	Recipient           *struct{}
 	DryRun              bool
+	DryRunModifiers     []string
 }
 
 // Validate implements the model constraints.
 func (in *DecryptInput) Validate() error {
 	var v validator
-	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
+	v.dryRunModifiers(in.DryRunModifiers)
+	if v.required("ciphertextBlob", in.CiphertextBlob != nil || ignoresCiphertext(in.DryRun, in.DryRunModifiers)) {
 		v.blob("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
 	v.grantTokens(in.GrantTokens)
@@ -297,12 +317,14 @@ type ReEncryptInput struct {
 	DestinationEncryptionAlgorithm *string
 	GrantTokens                    []string
 	DryRun                         bool
+	DryRunModifiers                []string
 }
 
 // Validate implements the model constraints.
 func (in *ReEncryptInput) Validate() error {
 	var v validator
-	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
+	v.dryRunModifiers(in.DryRunModifiers)
+	if v.required("ciphertextBlob", in.CiphertextBlob != nil || ignoresCiphertext(in.DryRun, in.DryRunModifiers)) {
 		v.blob("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
 	v.str("sourceKeyId", in.SourceKeyId, 1, 2048, nil)
