@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,18 +220,47 @@ func (s *Service) ListAliases(ctx context.Context, c *Caller, in *ListAliasesInp
 	if err != nil {
 		return nil, kms.Internal(err)
 	}
-	out := &ListAliasesOutput{Aliases: make([]AliasListEntry, 0, min(len(as), limit))}
-	if len(as) > limit {
-		as = as[:limit]
-		out.Truncated = true
-		out.NextMarker = s.newMarker("ListAliases", as[limit-1].Name)
-	}
+	entries := make([]AliasListEntry, 0, len(as))
 	for i := range as {
 		a := &as[i]
-		out.Aliases = append(out.Aliases, AliasListEntry{
+		created, updated := Timestamp(a.CreationDate), Timestamp(a.LastUpdatedDate)
+		entries = append(entries, AliasListEntry{
 			AliasName: a.Name, AliasArn: a.ARN(), TargetKeyId: a.TargetKeyID,
-			CreationDate: Timestamp(a.CreationDate), LastUpdatedDate: Timestamp(a.LastUpdatedDate),
+			CreationDate: &created, LastUpdatedDate: &updated,
 		})
 	}
+	if in.KeyId == nil {
+		entries = withPredefinedAliases(entries, c.Principal.Account, c.Region, after, len(as) == limit+1)
+	}
+	out := &ListAliasesOutput{Aliases: entries}
+	if len(entries) > limit {
+		out.Aliases = entries[:limit]
+		out.Truncated = true
+		out.NextMarker = s.newMarker("ListAliases", entries[limit-1].AliasName)
+	}
 	return out, nil
+}
+
+// withPredefinedAliases adds to a page of stored aliases (names after
+// after, in order) the predefined alias/aws/<service> names of the AWS
+// managed keys that do not exist yet, as AWS lists them: without a target
+// or dates. full says the page ended before the store did: names past its
+// last are left to the next page, which knows whether they are stored.
+func withPredefinedAliases(entries []AliasListEntry, account, region, after string, full bool) []AliasListEntry {
+	stored := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		stored[e.AliasName] = true
+	}
+	n := len(entries)
+	for service := range managedServices {
+		name := "alias/aws/" + service
+		if name <= after || stored[name] || full && n > 0 && name > entries[n-1].AliasName {
+			continue
+		}
+		entries = append(entries, AliasListEntry{AliasName: name, AliasArn: kms.AliasARN(region, account, name)})
+	}
+	if len(entries) > n {
+		slices.SortFunc(entries, func(a, b AliasListEntry) int { return strings.Compare(a.AliasName, b.AliasName) })
+	}
+	return entries
 }

@@ -448,11 +448,13 @@ func (in *ListAliasesInput) Validate() error {
 
 // AliasListEntry is one alias in ListAliases.
 type AliasListEntry struct {
-	AliasName       string
-	AliasArn        string
-	TargetKeyId     string `json:",omitempty"`
-	CreationDate    Timestamp
-	LastUpdatedDate Timestamp
+	AliasName   string
+	AliasArn    string
+	TargetKeyId string `json:",omitempty"`
+	// Absent, with TargetKeyId, for a predefined alias/aws/ name whose AWS
+	// managed key does not exist yet.
+	CreationDate    *Timestamp `json:",omitempty"`
+	LastUpdatedDate *Timestamp `json:",omitempty"`
 }
 
 // ListAliasesOutput is the response of ListAliases.
