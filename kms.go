@@ -300,6 +300,9 @@ const (
 	ErrExpiredImportToken   = "ExpiredImportTokenException"
 	ErrInvalidImportToken   = "InvalidImportTokenException"
 	ErrIncorrectKeyMaterial = "IncorrectKeyMaterialException"
+
+	// Custom key stores, of which this server has none.
+	ErrCustomKeyStoreNotFound = "CustomKeyStoreNotFoundException"
 )
 
 // NewUUID returns a random (version 4) UUID in lowercase, the form of key

@@ -88,14 +88,23 @@ var routes = map[string]handlerFunc{
 	"GenerateDataKeyPair":                 op((*service.Service).GenerateDataKeyPair),
 	"GenerateDataKeyPairWithoutPlaintext": op((*service.Service).GenerateDataKeyPairWithoutPlaintext),
 	"GetKeyLastUsage":                     op((*service.Service).GetKeyLastUsage),
+	"DescribeCustomKeyStores":             op((*service.Service).DescribeCustomKeyStores),
 }
 
-// pending lists the KMS operations that exist in AWS but are not built yet;
+// pending maps the KMS operations that exist in AWS but not here to why:
 // they answer UnsupportedOperationException rather than UnknownOperation.
-var pending = []string{
-	"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore", "DescribeCustomKeyStores",
-	"DisconnectCustomKeyStore", "ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
+var pending = map[string]string{
+	"ConnectCustomKeyStore":    errNoCustomKeyStores,
+	"CreateCustomKeyStore":     errNoCustomKeyStores,
+	"DeleteCustomKeyStore":     errNoCustomKeyStores,
+	"DisconnectCustomKeyStore": errNoCustomKeyStores,
+	"UpdateCustomKeyStore":     errNoCustomKeyStores,
+	"ReplicateKey":             "ReplicateKey is not supported by this server yet.",
+	"UpdatePrimaryRegion":      "UpdatePrimaryRegion is not supported by this server yet.",
 }
+
+const errNoCustomKeyStores = "Custom key stores (AWS CloudHSM key stores and external key stores) are not supported by " +
+	"this server: its keys are protected by its own root key (see kms server --seal-key-file)."
 
 // input is what every request shape implements.
 type input[T any] interface {
@@ -405,7 +414,7 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 		return nil, nil, err
 	}
 	if run == nil {
-		return nil, nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not supported by this server yet.", name)
+		return nil, nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s", pending[name])
 	}
 	if err := h.auditHealthy(); err != nil {
 		return nil, nil, err
@@ -458,12 +467,8 @@ func (h *Handler) authenticate(r *http.Request, body []byte, rec *audit.Record, 
 }
 
 func isPending(name string) bool {
-	for _, p := range pending {
-		if p == name {
-			return true
-		}
-	}
-	return false
+	_, ok := pending[name]
+	return ok
 }
 
 type errorBody struct {

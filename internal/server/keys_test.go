@@ -102,6 +102,20 @@ func TestCreateKeyValidation(t *testing.T) {
 	}
 }
 
+// TestDescribeCustomKeyStores: the SDK reads an empty list.
+func TestDescribeCustomKeyStores(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	out := must[*awskms.DescribeCustomKeyStoresOutput](t)(c.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{}))
+	if out.CustomKeyStores == nil || len(out.CustomKeyStores) != 0 || out.Truncated {
+		t.Fatalf("custom key stores %+v", out)
+	}
+	_, err := c.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{CustomKeyStoreName: aws.String("hsm")})
+	wantMessage(t, err, "CustomKeyStoreNotFoundException", "Custom key store hsm does not exist.")
+	_, err = c.DeleteCustomKeyStore(ctx, &awskms.DeleteCustomKeyStoreInput{CustomKeyStoreId: aws.String("cks-1234567890abcdef0")})
+	wantMessage(t, err, "UnsupportedOperationException", "Custom key stores (AWS CloudHSM key stores and external key stores) are not supported")
+}
+
 // manyTags is n tags k0=v ... k(n-1)=v.
 func manyTags(n int) []types.Tag {
 	tags := make([]types.Tag, n)

@@ -425,7 +425,7 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Caller, in *GenerateRan
 		return nil, errRecipient()
 	}
 	if in.CustomKeyStoreId != nil {
-		return nil, kms.Errorf("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
+		return nil, kms.Errorf(kms.ErrCustomKeyStoreNotFound, "Custom key store %s does not exist.", *in.CustomKeyStoreId)
 	}
 	b := make([]byte, *in.NumberOfBytes)
 	rand.Read(b)
