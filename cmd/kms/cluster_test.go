@@ -150,10 +150,13 @@ func TestClusterChaos(t *testing.T) {
 	nodes := []*proc{first, startKMS(t, dirs[1], append(env, pinned...)...), startKMS(t, dirs[2], append(env, pinned...)...)}
 
 	var (
-		mu          sync.Mutex
-		clients     = []*awskms.Client{nodes[0].client(), nodes[1].client(), nodes[2].client()}
-		created     []string
-		disabled    = map[string]bool{}
+		mu       sync.Mutex
+		clients  = []*awskms.Client{nodes[0].client(), nodes[1].client(), nodes[2].client()}
+		created  []string
+		disabled = map[string]bool{}
+		// Keys a DisableKey was sent for, answered or not: one cut off by a
+		// node's kill -9 or the database's restart may still have happened.
+		disabling   = map[string]bool{}
 		blobs       []sealedBlob
 		answered    []string // request ids of 200 answers
 		stop        atomic.Bool
@@ -253,6 +256,9 @@ func TestClusterChaos(t *testing.T) {
 					if !have {
 						continue
 					}
+					mu.Lock()
+					disabling[key] = true
+					mu.Unlock()
 					out, err := c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(key)})
 					if out != nil && ok(out.ResultMetadata, err) {
 						mu.Lock()
@@ -321,7 +327,7 @@ func TestClusterChaos(t *testing.T) {
 			}
 		}
 		for i, b := range blobs {
-			if disabled[b.key] {
+			if disabling[b.key] {
 				continue
 			}
 			d, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: b.blob})
