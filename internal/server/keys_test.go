@@ -79,6 +79,8 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"asymmetric without usage", awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048}, "ValidationException", "You must specify a KeyUsage value"},
 		{"bad spec", awskms.CreateKeyInput{KeySpec: "HMAC_random"}, "ValidationException", "Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set"},
 		{"symmetric sign", awskms.CreateKeyInput{KeyUsage: types.KeyUsageTypeSignVerify}, "ValidationException", "KeyUsage"},
+		{"RSA key agreement", awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeKeyAgreement}, "ValidationException",
+			"KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048"},
 		{"long description", awskms.CreateKeyInput{Description: aws.String(strings.Repeat("x", 8193))}, "ValidationException", "at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192"},
 		// Tag messages as LocalStack records AWS's.
 		{"reserved tag", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("aws:x"), TagValue: aws.String("")}}}, "TagException", "Tags beginning with aws: are reserved"},

@@ -147,7 +147,8 @@ func TestOnDemandRotationLimitAndPaging(t *testing.T) {
 		}
 	}
 	_, err := c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: k.KeyId})
-	wantCode(t, err, "LimitExceededException")
+	wantMessage(t, err, "LimitExceededException", "The on-demand rotations limit has been reached for the given keyId. "+
+		"No more on-demand rotations can be performed for this key: "+*k.Arn)
 	var got []string
 	pages := 0
 	p := awskms.NewListKeyRotationsPaginator(c, &awskms.ListKeyRotationsInput{KeyId: k.KeyId, Limit: aws.Int32(10)})
@@ -199,5 +200,11 @@ func TestRotationStatusOfKeysThatCannotRotate(t *testing.T) {
 		}
 		_, err = c.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: k.KeyId})
 		wantCode(t, err, "UnsupportedOperationException")
+		// A disabled key says so first (AWS, for a disabled RSA key).
+		if in.Origin == "" {
+			must[*awskms.DisableKeyOutput](t)(c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: k.KeyId}))
+			_, err = c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: k.KeyId})
+			wantMessage(t, err, "DisabledException", *k.Arn+" is disabled.")
+		}
 	}
 }

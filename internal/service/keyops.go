@@ -102,7 +102,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		return nil, validationf("You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
 	if !keys.ValidUsage(spec, usage) {
-		return nil, validationf("KeyUsage %s is not compatible with KeySpec %s.", usage, spec)
+		// AWS's message, without a period (LocalStack's validated
+		// test_derive_shared_secret records it).
+		return nil, validationf("KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
 	if keys.IsAsymmetric(spec) && !keys.Implemented(spec) {
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeySpec %s is not supported by this server.", spec)

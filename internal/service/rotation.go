@@ -26,8 +26,17 @@ const (
 // state rules of EnableKeyRotation, DisableKeyRotation and
 // RotateKeyOnDemand (spec §4.3 note 5). Keys with imported material
 // (EXTERNAL) rotate only on demand, so only onDemand admits them.
+//
+// A disabled key, or one pending deletion, says so before anything else, as
+// AWS answers RotateKeyOnDemand on a disabled RSA key (LocalStack's
+// validated test_rotate_key_on_demand_raises_error_given_key_is_disabled);
+// a key pending import says its origin is not valid (AWS-validated too).
 func canRotate(k *kms.Key, onDemand bool) error {
 	switch {
+	case k.State == kms.KeyStateDisabled:
+		return kms.Errorf(kms.ErrDisabled, "%s is disabled.", k.ARN())
+	case k.State != kms.KeyStateEnabled && k.State != kms.KeyStatePendingImport:
+		return stateError(k)
 	case k.Spec != kms.KeySpecSymmetricDefault || k.Usage != kms.KeyUsageEncryptDecrypt:
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot be rotated.", k.ARN(), k.Spec)
 	case k.Origin != kms.OriginAWSKMS &&
@@ -35,8 +44,6 @@ func canRotate(k *kms.Key, onDemand bool) error {
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
 	case k.Manager == kms.KeyManagerAWS:
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is an AWS managed key, whose rotation cannot be changed.", k.ARN())
-	case k.State == kms.KeyStateDisabled:
-		return kms.Errorf(kms.ErrDisabled, "%s is disabled.", k.ARN())
 	case k.State != kms.KeyStateEnabled:
 		return stateError(k)
 	}
@@ -144,7 +151,9 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s has no key material pending rotation; import new key material with ImportType NEW_KEY_MATERIAL first.", k.ARN())
 	}
 	if n >= maxOnDemandRotations {
-		return nil, kms.Errorf(kms.ErrLimitExceeded, "%s has been rotated on demand %d times, the most allowed.", k.ARN(), maxOnDemandRotations)
+		// AWS's message (LocalStack's validated test_key_rotations_limits).
+		return nil, kms.Errorf(kms.ErrLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. "+
+			"No more on-demand rotations can be performed for this key: %s", k.ARN())
 	}
 	if k.Origin == kms.OriginExternal {
 		err = s.promote(ctx, &k, pending.ID, now)
