@@ -311,7 +311,7 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 			return store.KeyForUse{}, wrap("get key for use", fmt.Errorf("grants of key %s: %w", id, err))
 		}
 		for _, j := range gs {
-			g, err := decodeGrant(store.Grant{ID: j.ID, KeyID: id, Name: j.Name, GranteePrincipal: j.Grantee,
+			g, err := store.DecodeGrantColumns(store.Grant{ID: j.ID, KeyID: id, Name: j.Name, GranteePrincipal: j.Grantee,
 				RetiringPrincipal: j.Retiring, IssuingAccount: j.Issuing, Created: fromMillis(&j.Created)},
 				j.Ops, j.Equals, j.Subset)
 			if err != nil {

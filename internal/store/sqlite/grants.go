@@ -3,34 +3,22 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/openkms/kms/internal/store"
 )
 
 // Grants. Operations and the encryption-context constraints are kept as JSON
-// text, which both SQLite and PostgreSQL store as is. Lists are ordered by
+// text (store.EncodeGrantColumns), which both SQLite and PostgreSQL store as
+// is. Lists are ordered by
 // (created, id); After names a grant, and the query continues from its
 // position, so paging is a keyset scan of the grants_by_key or
 // grants_by_retiring index rather than an OFFSET.
 
-// CreateGrant implements [store.Store]. Nil Operations are stored as an
-// empty list. The strings in Operations and in the constraints must be valid
-// UTF-8, as anything decoded from a JSON request is: JSON cannot hold other
-// bytes, so they are refused rather than altered.
+// CreateGrant implements [store.Store].
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
-	ops, err := encodeOperations(g.Operations)
-	if err != nil {
-		return wrap("create grant", err)
-	}
-	equals, err := encodeConstraint(g.EncryptionContextEquals)
-	if err != nil {
-		return wrap("create grant", err)
-	}
-	subset, err := encodeConstraint(g.EncryptionContextSubset)
+	ops, equals, subset, err := store.EncodeGrantColumns(g)
 	if err != nil {
 		return wrap("create grant", err)
 	}
@@ -115,7 +103,7 @@ func scanGrant(row scanner) (store.Grant, error) {
 	var (
 		g              store.Grant
 		ops            string
-		equals, subset sql.NullString
+		equals, subset *string
 		created        sql.NullInt64
 	)
 	if err := row.Scan(&g.ID, &g.KeyID, &g.Name, &g.GranteePrincipal, &g.RetiringPrincipal,
@@ -123,17 +111,7 @@ func scanGrant(row scanner) (store.Grant, error) {
 		return store.Grant{}, err
 	}
 	g.Created = fromMillis(created)
-	var err error
-	if g.Operations, err = decodeOperations(ops); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: operations: %w", g.ID, err)
-	}
-	if g.EncryptionContextEquals, err = decodeConstraint(equals); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: context_equals: %w", g.ID, err)
-	}
-	if g.EncryptionContextSubset, err = decodeConstraint(subset); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: context_subset: %w", g.ID, err)
-	}
-	return g, nil
+	return store.DecodeGrantColumns(g, ops, equals, subset)
 }
 
 // queryGrants completes the list query q (whose WHERE clause selects the
@@ -177,58 +155,4 @@ func (s *Store) queryGrants(ctx context.Context, q string, args []any,
 		gs = append(gs, g)
 	}
 	return gs, rows.Err()
-}
-
-// encodeOperations stores the operations, in order, as a JSON array.
-func encodeOperations(ops []string) (string, error) {
-	for _, op := range ops {
-		if !utf8.ValidString(op) {
-			return "", errors.New("grant operation is not valid UTF-8")
-		}
-	}
-	if ops == nil {
-		ops = []string{} // "[]", not "null"
-	}
-	b, err := json.Marshal(ops)
-	return string(b), err
-}
-
-// decodeOperations reverses encodeOperations; an empty list comes back nil.
-func decodeOperations(s string) ([]string, error) {
-	var ops []string
-	if err := json.Unmarshal([]byte(s), &ops); err != nil {
-		return nil, err
-	}
-	if len(ops) == 0 {
-		return nil, nil
-	}
-	return ops, nil
-}
-
-// encodeConstraint stores a constraint as a JSON object, and the absence of
-// one (a nil map) as NULL. An empty map is a constraint, stored as "{}".
-func encodeConstraint(m map[string]string) (sql.NullString, error) {
-	if m == nil {
-		return sql.NullString{}, nil
-	}
-	for k, v := range m {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return sql.NullString{}, errors.New("grant constraint is not valid UTF-8")
-		}
-	}
-	b, err := json.Marshal(m) // keys sorted, so equal maps store equal text
-	return sql.NullString{String: string(b), Valid: true}, err
-}
-
-// decodeConstraint reverses encodeConstraint: NULL gives a nil map and "{}"
-// an empty, non-nil one.
-func decodeConstraint(ns sql.NullString) (map[string]string, error) {
-	if !ns.Valid {
-		return nil, nil
-	}
-	m := map[string]string{}
-	if err := json.Unmarshal([]byte(ns.String), &m); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
