@@ -286,36 +286,15 @@ func (r *PostgresReader) sincePage(ctx context.Context, at pgPosition, t time.Ti
 // is running (see since). It returns when ctx ends, with ctx's error, or
 // when fn fails.
 func (r *PostgresReader) Follow(ctx context.Context, t time.Time, poll time.Duration, fn func(Event) error) error {
-	if poll <= 0 {
-		poll = time.Second
-	}
-	timer := time.NewTimer(poll)
-	defer timer.Stop()
 	var at pgPosition
-	for {
-		// Take the wake channel before reading, so a commit between the
-		// read and the wait is not missed.
-		var wake <-chan struct{}
-		if r.wake != nil {
-			wake = r.wake()
-		}
+	return follow(ctx, poll, r.wake, func() (time.Duration, error) {
 		var held bool
 		var err error
-		if at, held, err = r.since(ctx, at, t, true, fn); err != nil {
-			return err
+		if at, held, err = r.since(ctx, at, t, true, fn); held {
+			return pgSettlePoll, err
 		}
-		wait := poll
-		if held {
-			wait = min(poll, pgSettlePoll)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		case <-timer.C:
-		}
-	}
+		return 0, err
+	})
 }
 
 // LastUsage returns the most recent record of any node that counts as a use

@@ -515,28 +515,42 @@ func (r *Reader) since(ctx context.Context, after int64, t time.Time, fn func(Ev
 // the process that writes the log, at every commit). It returns when ctx
 // ends, with ctx's error, or when fn fails.
 func (r *Reader) Follow(ctx context.Context, t time.Time, poll time.Duration, fn func(Event) error) error {
+	var after int64
+	return follow(ctx, poll, r.wake, func() (time.Duration, error) {
+		var err error
+		after, err = r.since(ctx, after, t, fn)
+		return 0, err
+	})
+}
+
+// follow calls read until it fails or ctx ends, then again after poll (or
+// after the shorter wait read asks for), or at once when wake (if set)
+// reports a commit of the process's writer.
+func follow(ctx context.Context, poll time.Duration, wake func() <-chan struct{}, read func() (wait time.Duration, err error)) error {
 	if poll <= 0 {
 		poll = time.Second
 	}
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
-	var after int64
 	for {
 		// Take the wake channel before reading, so a commit between the
 		// read and the wait is not missed.
-		var wake <-chan struct{}
-		if r.wake != nil {
-			wake = r.wake()
+		var woken <-chan struct{}
+		if wake != nil {
+			woken = wake()
 		}
-		var err error
-		if after, err = r.since(ctx, after, t, fn); err != nil {
+		wait, err := read()
+		if err != nil {
 			return err
 		}
-		timer.Reset(poll)
+		if wait <= 0 || wait > poll {
+			wait = poll
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-wake:
+		case <-woken:
 		case <-timer.C:
 		}
 	}
