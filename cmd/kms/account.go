@@ -38,11 +38,7 @@ database instead, while its nodes run.
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kms account create: unexpected argument %q\n", fs.Arg(0))
+	if !parseFlags(fs, args[1:], stderr) {
 		return 2
 	}
 	cfg.Passphrase = os.Getenv(envSealPassphrase)

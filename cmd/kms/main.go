@@ -132,11 +132,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kms server: unexpected argument %q\n", fs.Arg(0))
+	if !parseFlags(fs, args, stderr) {
 		return 2
 	}
 	var lvl slog.Level
