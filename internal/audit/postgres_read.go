@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -86,17 +85,9 @@ func scanEvent(rows pgx.Rows, extra ...any) (Event, int64, error) {
 // the region) newest first and filters the records in their id ranges; one
 // without, as only tools make, scans the records.
 func (r *PostgresReader) Lookup(ctx context.Context, q Query) (events []Event, next string, err error) {
-	limit := q.MaxResults
-	if limit <= 0 || limit > MaxLookupResults {
-		limit = MaxLookupResults
-	}
-	before := int64(math.MaxInt64)
-	if q.NextToken != "" {
-		c, err := parseToken(q.NextToken)
-		if err != nil {
-			return nil, "", err
-		}
-		before = c.id
+	limit, before, err := q.page()
+	if err != nil {
+		return nil, "", err
 	}
 	query, args, attr, value, none := pgLookupQuery(q)
 	if none {

@@ -184,17 +184,9 @@ func (r *Reader) Lookup(ctx context.Context, q Query) (events []Event, next stri
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, "", err
 	}
-	limit := q.MaxResults
-	if limit <= 0 || limit > MaxLookupResults {
-		limit = MaxLookupResults
-	}
-	before := int64(math.MaxInt64)
-	if q.NextToken != "" {
-		c, err := parseToken(q.NextToken)
-		if err != nil {
-			return nil, "", err
-		}
-		before = c.id
+	limit, before, err := q.page()
+	if err != nil {
+		return nil, "", err
 	}
 
 	// The conditions on a record's columns.
@@ -295,6 +287,24 @@ func lookupRanges(q Query, before int64, full func() bool, fetch func(first, las
 		err := fetch(first, last)
 		return full(), err
 	})
+}
+
+// page returns the size of q's page (1 to MaxLookupResults) and the id its
+// records come before (from NextToken; MaxInt64 for the first page).
+func (q Query) page() (limit int, before int64, err error) {
+	limit = q.MaxResults
+	if limit <= 0 || limit > MaxLookupResults {
+		limit = MaxLookupResults
+	}
+	before = math.MaxInt64
+	if q.NextToken != "" {
+		c, err := parseToken(q.NextToken)
+		if err != nil {
+			return 0, 0, err
+		}
+		before = c.id
+	}
+	return limit, before, nil
 }
 
 // pageEnd cuts a lookup's page of up to limit+1 events (ids beside them)
