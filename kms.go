@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,9 @@ const (
 	KeyStatePendingImport   KeyState = "PendingImport"
 	KeyStateUnavailable     KeyState = "Unavailable"
 	KeyStateUpdating        KeyState = "Updating"
+	// KeyStatePendingReplicaDeletion: a multi-Region primary scheduled for
+	// deletion that waits for its replicas to be deleted first.
+	KeyStatePendingReplicaDeletion KeyState = "PendingReplicaDeletion"
 )
 
 // KeySpec says what kind of key material a key holds.
@@ -90,7 +94,11 @@ const (
 // Key is the stored metadata of one KMS key. Key material lives apart from
 // it (store.Material), always sealed.
 type Key struct {
-	ID           string // bare key id (a lowercase UUID)
+	// ID is the id the store keeps the key under: the key id (a lowercase
+	// UUID) for a single-Region key; for a multi-Region key, whose copies
+	// in several regions share one key id (mrk-…), RowID's key id@region.
+	// KeyID returns the key id clients see.
+	ID           string
 	Account      string // owning account, 12 digits
 	Region       string
 	Description  string
@@ -119,6 +127,14 @@ type Key struct {
 	ExpirationModel string
 	ValidTo         time.Time
 
+	// PrimaryRegion is "" for a single-Region key; for a multi-Region key
+	// it is the region of its primary, the same in every copy.
+	PrimaryRegion string
+	// PendingWindowDays is the waiting period of a multi-Region primary in
+	// PendingReplicaDeletion: its deletion is scheduled that many days
+	// after its last replica is gone.
+	PendingWindowDays int
+
 	// Revision counts the changes to the key's row, as the store read it:
 	// UpdateKey writes only over the revision the key was read at, so that
 	// of two changes made at once from the same reading (by two nodes of a
@@ -127,7 +143,35 @@ type Key struct {
 }
 
 // ARN returns the key's ARN.
-func (k *Key) ARN() string { return KeyARN(k.Region, k.Account, k.ID) }
+func (k *Key) ARN() string { return KeyARN(k.Region, k.Account, k.KeyID()) }
+
+// KeyID returns the key id clients see, without the region a multi-Region
+// key's ID carries.
+func (k *Key) KeyID() string { return KeyIDOf(k.ID) }
+
+// MultiRegion reports whether k is a multi-Region key.
+func (k *Key) MultiRegion() bool { return k.PrimaryRegion != "" }
+
+// IsPrimary reports whether k is a multi-Region primary key.
+func (k *Key) IsPrimary() bool { return k.PrimaryRegion != "" && k.PrimaryRegion == k.Region }
+
+// MultiRegionPrefix starts the id of every multi-Region key.
+const MultiRegionPrefix = "mrk-"
+
+// RowID returns the id the store keeps the copy in region of key id under:
+// id itself for a single-Region key, id@region for a multi-Region one.
+func RowID(region, id string) string {
+	if strings.HasPrefix(id, MultiRegionPrefix) {
+		return id + "@" + region
+	}
+	return id
+}
+
+// KeyIDOf returns the key id of a store id made by RowID.
+func KeyIDOf(rowID string) string {
+	id, _, _ := strings.Cut(rowID, "@")
+	return id
+}
 
 // KeyARN builds a key ARN.
 func KeyARN(region, account, id string) string {
@@ -314,4 +358,12 @@ func NewUUID() string {
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// NewMultiRegionID returns a fresh multi-Region key id: mrk- and 32
+// lowercase hex digits.
+func NewMultiRegionID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return MultiRegionPrefix + hex.EncodeToString(b[:])
 }

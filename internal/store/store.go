@@ -276,9 +276,9 @@ type Store interface {
 	// ErrNotFound if absent.
 	GetKeyForUse(ctx context.Context, id string) (KeyForUse, error)
 	// UpdateKey replaces every mutable field of a stored key (description,
-	// state, deletion date, policy, current material, tags, rotation and
-	// expiration settings), provided the key is still at k.Revision, the
-	// revision it was read at: ErrConflict if anything changed the key's
+	// state, deletion date, pending window, policy, current material, tags,
+	// rotation and expiration settings; not PrimaryRegion), provided the
+	// key is still at k.Revision, the revision it was read at: ErrConflict if anything changed the key's
 	// row since (another UpdateKey, RotateKey, PromoteMaterial: each adds
 	// one to the revision), ErrNotFound if absent. Callers read the key
 	// again and retry.
@@ -302,8 +302,26 @@ type Store interface {
 	// next rotation date, in one transaction, only if the key's current
 	// material is still prev; ErrConflict otherwise (another node rotated
 	// first), ErrNotFound if the key is absent. It is the one write that
-	// makes a rotation, so a rotation can never happen twice.
+	// makes a rotation, so a rotation can never happen twice. A rotation
+	// of a multi-Region key (m.KeyID made by kms.RowID) is a rotation of
+	// every copy: the same transaction adds m to each and makes it current.
 	RotateKey(ctx context.Context, m Material, prev string, next time.Time) error
+
+	// KeyRegions lists every copy of the multi-Region key whose key id
+	// (mrk-…) is id, with tags, ordered by region; none is not an error.
+	KeyRegions(ctx context.Context, id string) ([]kms.Key, error)
+	// ReplicateKey stores k, a new copy of a multi-Region key, with a copy
+	// of every material of the copy whose store id is from (and from's
+	// current material as its own), in one transaction: a rotation of the
+	// key either precedes it, and is copied, or follows it, and reaches k.
+	// ErrExists if k.ID is taken, ErrNotFound if from is absent.
+	ReplicateKey(ctx context.Context, k kms.Key, from string) error
+	// SetPrimaryRegion makes the copy in region the primary of the
+	// multi-Region key whose key id is id, in one transaction: every
+	// copy's PrimaryRegion changes, and the automatic rotation settings
+	// move from the old primary to the new one. ErrNotFound if the key has
+	// no copy in region.
+	SetPrimaryRegion(ctx context.Context, id, region string) error
 	// PromoteMaterial makes the pending material materialID of a key its
 	// current material, in one transaction, only if the key's current
 	// material is still prev: it clears the material's Pending and sets its

@@ -29,7 +29,8 @@ const (
 	keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
 	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
 	k.current_material, k.rotation_enabled, k.rotation_period_days,
-	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision, t.tag_keys, t.tag_values`
+	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision,
+	k.primary_region, k.pending_window_days, t.tag_keys, t.tag_values`
 	keyFrom = `keys k CROSS JOIN LATERAL (
 		SELECT array_agg(tag_key ORDER BY position) AS tag_keys,
 		       array_agg(tag_value ORDER BY position) AS tag_values
@@ -50,7 +51,8 @@ func (r *keyRow) dest() []any {
 	return []any{&r.k.ID, &r.k.Account, &r.k.Region, &r.description, &r.spec, &r.usage,
 		&r.origin, &r.manager, &r.state, &r.created, &r.deletion, &r.policy,
 		&r.k.CurrentMaterialID, &r.k.RotationEnabled, &r.k.RotationPeriodDays,
-		&r.next, &r.k.ExpirationModel, &r.validTo, &r.k.Revision, &r.tagKeys, &r.tagValues}
+		&r.next, &r.k.ExpirationModel, &r.validTo, &r.k.Revision,
+		&r.k.PrimaryRegion, &r.k.PendingWindowDays, &r.tagKeys, &r.tagValues}
 }
 
 // key assembles the scanned key.
@@ -104,30 +106,104 @@ func (s *Store) CreateKey(ctx context.Context, k kms.Key, m *store.Material) err
 		return fmt.Errorf("postgres: create key: material is for key %q, not %q", m.KeyID, k.ID)
 	}
 	return wrap("create key", s.write(ctx, func(tx pgx.Tx) error {
-		ok, err := exec(ctx, tx, `INSERT INTO keys
-			(id, account, region, description, key_spec, key_usage, origin, manager,
-			 state, created, deletion_date, policy, current_material,
-			 rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-			ON CONFLICT DO NOTHING`,
-			k.ID, k.Account, k.Region, []byte(k.Description), string(k.Spec), string(k.Usage),
-			string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
-			millis(k.DeletionDate), []byte(k.Policy), k.CurrentMaterialID,
-			k.RotationEnabled, k.RotationPeriodDays, millis(k.NextRotationDate),
-			k.ExpirationModel, millis(k.ValidTo))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return store.ErrExists
-		}
-		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
+		if err := insertKey(ctx, tx, k); err != nil {
 			return err
 		}
 		if m != nil {
 			return insertMaterial(ctx, tx, k.ID, *m)
 		}
 		return nil
+	}))
+}
+
+// insertKey inserts a key's row and its tags; ErrExists if the id is taken.
+func insertKey(ctx context.Context, tx pgx.Tx, k kms.Key) error {
+	ok, err := exec(ctx, tx, `INSERT INTO keys
+		(id, account, region, description, key_spec, key_usage, origin, manager,
+		 state, created, deletion_date, policy, current_material,
+		 rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to,
+		 primary_region, pending_window_days)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		ON CONFLICT DO NOTHING`,
+		k.ID, k.Account, k.Region, []byte(k.Description), string(k.Spec), string(k.Usage),
+		string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
+		millis(k.DeletionDate), []byte(k.Policy), k.CurrentMaterialID,
+		k.RotationEnabled, k.RotationPeriodDays, millis(k.NextRotationDate),
+		k.ExpirationModel, millis(k.ValidTo), k.PrimaryRegion, k.PendingWindowDays)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrExists
+	}
+	return insertTags(ctx, tx, k.ID, k.Tags)
+}
+
+// ReplicateKey implements [store.Store]. It locks from's row FOR UPDATE,
+// as RotateKey's UPDATE does: a rotation committed first is copied, one
+// that waits for the lock finds k among the copies it rotates.
+func (s *Store) ReplicateKey(ctx context.Context, k kms.Key, from string) error {
+	return wrap("replicate key", s.write(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT current_material FROM keys WHERE id = $1 FOR UPDATE`, from).
+			Scan(&k.CurrentMaterialID); err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO materials
+			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
+			SELECT $1, id, seq, sealed, created, rotation_type, rotation_date, pending
+			FROM materials WHERE key_id = $2`, k.ID, from)
+		return err
+	}))
+}
+
+// regionRange bounds the store ids of every copy of multi-Region key id:
+// id@region sorts at or after id@ and before idA ('A' follows '@'). The
+// keys' id column is COLLATE "C" (byte order), so the bounds hold.
+func regionRange(id string) (lo, hi string) { return id + "@", id + "A" }
+
+// KeyRegions implements [store.Store].
+func (s *Store) KeyRegions(ctx context.Context, id string) ([]kms.Key, error) {
+	lo, hi := regionRange(id)
+	keys, err := s.queryKeys(ctx, `k.id >= $1 AND k.id < $2`, 0, lo, hi)
+	return keys, wrap("key regions", err)
+}
+
+// SetPrimaryRegion implements [store.Store]. It locks every copy first, so
+// it serializes with rotations and replications of the key.
+func (s *Store) SetPrimaryRegion(ctx context.Context, id, region string) error {
+	lo, hi := regionRange(id)
+	to := kms.RowID(region, id)
+	return wrap("set primary region", s.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id >= $1 AND id < $2 FOR UPDATE`, lo, hi); err != nil {
+			return err
+		}
+		var (
+			from    string
+			enabled bool
+			period  int
+			next    *int64
+		)
+		if err := tx.QueryRow(ctx, `SELECT id, rotation_enabled, rotation_period_days, next_rotation_date
+			FROM keys WHERE id >= $1 AND id < $2 AND region = primary_region`, lo, hi).
+			Scan(&from, &enabled, &period, &next); err != nil {
+			return err
+		}
+		if err := execOr(ctx, tx, store.ErrNotFound, `UPDATE keys SET rotation_enabled = $1,
+			rotation_period_days = $2, next_rotation_date = $3 WHERE id = $4`, enabled, period, next, to); err != nil {
+			return err
+		}
+		if from != to {
+			if _, err := tx.Exec(ctx, `UPDATE keys SET rotation_enabled = false, next_rotation_date = NULL
+				WHERE id = $1`, from); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE keys SET primary_region = $1, revision = revision + 1
+			WHERE id >= $2 AND id < $3`, region, lo, hi)
+		return err
 	}))
 }
 
@@ -196,7 +272,29 @@ func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, ne
 			}
 			return store.ErrConflict
 		}
-		return insertMaterial(ctx, tx, m.KeyID, m)
+		if err := insertMaterial(ctx, tx, m.KeyID, m); err != nil {
+			return err
+		}
+		if kms.KeyIDOf(m.KeyID) == m.KeyID {
+			return nil
+		}
+		// The other copies of a multi-Region key; the UPDATE locks each.
+		lo, hi := regionRange(kms.KeyIDOf(m.KeyID))
+		rows, err := tx.Query(ctx, `UPDATE keys SET revision = revision + 1, current_material = $1
+			WHERE id >= $2 AND id < $3 AND id <> $4 RETURNING id`, m.ID, lo, hi, m.KeyID)
+		others, err := collect(rows, err, func(r pgx.Row) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if err := insertMaterial(ctx, tx, o, m); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
 }
 
@@ -349,10 +447,12 @@ func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 		ok, err := exec(ctx, tx, `UPDATE keys SET description = $1, state = $2,
 			deletion_date = $3, policy = $4, current_material = $5,
 			rotation_enabled = $6, rotation_period_days = $7, next_rotation_date = $8,
-			expiration_model = $9, valid_to = $10, revision = revision + 1 WHERE id = $11 AND revision = $12`,
+			expiration_model = $9, valid_to = $10, pending_window_days = $11, revision = revision + 1
+			WHERE id = $12 AND revision = $13`,
 			[]byte(k.Description), string(k.State), millis(k.DeletionDate), []byte(k.Policy),
 			k.CurrentMaterialID, k.RotationEnabled, k.RotationPeriodDays,
-			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID, k.Revision)
+			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.PendingWindowDays,
+			k.ID, k.Revision)
 		if err != nil {
 			return err
 		}

@@ -211,6 +211,10 @@ var migrations = [][]string{
 	{ // version 3: the key's revision, which UpdateKey compares and bumps
 		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	},
+	{ // version 4: multi-Region keys (the SQLite backend's version 7)
+		`ALTER TABLE keys ADD COLUMN primary_region TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
+	},
 }
 
 // migrate brings the schema up to version target of migrations, recording

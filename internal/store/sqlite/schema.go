@@ -161,6 +161,12 @@ var migrations = [][]string{
 	{ // version 6: the key's revision, which UpdateKey compares and bumps
 		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	},
+	{ // version 7: multi-Region keys
+		// primary_region is '' for single-Region keys (all existing ones);
+		// pending_window_days is set only in PendingReplicaDeletion.
+		`ALTER TABLE keys ADD COLUMN primary_region TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

@@ -371,29 +371,106 @@ func (s *Store) CreateKey(ctx context.Context, k kms.Key, m *store.Material) err
 		return fmt.Errorf("sqlite: create key: material is for key %q, not %q", m.KeyID, k.ID)
 	}
 	return wrap("create key", s.write(ctx, func(tx *sql.Tx) error {
-		ok, err := exec(ctx, tx, `INSERT INTO keys
-			(id, account, region, description, key_spec, key_usage, origin, manager,
-			 state, created, deletion_date, policy, current_material,
-			 rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			k.ID, k.Account, k.Region, k.Description, string(k.Spec), string(k.Usage),
-			string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
-			millis(k.DeletionDate), k.Policy, k.CurrentMaterialID,
-			boolInt(k.RotationEnabled), k.RotationPeriodDays, millis(k.NextRotationDate),
-			k.ExpirationModel, millis(k.ValidTo))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return store.ErrExists
-		}
-		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
+		if err := insertKey(ctx, tx, k); err != nil {
 			return err
 		}
 		if m != nil {
 			return insertMaterial(ctx, tx, k.ID, *m)
 		}
 		return nil
+	}))
+}
+
+// insertKey inserts a key's row and its tags; ErrExists if the id is taken.
+func insertKey(ctx context.Context, tx *sql.Tx, k kms.Key) error {
+	ok, err := exec(ctx, tx, `INSERT INTO keys
+		(id, account, region, description, key_spec, key_usage, origin, manager,
+		 state, created, deletion_date, policy, current_material,
+		 rotation_enabled, rotation_period_days, next_rotation_date, expiration_model, valid_to,
+		 primary_region, pending_window_days)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		k.ID, k.Account, k.Region, k.Description, string(k.Spec), string(k.Usage),
+		string(k.Origin), string(k.Manager), string(k.State), millis(k.CreationDate),
+		millis(k.DeletionDate), k.Policy, k.CurrentMaterialID,
+		boolInt(k.RotationEnabled), k.RotationPeriodDays, millis(k.NextRotationDate),
+		k.ExpirationModel, millis(k.ValidTo), k.PrimaryRegion, k.PendingWindowDays)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrExists
+	}
+	return insertTags(ctx, tx, k.ID, k.Tags)
+}
+
+// ReplicateKey implements [store.Store].
+func (s *Store) ReplicateKey(ctx context.Context, k kms.Key, from string) error {
+	return wrap("replicate key", s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT current_material FROM keys WHERE id = ?`, from).Scan(&k.CurrentMaterialID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO materials
+			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
+			SELECT ?, id, seq, sealed, created, rotation_type, rotation_date, pending
+			FROM materials WHERE key_id = ?`, k.ID, from)
+		return err
+	}))
+}
+
+// regionRange bounds the store ids of every copy of multi-Region key id:
+// id@region sorts at or after id@ and before idA ('A' follows '@').
+func regionRange(id string) (lo, hi string) { return id + "@", id + "A" }
+
+// KeyRegions implements [store.Store].
+func (s *Store) KeyRegions(ctx context.Context, id string) ([]kms.Key, error) {
+	lo, hi := regionRange(id)
+	keys, err := s.queryKeys(ctx, `SELECT id FROM keys WHERE id >= ? AND id < ?`, lo, hi)
+	return keys, wrap("key regions", err)
+}
+
+// SetPrimaryRegion implements [store.Store].
+func (s *Store) SetPrimaryRegion(ctx context.Context, id, region string) error {
+	lo, hi := regionRange(id)
+	to := kms.RowID(region, id)
+	return wrap("set primary region", s.write(ctx, func(tx *sql.Tx) error {
+		var (
+			from    string
+			enabled int
+			period  int
+			next    sql.NullInt64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, rotation_enabled, rotation_period_days, next_rotation_date
+			FROM keys WHERE id >= ? AND id < ? AND region = primary_region`, lo, hi).Scan(&from, &enabled, &period, &next)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		ok, err := exec(ctx, tx, `UPDATE keys SET rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?
+			WHERE id = ?`, enabled, period, next, to)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		if from != to {
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET rotation_enabled = 0, next_rotation_date = NULL
+				WHERE id = ?`, from); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE keys SET primary_region = ?, revision = revision + 1
+			WHERE id >= ? AND id < ?`, region, lo, hi)
+		return err
 	}))
 }
 
@@ -456,7 +533,26 @@ func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, ne
 			}
 			return store.ErrConflict
 		}
-		return insertMaterial(ctx, tx, m.KeyID, m)
+		if err := insertMaterial(ctx, tx, m.KeyID, m); err != nil {
+			return err
+		}
+		if kms.KeyIDOf(m.KeyID) == m.KeyID {
+			return nil
+		}
+		lo, hi := regionRange(kms.KeyIDOf(m.KeyID))
+		others, err := Column[string](ctx, tx, `SELECT id FROM keys WHERE id >= ? AND id < ? AND id <> ?`, lo, hi, m.KeyID)
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET revision = revision + 1, current_material = ? WHERE id = ?`, m.ID, o); err != nil {
+				return err
+			}
+			if err := insertMaterial(ctx, tx, o, m); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
 }
 
@@ -514,7 +610,8 @@ func (s *Store) DeleteMaterial(ctx context.Context, keyID, materialID string) er
 const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
 	k.origin, k.manager, k.state, k.created, k.deletion_date, k.policy,
 	k.current_material, k.rotation_enabled, k.rotation_period_days,
-	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision, t.tag_key, t.tag_value`
+	k.next_rotation_date, k.expiration_model, k.valid_to, k.revision,
+	k.primary_region, k.pending_window_days, t.tag_key, t.tag_value`
 
 // queryKeys returns the keys whose ids the subquery sub selects, with their
 // tags, ordered by id. Selecting ids in a subquery keeps LIMIT counting
@@ -552,7 +649,8 @@ func scanKeyRow(rows *sql.Rows, keys []kms.Key, extra ...any) ([]kms.Key, error)
 	if err := rows.Scan(append([]any{&k.ID, &k.Account, &k.Region, &k.Description, &spec, &usage,
 		&origin, &manager, &state, &created, &deletion, &k.Policy,
 		&k.CurrentMaterialID, &rotation, &k.RotationPeriodDays,
-		&nextRotation, &k.ExpirationModel, &validTo, &k.Revision, &tagKey, &tagValue}, extra...)...); err != nil {
+		&nextRotation, &k.ExpirationModel, &validTo, &k.Revision,
+		&k.PrimaryRegion, &k.PendingWindowDays, &tagKey, &tagValue}, extra...)...); err != nil {
 		return nil, err
 	}
 	if n := len(keys); n == 0 || keys[n-1].ID != k.ID {
@@ -647,10 +745,12 @@ func (s *Store) UpdateKey(ctx context.Context, k kms.Key) error {
 		ok, err := exec(ctx, tx, `UPDATE keys SET description = ?, state = ?,
 			deletion_date = ?, policy = ?, current_material = ?,
 			rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?,
-			expiration_model = ?, valid_to = ?, revision = revision + 1 WHERE id = ? AND revision = ?`,
+			expiration_model = ?, valid_to = ?, pending_window_days = ?, revision = revision + 1
+			WHERE id = ? AND revision = ?`,
 			k.Description, string(k.State), millis(k.DeletionDate), k.Policy,
 			k.CurrentMaterialID, boolInt(k.RotationEnabled), k.RotationPeriodDays,
-			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.ID, k.Revision)
+			millis(k.NextRotationDate), k.ExpirationModel, millis(k.ValidTo), k.PendingWindowDays,
+			k.ID, k.Revision)
 		if err != nil {
 			return err
 		}

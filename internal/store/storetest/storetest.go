@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingMaterialRoundTrip", testPendingMaterialRoundTrip},
 		{"PromoteMaterial", testPromoteMaterial},
 		{"PromoteMaterialConcurrency", testPromoteMaterialConcurrency},
+		{"MultiRegion", testMultiRegion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
