@@ -89,6 +89,8 @@ var routes = map[string]handlerFunc{
 	"GenerateDataKeyPairWithoutPlaintext": op((*service.Service).GenerateDataKeyPairWithoutPlaintext),
 	"GetKeyLastUsage":                     op((*service.Service).GetKeyLastUsage),
 	"DescribeCustomKeyStores":             op((*service.Service).DescribeCustomKeyStores),
+	"ReplicateKey":                        op((*service.Service).ReplicateKey),
+	"UpdatePrimaryRegion":                 op((*service.Service).UpdatePrimaryRegion),
 }
 
 // pending maps the KMS operations that exist in AWS but not here to why:
@@ -99,8 +101,6 @@ var pending = map[string]string{
 	"DeleteCustomKeyStore":     errNoCustomKeyStores,
 	"DisconnectCustomKeyStore": errNoCustomKeyStores,
 	"UpdateCustomKeyStore":     errNoCustomKeyStores,
-	"ReplicateKey":             "ReplicateKey is not supported by this server yet.",
-	"UpdatePrimaryRegion":      "UpdatePrimaryRegion is not supported by this server yet.",
 }
 
 const errNoCustomKeyStores = "Custom key stores (AWS CloudHSM key stores and external key stores) are not supported by " +

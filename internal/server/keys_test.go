@@ -90,7 +90,6 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"long tag value", awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String(strings.Repeat("v", 257))}}}, "ValidationException", "at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256"},
 		{"bad policy", awskms.CreateKeyInput{Policy: aws.String("{not json")}, "MalformedPolicyDocumentException", ""},
 		{"huge policy", awskms.CreateKeyInput{Policy: aws.String(`{"Version":"` + strings.Repeat("x", 40000) + `"}`)}, "LimitExceededException", ""},
-		{"multi-region", awskms.CreateKeyInput{MultiRegion: aws.Bool(true)}, "UnsupportedOperationException", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.CreateKey(ctx, &tc.in)

@@ -61,6 +61,8 @@ func TestOnPostgres(t *testing.T) {
 		{"LookupEvents", TestLookupEvents},
 		{"GetKeyLastUsage", TestGetKeyLastUsage},
 		{"CrossAccountRecords", TestCrossAccountRecords},
+		{"MultiRegionKeys", TestMultiRegionKeys},
+		{"MultiRegionDeletion", TestMultiRegionDeletion},
 	} {
 		t.Run(tc.name, tc.test)
 	}

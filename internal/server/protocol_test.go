@@ -78,7 +78,6 @@ func TestProtocolErrors(t *testing.T) {
 		{"not an object", "TrentService.ListKeys", "[1]", creds, 400, "SerializationException", ""},
 		{"wrong type", "TrentService.ListKeys", `{"Limit":"ten"}`, creds, 400, "SerializationException", ""},
 		{"bad base64", "TrentService.Decrypt", `{"CiphertextBlob":"!!!"}`, creds, 400, "SerializationException", ""},
-		{"not yet built", "TrentService.ReplicateKey", "{}", creds, 400, "UnsupportedOperationException", "ReplicateKey is not supported by this server yet."},
 		{"no custom key stores", "TrentService.CreateCustomKeyStore", `{"CustomKeyStoreName":"hsm"}`, creds, 400, "UnsupportedOperationException", "Custom key stores"},
 		{"no custom key store to describe", "TrentService.DescribeCustomKeyStores", `{"CustomKeyStoreId":"cks-1234567890abcdef0"}`, creds, 400,
 			"CustomKeyStoreNotFoundException", "Custom key store cks-1234567890abcdef0 does not exist."},

@@ -225,7 +225,7 @@ func (s *Service) ListAliases(ctx context.Context, c *Caller, in *ListAliasesInp
 		a := &as[i]
 		created, updated := Timestamp(a.CreationDate), Timestamp(a.LastUpdatedDate)
 		entries = append(entries, AliasListEntry{
-			AliasName: a.Name, AliasArn: a.ARN(), TargetKeyId: a.TargetKeyID,
+			AliasName: a.Name, AliasArn: a.ARN(), TargetKeyId: kms.KeyIDOf(a.TargetKeyID),
 			CreationDate: &created, LastUpdatedDate: &updated,
 		})
 	}

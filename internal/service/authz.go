@@ -81,11 +81,7 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 	}
 	if usesContext(doc, ids) {
 		pc := s.requestContext(c)
-		pc.Set(policy.KeyKeySpec, string(k.Spec))
-		pc.Set(policy.KeyKeyUsage, string(k.Usage))
-		pc.Set(policy.KeyKeyOrigin, string(k.Origin))
-		pc.SetBool(policy.KeyMultiRegion, false)
-		pc.SetResourceTags(k.Tags)
+		setKeyContext(pc, k)
 		if len(e.aliases) > 0 {
 			pc.SetMulti(policy.KeyResourceAliases, e.aliases)
 		}
@@ -141,4 +137,17 @@ func algorithmContext(alg *string, encCtx map[string]string) func(policy.Context
 		pc.Set(policy.KeyEncryptionAlgorithm, a)
 		pc.SetEncryptionContext(encCtx)
 	}
+}
+
+// setKeyContext sets the condition keys that describe the key a request
+// acts on.
+func setKeyContext(pc policy.Context, k *kms.Key) {
+	pc.Set(policy.KeyKeySpec, string(k.Spec))
+	pc.Set(policy.KeyKeyUsage, string(k.Usage))
+	pc.Set(policy.KeyKeyOrigin, string(k.Origin))
+	pc.SetBool(policy.KeyMultiRegion, k.MultiRegion())
+	if k.MultiRegion() {
+		pc.Set(policy.KeyMultiRegionKeyType, multiRegionKeyType(k))
+	}
+	pc.SetResourceTags(k.Tags)
 }

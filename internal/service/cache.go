@@ -209,6 +209,19 @@ func (c *keyCache) invalidateKey(id string) {
 	}
 }
 
+// invalidateCopies drops every copy of multi-Region key id after a change
+// to all of them (a rotation, a new primary region).
+func (c *keyCache) invalidateCopies(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for rowID, e := range c.entries {
+		if kms.KeyIDOf(rowID) == id {
+			c.removeLocked(e)
+		}
+	}
+}
+
 func (c *keyCache) alias(r aliasRef) (string, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -167,7 +167,7 @@ func (s *Service) open(ctx context.Context, c *Caller, blob []byte, keyID *strin
 			err = s.checkUse(ctx, c, e, a, op, alg)
 		case perr != nil:
 			err = errInvalidCiphertext
-		case e.key.ARN() != hdr.KeyARN:
+		case !madeBy(&e.key, hdr.KeyARN):
 			err = kms.Errorf(kms.ErrIncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
 		}
 		if err != nil {
@@ -272,14 +272,16 @@ var errBlobKeyDenied = kms.Errorf(kms.ErrAccessDenied, "The ciphertext refers to
 func (s *Service) blobKey(ctx context.Context, c *Caller, keyARN string) (*keyEntry, error) {
 	denied := errBlobKeyDenied
 	a, err := parseARN(keyARN)
-	if err != nil || a.region != c.Region {
+	if err != nil {
 		return nil, denied
 	}
 	id, ok := strings.CutPrefix(a.resource, "key/")
-	if !ok {
+	if !ok || a.region != c.Region && !strings.HasPrefix(id, kms.MultiRegionPrefix) {
 		return nil, denied
 	}
-	e, err := s.lookupID(ctx, a.account, a.region, id)
+	// A multi-Region key's ciphertext decrypts under its copy in the
+	// caller's region, whichever copy made it.
+	e, err := s.lookupID(ctx, a.account, c.Region, id)
 	var ke *kms.Error
 	if errors.As(err, &ke) && ke.Code == kms.ErrNotFound {
 		return nil, denied
@@ -328,7 +330,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Caller, in *ReEncryptInput) 
 	}
 	var same bool
 	if e, err := s.lookup(ctx, c, *in.DestinationKeyId, true); err == nil {
-		same = source == e.key.ARN()
+		same = madeBy(&e.key, source)
 		s.cache.release(e)
 	}
 	sameKey := func(pc policy.Context) { pc.SetBool(policy.KeyReEncryptOnSameKey, same) }
@@ -430,4 +432,14 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Caller, in *GenerateRan
 	b := make([]byte, *in.NumberOfBytes)
 	rand.Read(b)
 	return &GenerateRandomOutput{Plaintext: b}, nil
+}
+
+// madeBy says whether a ciphertext whose header names keyARN was made by k
+// or, for a multi-Region key, by any copy of it.
+func madeBy(k *kms.Key, keyARN string) bool {
+	if k.ARN() == keyARN {
+		return true
+	}
+	a, err := parseARN(keyARN)
+	return err == nil && k.MultiRegion() && a.account == k.Account && a.resource == "key/"+k.KeyID()
 }

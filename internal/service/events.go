@@ -46,7 +46,7 @@ func (s *Service) serviceEvent(ctx context.Context, name string, k *kms.Key) err
 		EventType:           audit.EventTypeService,
 		ManagementEvent:     true,
 		RecipientAccountID:  k.Account,
-		ServiceEventDetails: map[string]string{"keyId": k.ID},
+		ServiceEventDetails: map[string]string{"keyId": k.KeyID()},
 		EventCategory:       audit.CategoryMgmt,
 	}
 	if err := s.audit.Append(ctx, rec); err != nil {

@@ -55,42 +55,64 @@ var (
 // Grant tokens are opaque but not secret. Ours name the grant and its key
 // and carry a MAC, so a token can be checked and resolved without a lookup
 // and cannot be forged: version || grant id (32) || key id (16) || nonce (8)
-// || HMAC-SHA256 truncated to 16.
+// || HMAC-SHA256 truncated to 16. A grant on a multi-Region key has
+// version 2 and the key's region after its id: length (1) || region.
 const (
-	grantTokenVersion = 1
-	grantTokenLen     = 1 + 32 + 16 + 8 + 16
+	grantTokenVersion       = 1
+	grantTokenVersionRegion = 2
+	grantTokenLen           = 1 + 32 + 16 + 8 + 16
 )
 
 func (s *Service) newGrantToken(g *store.Grant) string {
-	b := make([]byte, 0, grantTokenLen)
+	id, region, multi := strings.Cut(g.KeyID, "@")
+	b := make([]byte, 0, grantTokenLen+1+len(region))
 	b = append(b, grantTokenVersion)
-	id, _ := hex.DecodeString(g.ID)
-	b = append(b, id...)
-	kid, _ := hex.DecodeString(strings.ReplaceAll(g.KeyID, "-", ""))
+	if multi {
+		b[0] = grantTokenVersionRegion
+	}
+	gid, _ := hex.DecodeString(g.ID)
+	b = append(b, gid...)
+	kid, _ := hex.DecodeString(strings.ReplaceAll(strings.TrimPrefix(id, kms.MultiRegionPrefix), "-", ""))
 	b = append(b, kid...)
+	if multi {
+		b = append(b, byte(len(region)))
+		b = append(b, region...)
+	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	b = append(b, nonce[:]...)
 	m := hmac.New(sha256.New, s.grantKey)
 	m.Write(b)
-	b = m.Sum(b)[:grantTokenLen]
+	b = m.Sum(b)[:len(b)+16]
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 var errBadGrantToken = kms.Errorf(kms.ErrInvalidGrantToken, "The grant token is not valid.")
 
-// parseGrantToken returns the key id and grant id a token names.
+// parseGrantToken returns the store id of the key and the grant id a
+// token names.
 func (s *Service) parseGrantToken(tok string) (keyID, grantID string, err error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil || len(b) != grantTokenLen || b[0] != grantTokenVersion {
+	if err != nil || len(b) < grantTokenLen {
+		return "", "", errBadGrantToken
+	}
+	var region string
+	switch n := len(b) - grantTokenLen - 1; {
+	case b[0] == grantTokenVersion && n == -1:
+	case b[0] == grantTokenVersionRegion && n > 0 && int(b[49]) == n:
+		region = string(b[50 : 50+n])
+	default:
 		return "", "", errBadGrantToken
 	}
 	m := hmac.New(sha256.New, s.grantKey)
-	m.Write(b[:grantTokenLen-16])
-	if !hmac.Equal(m.Sum(nil)[:16], b[grantTokenLen-16:]) {
+	m.Write(b[:len(b)-16])
+	if !hmac.Equal(m.Sum(nil)[:16], b[len(b)-16:]) {
 		return "", "", errBadGrantToken
 	}
 	h := hex.EncodeToString(b[33:49])
+	if region != "" {
+		return kms.RowID(region, kms.MultiRegionPrefix+h), hex.EncodeToString(b[1:33]), nil
+	}
 	keyID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	return keyID, hex.EncodeToString(b[1:33]), nil
 }

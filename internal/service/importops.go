@@ -547,7 +547,7 @@ func (t *importToken) appendBinary(b []byte) ([]byte, error) {
 			alg = i
 		}
 	}
-	if alg == 0 || !validKeyID(t.keyID) || len(t.private) == 0 || len(t.private) > 0xffff {
+	if alg == 0 || !validRowID(t.keyID) || len(t.private) == 0 || len(t.private) > 0xffff {
 		return nil, errImportToken
 	}
 	b = append(b, importTokenVersion, byte(alg))
@@ -575,7 +575,7 @@ func parseImportRecord(b []byte) (*importToken, error) {
 	t.keyID = string(b[:n])
 	m := int(binary.BigEndian.Uint16(b[n : n+2]))
 	b = b[n+2:]
-	if !validKeyID(t.keyID) || m == 0 || len(b) != m {
+	if !validRowID(t.keyID) || m == 0 || len(b) != m {
 		return nil, errImportToken
 	}
 	t.private = append([]byte(nil), b...)

@@ -122,8 +122,6 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Origin %s is not supported by this server yet.", origin)
 	case origin == kms.OriginExternal && spec != kms.KeySpecSymmetricDefault:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Importing key material for KeySpec %s is not supported by this server yet.", spec)
-	case in.MultiRegion:
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Multi-Region keys are not supported by this server.")
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -145,6 +143,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		}
 	}
 	id := kms.NewUUID()
+	if in.MultiRegion {
+		id = kms.NewMultiRegionID()
+	}
 	keyPolicy := policy.DefaultKeyPolicy(c.Principal.Account)
 	if in.Policy != nil {
 		if err := s.checkNewPolicy(ctx, c, *in.Policy, kms.KeyARN(c.Region, c.Principal.Account, id), c.Principal.Account, in.BypassPolicyLockoutSafetyCheck, fill); err != nil {
@@ -153,7 +154,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		keyPolicy = *in.Policy
 	}
 	k := kms.Key{
-		ID:           id,
+		ID:           kms.RowID(c.Region, id),
 		Account:      c.Principal.Account,
 		Region:       c.Region,
 		Spec:         spec,
@@ -167,6 +168,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	}
 	if in.Description != nil {
 		k.Description = *in.Description
+	}
+	if in.MultiRegion {
+		k.PrimaryRegion = c.Region
 	}
 	var m *store.Material
 	if origin == kms.OriginExternal {
@@ -183,7 +187,11 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	}
 	c.noteKey(k.ARN())
 	s.log.Info("key created", "key", k.ARN(), "principal", c.Principal.ARN, "request_id", c.RequestID)
-	return &CreateKeyOutput{KeyMetadata: metadata(&k)}, nil
+	md, err := s.describe(ctx, &k)
+	if err != nil {
+		return nil, err
+	}
+	return &CreateKeyOutput{KeyMetadata: md}, nil
 }
 
 // DescribeKey returns a key's metadata.
@@ -199,7 +207,11 @@ func (s *Service) DescribeKey(ctx context.Context, c *Caller, in *DescribeKeyInp
 	if err := s.authorizeKey(ctx, c, e, access{action: "DescribeKey", cross: true, id: *in.KeyId}); err != nil {
 		return nil, err
 	}
-	return &DescribeKeyOutput{KeyMetadata: metadata(&e.key)}, nil
+	md, err := s.describe(ctx, &e.key)
+	if err != nil {
+		return nil, err
+	}
+	return &DescribeKeyOutput{KeyMetadata: md}, nil
 }
 
 // ListKeys lists the keys of the caller's account in the request's region.
@@ -223,7 +235,7 @@ func (s *Service) ListKeys(ctx context.Context, c *Caller, in *ListInput) (*List
 		out.NextMarker = s.newMarker("ListKeys", ks[limit-1].ID)
 	}
 	for i := range ks {
-		out.Keys = append(out.Keys, KeyListEntry{KeyId: ks[i].ID, KeyArn: ks[i].ARN()})
+		out.Keys = append(out.Keys, KeyListEntry{KeyId: ks[i].KeyID(), KeyArn: ks[i].ARN()})
 	}
 	return out, nil
 }
@@ -284,7 +296,7 @@ func (s *Service) mutateKeyOnce(ctx context.Context, c *Caller, id string, a acc
 // notPendingDeletion is the state rule of UpdateKeyDescription, TagResource,
 // UntagResource and CreateAlias.
 func notPendingDeletion(k *kms.Key) error {
-	if k.State == kms.KeyStatePendingDeletion {
+	if k.State == kms.KeyStatePendingDeletion || k.State == kms.KeyStatePendingReplicaDeletion {
 		return stateError(k)
 	}
 	return nil
@@ -332,8 +344,20 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Caller, in *Schedu
 	k, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "ScheduleKeyDeletion", fill: func(pc policy.Context) {
 		pc.SetInt(policy.KeyScheduleKeyDeletionWindow, int64(days))
 	}}, func(k *kms.Key) error {
-		if k.State == kms.KeyStatePendingDeletion || k.State == kms.KeyStateUpdating {
+		if k.State == kms.KeyStatePendingDeletion || k.State == kms.KeyStatePendingReplicaDeletion || k.State == kms.KeyStateUpdating {
 			return stateError(k)
+		}
+		if k.IsPrimary() {
+			// A primary outlives its replicas: its waiting period starts
+			// when the last of them is deleted (replicaDeleted).
+			copies, err := s.store.KeyRegions(ctx, k.KeyID())
+			if err != nil {
+				return kms.Internal(err)
+			}
+			if len(copies) > 1 {
+				k.State, k.PendingWindowDays = kms.KeyStatePendingReplicaDeletion, int(days)
+				return nil
+			}
 		}
 		k.State = kms.KeyStatePendingDeletion
 		k.DeletionDate = s.now().UTC().Truncate(time.Millisecond).Add(time.Duration(days) * day)
@@ -342,21 +366,26 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Caller, in *Schedu
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("key deletion scheduled", "key", k.ARN(), "deletion_date", k.DeletionDate, "request_id", c.RequestID)
-	return &ScheduleKeyDeletionOutput{KeyId: k.ARN(), DeletionDate: Timestamp(k.DeletionDate), KeyState: k.State, PendingWindowInDays: days}, nil
+	out := &ScheduleKeyDeletionOutput{KeyId: k.ARN(), KeyState: k.State, PendingWindowInDays: days}
+	if k.State == kms.KeyStatePendingDeletion {
+		d := Timestamp(k.DeletionDate)
+		out.DeletionDate = &d
+	}
+	s.log.Info("key deletion scheduled", "key", k.ARN(), "state", k.State, "deletion_date", k.DeletionDate, "request_id", c.RequestID)
+	return out, nil
 }
 
 // CancelKeyDeletion ends a key's waiting period; the key comes back Disabled.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Caller, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
 	k, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "CancelKeyDeletion"}, func(k *kms.Key) error {
-		if k.State != kms.KeyStatePendingDeletion {
+		if k.State != kms.KeyStatePendingDeletion && k.State != kms.KeyStatePendingReplicaDeletion {
 			return kms.Errorf(kms.ErrInvalidState, "%s is not pending deletion.", k.ARN())
 		}
 		var err error
 		if k.State, err = s.stateAfterCancel(ctx, k); err != nil {
 			return err
 		}
-		k.DeletionDate = time.Time{}
+		k.DeletionDate, k.PendingWindowDays = time.Time{}, 0
 		return nil
 	})
 	if err != nil {
@@ -385,6 +414,9 @@ func (s *Service) SweepDeletions(ctx context.Context, now time.Time) (int, error
 		s.cache.invalidateKey(k.ID)
 		s.log.Info("key deleted", "key", k.ARN(), "deletion_date", k.DeletionDate)
 		if err := s.serviceEvent(ctx, "DeleteKey", k); err != nil {
+			return i + 1, err
+		}
+		if err := s.replicaDeleted(ctx, k, now); err != nil {
 			return i + 1, err
 		}
 	}

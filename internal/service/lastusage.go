@@ -51,7 +51,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Caller, in *KeyIDInput
 		return nil, kms.Internal(err)
 	}
 	out := &GetKeyLastUsageOutput{
-		KeyId:             k.ID,
+		KeyId:             k.KeyID(),
 		KeyCreationDate:   Timestamp(k.CreationDate),
 		TrackingStartDate: Timestamp(latest(start, k.CreationDate)),
 	}

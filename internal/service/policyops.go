@@ -41,11 +41,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Caller, in *PutKeyPolicyI
 	}
 	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "PutKeyPolicy"}, func(k *kms.Key) error {
 		keyContext := func(pc policy.Context) {
-			pc.Set(policy.KeyKeySpec, string(k.Spec))
-			pc.Set(policy.KeyKeyUsage, string(k.Usage))
-			pc.Set(policy.KeyKeyOrigin, string(k.Origin))
-			pc.SetBool(policy.KeyMultiRegion, false)
-			pc.SetResourceTags(k.Tags)
+			setKeyContext(pc, k)
 			pc.SetBool(policy.KeyBypassPolicyLockoutSafetyCheck, in.BypassPolicyLockoutSafetyCheck)
 		}
 		if err := s.checkNewPolicy(ctx, c, *in.Policy, k.ARN(), k.Account, in.BypassPolicyLockoutSafetyCheck, keyContext); err != nil {

@@ -44,6 +44,11 @@ func canRotate(k *kms.Key, onDemand bool) error {
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s origin is %s which is not valid for this operation.", k.ARN(), k.Origin)
 	case k.Manager == kms.KeyManagerAWS:
 		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is an AWS managed key, whose rotation cannot be changed.", k.ARN())
+	case k.MultiRegion() && !k.IsPrimary():
+		// Rotation is the primary's; it reaches every replica.
+		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is a multi-Region replica key: rotate its primary key, in %s.", k.ARN(), k.PrimaryRegion)
+	case onDemand && k.MultiRegion() && k.Origin == kms.OriginExternal:
+		return kms.Errorf(kms.ErrUnsupportedOperation, "%s is a multi-Region key with imported key material, which this server cannot rotate on demand.", k.ARN())
 	case k.State != kms.KeyStateEnabled:
 		return stateError(k)
 	}
@@ -93,6 +98,15 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Caller, in *KeyID
 	}
 	k := &e.key
 	out := &GetKeyRotationStatusOutput{KeyId: k.ARN()}
+	if k.MultiRegion() && !k.IsPrimary() {
+		// A replica rotates with its primary, which holds the setting.
+		p, ok, err := s.primaryOf(ctx, k)
+		if err != nil || !ok {
+			return out, err
+		}
+		p.State = k.State
+		k = &p
+	}
 	// Keys that cannot rotate automatically (asymmetric, HMAC, imported
 	// material) are no error: AWS reports false for them ("always false"),
 	// and Terraform's provider reads this for every key at every refresh.
@@ -101,7 +115,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Caller, in *KeyID
 	}
 	// While a deletion is pending the status reads false; cancelling the
 	// deletion brings the setting back.
-	if k.RotationEnabled && k.State != kms.KeyStatePendingDeletion {
+	if k.RotationEnabled && k.State != kms.KeyStatePendingDeletion && k.State != kms.KeyStatePendingReplicaDeletion {
 		days := int32(k.RotationPeriodDays)
 		next := Timestamp(k.NextRotationDate)
 		out.KeyRotationEnabled, out.RotationPeriodInDays, out.NextRotationDate = true, &days, &next
@@ -179,7 +193,7 @@ func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next
 	}
 	m.RotationType, m.RotationDate = kind, now
 	err = s.store.RotateKey(ctx, *m, k.CurrentMaterialID, next)
-	s.cache.invalidateKey(k.ID)
+	s.cache.invalidateCopies(k.KeyID()) // a multi-Region key's copies rotated too
 	return err
 }
 
@@ -272,7 +286,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Caller, in *ListKeyRo
 		case m.Pending:
 			st = materialStatePending
 		}
-		r := RotationsListEntry{KeyId: k.ID, KeyMaterialId: m.ID, KeyMaterialState: st, RotationType: m.RotationType}
+		r := RotationsListEntry{KeyId: k.KeyID(), KeyMaterialId: m.ID, KeyMaterialState: st, RotationType: m.RotationType}
 		if !m.RotationDate.IsZero() {
 			d := Timestamp(m.RotationDate)
 			r.RotationDate = &d

@@ -184,7 +184,7 @@ func (s *Service) lookupID(ctx context.Context, account, region, id string) (*ke
 	if !validKeyID(id) {
 		return nil, kms.Errorf(kms.ErrNotFound, "Invalid keyId '%s'", id)
 	}
-	e, err := s.acquire(ctx, id)
+	e, err := s.acquire(ctx, kms.RowID(region, id))
 	if err == nil && (e.key.Account != account || e.key.Region != region) {
 		s.cache.release(e)
 		err = errKeyNotFound
@@ -271,8 +271,12 @@ func parseARN(s string) (arn, error) {
 	return arn{region: p[3], account: p[4], resource: p[5]}, nil
 }
 
-// validKeyID reports whether s is a lowercase UUID.
+// validKeyID reports whether s is a lowercase UUID or a multi-Region key id
+// (mrk- and 32 lowercase hex digits).
 func validKeyID(s string) bool {
+	if h, ok := strings.CutPrefix(s, kms.MultiRegionPrefix); ok {
+		return len(h) == 32 && isLowerHex(h)
+	}
 	if len(s) != 36 {
 		return false
 	}
@@ -292,6 +296,22 @@ func validKeyID(s string) bool {
 	return true
 }
 
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validRowID reports whether s is a store id made by kms.RowID.
+func validRowID(s string) bool {
+	id, region, ok := strings.Cut(s, "@")
+	multi := strings.HasPrefix(id, kms.MultiRegionPrefix)
+	return validKeyID(id) && ok == multi && (!ok || region != "")
+}
+
 // --- authorization and state ---
 
 // usable checks that a key's state allows cryptographic use (spec §4.3).
@@ -308,7 +328,7 @@ func usable(k *kms.Key) error {
 func stateError(k *kms.Key) error {
 	var what string
 	switch k.State {
-	case kms.KeyStatePendingDeletion:
+	case kms.KeyStatePendingDeletion, kms.KeyStatePendingReplicaDeletion:
 		what = "pending deletion"
 	case kms.KeyStatePendingImport:
 		what = "pending import"
@@ -367,9 +387,10 @@ func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, e
 }
 
 // materialAAD binds sealed material to its key and version, so sealed
-// blobs cannot be swapped between rows.
+// blobs cannot be swapped between rows. It names the key id, not the
+// store id: the copies of a multi-Region key share their sealed material.
 func materialAAD(keyID, materialID string) []byte {
-	return []byte("kms-material\x00" + keyID + "\x00" + materialID)
+	return []byte("kms-material\x00" + kms.KeyIDOf(keyID) + "\x00" + materialID)
 }
 
 // newMaterial creates and seals a fresh material version for a key of

@@ -119,7 +119,11 @@ func TestValidKeyID(t *testing.T) {
 		{"1234abcd-12ab-34cd-56ef-1234567890a\x00", false},
 		{"1234abcd-12ab-34cd-56ef-1234567890\u00e9", false}, // 36 bytes, 35 runes
 		{"------------------------------------", false},
-		{"mrk-1234abcd12ab34cd56ef1234567890ab", false},
+		{"mrk-1234abcd12ab34cd56ef1234567890ab", true},
+		{"mrk-1234abcd12ab34cd56ef1234567890a", false},
+		{"mrk-1234ABCD12ab34cd56ef1234567890ab", false},
+		{"mrk-1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"mrk-1234abcd12ab34cd56ef1234567890ab@us-east-1", false},
 		{"alias/1234abcd-12ab-34cd-56ef-123456", false},
 		{"", false},
 	} {

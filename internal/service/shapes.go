@@ -44,7 +44,10 @@ type KeyMetadata struct {
 	MacAlgorithms          []string `json:",omitempty"`
 	KeyAgreementAlgorithms []string `json:",omitempty"`
 	MultiRegion            bool
-	CurrentKeyMaterialId   string `json:",omitempty"`
+	// MultiRegionConfiguration is set by Service.describe.
+	MultiRegionConfiguration    *MultiRegionConfiguration `json:",omitempty"`
+	PendingDeletionWindowInDays *int32                    `json:",omitempty"`
+	CurrentKeyMaterialId        string                    `json:",omitempty"`
 	// ExpirationModel and ValidTo describe imported material (Origin
 	// EXTERNAL, once imported); ValidTo only with KEY_MATERIAL_EXPIRES.
 	ExpirationModel string     `json:",omitempty"`
@@ -54,7 +57,7 @@ type KeyMetadata struct {
 func metadata(k *kms.Key) *KeyMetadata {
 	m := &KeyMetadata{
 		AWSAccountId:          k.Account,
-		KeyId:                 k.ID,
+		KeyId:                 k.KeyID(),
 		Arn:                   k.ARN(),
 		CreationDate:          Timestamp(k.CreationDate),
 		Enabled:               k.State == kms.KeyStateEnabled,
@@ -65,14 +68,19 @@ func metadata(k *kms.Key) *KeyMetadata {
 		KeyManager:            k.Manager,
 		CustomerMasterKeySpec: masterKeySpec(k.Spec),
 		KeySpec:               k.Spec,
+		MultiRegion:           k.MultiRegion(),
 	}
 	if k.Spec == kms.KeySpecSymmetricDefault {
 		m.CurrentKeyMaterialId = k.CurrentMaterialID
 	}
 	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms = algorithmLists(k)
-	if k.State == kms.KeyStatePendingDeletion {
+	switch k.State {
+	case kms.KeyStatePendingDeletion:
 		d := Timestamp(k.DeletionDate)
 		m.DeletionDate = &d
+	case kms.KeyStatePendingReplicaDeletion:
+		w := int32(k.PendingWindowDays)
+		m.PendingDeletionWindowInDays = &w
 	}
 	if k.Origin == kms.OriginExternal {
 		m.ExpirationModel = k.ExpirationModel
@@ -216,8 +224,10 @@ func (in *ScheduleKeyDeletionInput) Validate() error {
 
 // ScheduleKeyDeletionOutput is the response of ScheduleKeyDeletion.
 type ScheduleKeyDeletionOutput struct {
-	KeyId               string
-	DeletionDate        Timestamp
+	KeyId string
+	// DeletionDate is absent for a multi-Region primary that waits for
+	// its replicas: its date is not known yet.
+	DeletionDate        *Timestamp `json:",omitempty"`
 	KeyState            kms.KeyState
 	PendingWindowInDays int32
 }
