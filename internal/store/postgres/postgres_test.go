@@ -219,6 +219,7 @@ var shippedMigrations = []string{
 	"1b32189177e4bb911d8a0297c9a73d9d4232050bcd59c681c9522b0ec87b0219",
 	"3a3802b0b27de01a1998a5a8d29bd6e45729641faec708fae834fd7ff8e558ca",
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
+	"b7812999cfc18b9aa276c81afb9d6ac3d896984d47d2049d3bec2e2d4441c521",
 }
 
 func TestMigrationsFrozen(t *testing.T) {

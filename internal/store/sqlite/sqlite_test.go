@@ -170,6 +170,7 @@ var shippedMigrations = []string{
 	"b214c2facd599e846a7f03b5dbcea576c206fb7696eaf148aef12da7d3c82b99",
 	"8fafd1c348b19f18c54040ab5c35d873d7ba73790648b45aee38056f3d0d4758",
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
+	"12d3d5e3384773a4d30190f5f72cfceb0a0f83912d0b55b7b55de85a097253c4",
 }
 
 func TestMigrationsFrozen(t *testing.T) {
