@@ -163,7 +163,7 @@ func (i *Identity) CreatePolicy(ctx context.Context, c *Caller, in *CreatePolicy
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	err := i.store.CreateManagedPolicy(ctx, p, store.PolicyVersion{Number: 1, Document: in.PolicyDocument, Created: now})
+	err := i.store.CreateManagedPolicy(ctx, p, []store.PolicyVersion{{Number: 1, Document: in.PolicyDocument, Created: now}})
 	if errors.Is(err, store.ErrExists) {
 		return nil, kms.Errorf(ErrEntityAlreadyExists, "A policy called %s already exists. Duplicate names are not allowed.", in.PolicyName)
 	}

@@ -309,11 +309,13 @@ type Store interface {
 	// DeletePolicy removes an inline policy; ErrNotFound if absent.
 	DeletePolicy(ctx context.Context, account string, kind OwnerKind, owner, name string) error
 
-	// CreateManagedPolicy stores a managed policy with its first version,
-	// v1, as its default, in one transaction (p.DefaultVersion and
-	// p.LatestVersion are set to 1). ErrExists if its account has a
-	// managed policy of that name in any case, or if its id is taken.
-	CreateManagedPolicy(ctx context.Context, p ManagedPolicy, v PolicyVersion) error
+	// CreateManagedPolicy stores a managed policy with its versions, as
+	// given (DefaultVersion, LatestVersion and the versions' Numbers), in
+	// one transaction: a new policy has the one version 1, a migration
+	// copies them as they are. The default version must be among them.
+	// ErrExists if its account has a managed policy of that name in any
+	// case, or if its id is taken.
+	CreateManagedPolicy(ctx context.Context, p ManagedPolicy, versions []PolicyVersion) error
 	// GetManagedPolicy finds a managed policy by name in any case, with its
 	// AttachmentCount; ErrNotFound if absent.
 	GetManagedPolicy(ctx context.Context, account, name string) (ManagedPolicy, error)

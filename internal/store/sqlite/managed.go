@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/openkms/kms/internal/store"
@@ -28,23 +29,47 @@ func scanManaged(row scanner) (store.ManagedPolicy, error) {
 }
 
 // CreateManagedPolicy implements [store.Store].
-func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, v store.PolicyVersion) error {
+func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, versions []store.PolicyVersion) error {
+	if err := checkVersions(p, versions); err != nil {
+		return wrap("create managed policy", err)
+	}
 	key := store.NameKey(p.Name)
 	return wrap("create managed policy", s.write(ctx, func(tx *sql.Tx) error {
 		ok, err := exec(ctx, tx, `INSERT INTO managed_policies
 			(account, name_key, name, id, path, description, default_version, latest_version, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?) ON CONFLICT DO NOTHING`,
-			p.Account, key, p.Name, p.ID, pathOrRoot(p.Path), p.Description, millis(p.Created), millis(p.Updated))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.Account, key, p.Name, p.ID, pathOrRoot(p.Path), p.Description, p.DefaultVersion, p.LatestVersion,
+			millis(p.Created), millis(p.Updated))
 		if err == nil && !ok {
 			return store.ErrExists
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO policy_versions (account, policy_key, number, document, created)
-			VALUES (?, ?, 1, ?, ?)`, p.Account, key, v.Document, millis(v.Created))
-		return err
+		for _, v := range versions {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO policy_versions (account, policy_key, number, document, created)
+				VALUES (?, ?, ?, ?, ?)`, p.Account, key, v.Number, v.Document, millis(v.Created)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
+}
+
+// checkVersions refuses versions that do not fit the policy: none the
+// default, or one numbered outside 1 to LatestVersion.
+func checkVersions(p store.ManagedPolicy, versions []store.PolicyVersion) error {
+	def := false
+	for _, v := range versions {
+		if v.Number < 1 || v.Number > p.LatestVersion {
+			return fmt.Errorf("version %d of a policy whose latest is %d", v.Number, p.LatestVersion)
+		}
+		def = def || v.Number == p.DefaultVersion
+	}
+	if !def {
+		return fmt.Errorf("default version %d not among the versions", p.DefaultVersion)
+	}
+	return nil
 }
 
 // GetManagedPolicy implements [store.Store].

@@ -33,7 +33,7 @@ func managedDoc(n int) string {
 
 func mustCreateManaged(t *testing.T, s store.Store, p store.ManagedPolicy, doc string) {
 	t.Helper()
-	if err := s.CreateManagedPolicy(t.Context(), p, store.PolicyVersion{Document: doc, Created: p.Created}); err != nil {
+	if err := s.CreateManagedPolicy(t.Context(), p, []store.PolicyVersion{{Number: 1, Document: doc, Created: p.Created}}); err != nil {
 		t.Fatalf("CreateManagedPolicy(%s %s): %v", p.Account, p.Name, err)
 	}
 }
@@ -84,11 +84,11 @@ func testManagedPolicies(t *testing.T, s store.Store) {
 	for i, name := range spellings("ReadKeys") {
 		dup := newManaged(acct1, name, 10+i)
 		dup.Path = "/other/"
-		wantErr(t, "CreateManagedPolicy "+name, s.CreateManagedPolicy(ctx, dup, store.PolicyVersion{Document: "{}"}), store.ErrExists)
+		wantErr(t, "CreateManagedPolicy "+name, s.CreateManagedPolicy(ctx, dup, []store.PolicyVersion{{Number: 1, Document: "{}"}}), store.ErrExists)
 	}
 	sameID := newManaged(acct2, "other", 2)
 	sameID.ID = p.ID
-	wantErr(t, "CreateManagedPolicy with a taken id", s.CreateManagedPolicy(ctx, sameID, store.PolicyVersion{Document: "{}"}), store.ErrExists)
+	wantErr(t, "CreateManagedPolicy with a taken id", s.CreateManagedPolicy(ctx, sameID, []store.PolicyVersion{{Number: 1, Document: "{}"}}), store.ErrExists)
 	_, err = s.GetManagedPolicy(ctx, acct2, "other")
 	wantErr(t, "GetManagedPolicy after a refused create", err, store.ErrNotFound)
 	if v, err := s.GetPolicyVersion(ctx, acct1, "ReadKeys", 1); err != nil || v.Document != doc {
@@ -248,6 +248,49 @@ func testPolicyVersions(t *testing.T, s store.Store) {
 	}
 	if vs := list(); len(vs) != 0 {
 		t.Errorf("versions left after delete: %+v", vs)
+	}
+}
+
+// testManagedPolicyAsGiven: a policy stored with its versions as they are
+// (as a migration copies it) reads back so, and numbers on from them.
+func testManagedPolicyAsGiven(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := newManaged(acct1, "copied", 1)
+	p.DefaultVersion, p.LatestVersion, p.Updated = 3, 6, at(time.Hour)
+	vs := []store.PolicyVersion{
+		{Number: 5, Document: managedDoc(5), Created: at(5 * time.Minute)},
+		{Number: 3, Document: managedDoc(3), Created: at(3 * time.Minute)},
+		{Number: 1, Document: managedDoc(1), Created: at(time.Minute)},
+	}
+	for _, tc := range []struct {
+		name string
+		p    store.ManagedPolicy
+		vs   []store.PolicyVersion
+	}{
+		{"no default", p, vs[:1]},
+		{"no versions", p, nil},
+		{"a version above the latest", p, append(slices.Clone(vs), store.PolicyVersion{Number: 7, Document: "{}"})},
+		{"a version 0", p, append(slices.Clone(vs), store.PolicyVersion{Number: 0, Document: "{}"})},
+	} {
+		if err := s.CreateManagedPolicy(ctx, tc.p, tc.vs); err == nil {
+			t.Errorf("CreateManagedPolicy with %s succeeded", tc.name)
+		}
+		_, err := s.GetManagedPolicy(ctx, acct1, "copied")
+		wantErr(t, "GetManagedPolicy after a refused create with "+tc.name, err, store.ErrNotFound)
+	}
+	if err := s.CreateManagedPolicy(ctx, p, vs); err != nil {
+		t.Fatalf("CreateManagedPolicy: %v", err)
+	}
+	checkManaged(t, mustGetManaged(t, s, acct1, "copied"), p)
+	got, err := s.ListPolicyVersions(ctx, acct1, "copied")
+	if err != nil || len(got) != len(vs) {
+		t.Fatalf("ListPolicyVersions = %+v, %v", got, err)
+	}
+	for i := range vs {
+		checkVersion(t, got[i], vs[i])
+	}
+	if v, err := s.AddPolicyVersion(ctx, acct1, "copied", store.PolicyVersion{Document: "{}", Created: at(0)}, false); err != nil || v.Number != 7 {
+		t.Errorf("AddPolicyVersion after the copy = %+v, %v; want v7", v, err)
 	}
 }
 

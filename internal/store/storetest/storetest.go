@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdentityConcurrency", testIdentityConcurrency},
 		{"ManagedPolicies", testManagedPolicies},
 		{"PolicyVersions", testPolicyVersions},
+		{"ManagedPolicyAsGiven", testManagedPolicyAsGiven},
 		{"PolicyAttachments", testPolicyAttachments},
 		{"ManagedConcurrency", testManagedConcurrency},
 		{"Grants", testGrants},
