@@ -10,10 +10,10 @@
 //
 // # IAM names
 //
-// The names of users, roles and inline policies are unique case-insensitively,
-// as on AWS: "Alice" and "alice" are the same user. Lookups accept any case;
-// a name comes back spelt as it was when created. [NameKey] is the form in
-// which backends compare and order them.
+// The names of users, roles, inline policies and managed policies are unique
+// case-insensitively, as on AWS: "Alice" and "alice" are the same user.
+// Lookups accept any case; a name comes back spelt as it was when created.
+// [NameKey] is the form in which backends compare and order them.
 package store
 
 import (
