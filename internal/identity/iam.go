@@ -28,7 +28,8 @@ const (
 )
 
 // authorize decides an IAM action by the caller's identity policies alone.
-func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource string) error {
+// cond are the action's own condition keys and values (iam:PolicyARN).
+func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource string, cond ...[2]string) error {
 	if c.Principal.Type == kms.PrincipalRoot {
 		return nil // the root holds every permission in its own account
 	}
@@ -41,6 +42,9 @@ func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource st
 		Resource:  resource,
 		Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN),
 		Context:   i.requestContext(c),
+	}
+	for _, kv := range cond {
+		req.Context.Set(kv[0], kv[1])
 	}
 	d := policy.Authorize(req, &policy.Inputs{ResourceAccount: c.Principal.Account, IdentityPolicies: docs})
 	if !d.Allowed {

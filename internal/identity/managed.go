@@ -523,6 +523,8 @@ func (i *Identity) DetachUserPolicy(ctx context.Context, c *Caller, in *UserPoli
 	return i.detach(ctx, c, store.OwnerUser, u.Name, in.PolicyArn)
 }
 
+// userPolicy resolves and authorizes an attachment or detachment on a
+// user: the user is the resource, and iam:PolicyARN names the policy.
 func (i *Identity) userPolicy(ctx context.Context, c *Caller, action string, in *UserPolicyInput) (store.User, error) {
 	var v validator
 	v.str("userName", in.UserName, true, 1, 128, namePattern)
@@ -530,7 +532,17 @@ func (i *Identity) userPolicy(ctx context.Context, c *Caller, action string, in 
 	if err := v.err(); err != nil {
 		return store.User{}, err
 	}
-	return i.authorizedUser(ctx, c, action, in.UserName)
+	u, arn, found, err := i.findUser(ctx, c, in.UserName)
+	if err != nil {
+		return u, err
+	}
+	if err := i.authorize(ctx, c, action, arn, [2]string{"iam:PolicyARN", in.PolicyArn}); err != nil {
+		return u, err
+	}
+	if !found {
+		return u, noSuchUser(in.UserName)
+	}
+	return u, nil
 }
 
 // AttachRolePolicy attaches a managed policy to a role.
@@ -551,6 +563,7 @@ func (i *Identity) DetachRolePolicy(ctx context.Context, c *Caller, in *RolePoli
 	return i.detach(ctx, c, store.OwnerRole, r.Name, in.PolicyArn)
 }
 
+// rolePolicy is userPolicy for a role.
 func (i *Identity) rolePolicy(ctx context.Context, c *Caller, action string, in *RolePolicyInput) (store.Role, error) {
 	var v validator
 	v.str("roleName", in.RoleName, true, 1, 64, namePattern)
@@ -558,7 +571,17 @@ func (i *Identity) rolePolicy(ctx context.Context, c *Caller, action string, in 
 	if err := v.err(); err != nil {
 		return store.Role{}, err
 	}
-	return i.authorizedRole(ctx, c, action, in.RoleName)
+	r, arn, found, err := i.findRole(ctx, c, in.RoleName)
+	if err != nil {
+		return r, err
+	}
+	if err := i.authorize(ctx, c, action, arn, [2]string{"iam:PolicyARN", in.PolicyArn}); err != nil {
+		return r, err
+	}
+	if !found {
+		return r, noSuchRole(in.RoleName)
+	}
+	return r, nil
 }
 
 // listAttached pages the policies attached to a user or role whose path

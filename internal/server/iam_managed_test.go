@@ -448,7 +448,22 @@ func TestKMSThroughManagedPolicy(t *testing.T) {
 	_, err := alice.Encrypt(ctx, &awskms.EncryptInput{KeyId: key.Arn, Plaintext: []byte("x")})
 	wantMessage(t, err, "AccessDeniedException", "with an explicit deny in an identity-based policy")
 
-	// IAM calls are authorized by managed policies too.
+	// IAM calls are authorized by managed policies too, and attachments
+	// can be confined to some policies with iam:PolicyARN.
+	delegate := createPolicy(t, root, "", "attach-use-keys", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",`+
+		`"Action":"iam:AttachUserPolicy","Resource":"*","Condition":{"ArnEquals":{"iam:PolicyARN":"`+*pol.Arn+`"}}}]}`)
+	if _, err := root.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: delegate.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, []step{
+		{"attach the policy iam:PolicyARN names", iamCall(aliceIAM, "attachUser", &iam.AttachUserPolicyInput{UserName: aws.String("bob"),
+			PolicyArn: pol.Arn}), "", 0},
+		{"attach another", iamCall(aliceIAM, "attachUser", &iam.AttachUserPolicyInput{UserName: aws.String("bob"),
+			PolicyArn: delegate.Arn}), "AccessDenied", 403},
+	})
 	admin := createPolicy(t, root, "", "iam-read", allowDoc("iam:List*", "*"))
 	if _, err := root.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: admin.Arn}); err != nil {
 		t.Fatal(err)
