@@ -70,7 +70,8 @@ and recreate the database, then run it again.
 			"(kms audit verify --data-dir %s lists them) and could not be copied\n", n, plural(n, "record", "records"), cfg.DataDir)
 	}
 	var parts []string
-	for _, kind := range []string{"accounts", "access_keys", "users", "roles", "policies", "keys", "materials", "aliases", "grants"} {
+	for _, kind := range []string{"accounts", "access_keys", "users", "roles", "policies", "managed_policies", "policy_attachments",
+		"keys", "materials", "aliases", "grants"} {
 		parts = append(parts, fmt.Sprintf("%d %s", sum.Rows[kind], strings.ReplaceAll(kind, "_", " ")))
 	}
 	fmt.Fprintf(stdout, "migrated in %s: %s; %d audit records in %d chains\n",

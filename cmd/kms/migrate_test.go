@@ -228,6 +228,29 @@ func TestMigrate(t *testing.T) {
 	}
 	alice := p.clientAs(testRegion, aliceID, aliceSecret)
 	encrypt(alice, testRegion, sym)
+	// A managed policy attached to Alice, whose default is v2 and whose v1
+	// is gone: only it lets her list keys.
+	listKeys := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}`
+	mp, err := ic.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("list-keys"), Path: aws.String("/kms/"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListAliases","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []bool{true, false} {
+		if _, err := ic.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: mp.Policy.Arn,
+			PolicyDocument: aws.String(listKeys), SetAsDefault: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ic.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: mp.Policy.Arn, VersionId: aws.String("v1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: mp.Policy.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
+		t.Fatalf("Alice's ListKeys through the managed policy: %v", err)
+	}
 
 	// What the nodes must show as it is here.
 	describe := func(c *awskms.Client, key string) *types.KeyMetadata {
@@ -325,7 +348,8 @@ func TestMigrate(t *testing.T) {
 	t.Logf("migrate took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 	// Three materials of the rotated key, two of the imported one, none
 	// of the one waiting for its import, one of each other key.
-	for _, want := range []string{"2 accounts", "3 access keys", "1 users", "1 roles", "1 policies", "8 keys", "10 materials",
+	for _, want := range []string{"2 accounts", "3 access keys", "1 users", "1 roles", "1 policies", "1 managed policies",
+		"1 policy attachments", "policy versions: 2", "8 keys", "10 materials",
 		"2 aliases", "1 grants", "audit records in 2 chains"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("migrate's output lacks %q", want)
@@ -417,6 +441,14 @@ func TestMigrate(t *testing.T) {
 		}
 		if _, err := ac.CreateKey(ctx, &awskms.CreateKeyInput{}); errorCode(err) != "AccessDeniedException" {
 			t.Errorf("node %d: Alice's CreateKey, which her policy does not allow: %v", n, err)
+		}
+		// And her managed policy, its versions as they were.
+		if _, err := ac.ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
+			t.Errorf("node %d: Alice's ListKeys through the managed policy: %v", n, err)
+		}
+		vs, err := node.iamClient().ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: mp.Policy.Arn})
+		if err != nil || len(vs.Versions) != 2 || *vs.Versions[0].VersionId != "v3" || !vs.Versions[1].IsDefaultVersion {
+			t.Errorf("node %d: ListPolicyVersions: %+v, %v", n, vs, err)
 		}
 		role, err := node.iamClient().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("APP")})
 		if err != nil || *role.Role.RoleName != "app" || *role.Role.Path != "/svc/" {

@@ -1,9 +1,10 @@
 // Package identity is the IAM and STS side of the server: accounts, users,
-// roles, their inline policies and access keys, and the temporary
-// credentials AssumeRole issues. It answers two questions on every request
-// — whose credentials signed it (for sigv4) and which identity policies
-// apply to that principal (for authorization) — from in-memory caches that
-// every change invalidates at once.
+// roles, their inline policies and access keys, customer managed policies
+// attached to them, and the temporary credentials AssumeRole issues. It
+// answers two questions on every request — whose credentials signed it (for
+// sigv4) and which identity policies apply to that principal (for
+// authorization) — from in-memory caches that every change invalidates at
+// once.
 //
 // # Credentials
 //
@@ -17,7 +18,8 @@
 // # Policies
 //
 // [Identity.Policies] gives the service the parsed inline policies of the
-// caller's user or role. IAM and STS calls are authorized here, with
+// caller's user or role, with the default version of every managed policy
+// attached to it. IAM and STS calls are authorized here, with
 // [policy.Authorize]: IAM actions by identity policies alone (the account
 // root may do everything in its account), sts:AssumeRole by the role's
 // trust policy together with the caller's identity policies.

@@ -28,7 +28,8 @@ const (
 )
 
 // authorize decides an IAM action by the caller's identity policies alone.
-func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource string) error {
+// cond are the action's own condition keys and values (iam:PolicyARN).
+func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource string, cond ...[2]string) error {
 	if c.Principal.Type == kms.PrincipalRoot {
 		return nil // the root holds every permission in its own account
 	}
@@ -41,6 +42,9 @@ func (i *Identity) authorize(ctx context.Context, c *Caller, action, resource st
 		Resource:  resource,
 		Principal: policy.NewPrincipal(c.Principal, c.Principal.RoleARN),
 		Context:   i.requestContext(c),
+	}
+	for _, kv := range cond {
+		req.Context.Set(kv[0], kv[1])
 	}
 	d := policy.Authorize(req, &policy.Inputs{ResourceAccount: c.Principal.Account, IdentityPolicies: docs})
 	if !d.Allowed {
@@ -298,7 +302,8 @@ func decodeMarker(m string) (string, error) {
 	return string(b), nil
 }
 
-// DeleteUser deletes a user that has no access keys and no inline policies.
+// DeleteUser deletes a user that has no access keys, no inline policies
+// and no attached managed policies.
 func (i *Identity) DeleteUser(ctx context.Context, c *Caller, in *DeleteUserInput) error {
 	var v validator
 	v.str("userName", in.UserName, true, 1, 128, namePattern)
@@ -320,7 +325,7 @@ func (i *Identity) DeleteUser(ctx context.Context, c *Caller, in *DeleteUserInpu
 		if lerr == nil && len(keys) > 0 {
 			return kms.Errorf(ErrDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		}
-		return kms.Errorf(ErrDeleteConflict, "Cannot delete entity, must delete policies first.")
+		return i.policiesConflict(ctx, u.Account, store.OwnerUser, u.Name)
 	case err != nil:
 		return kms.Internal(err)
 	}
@@ -333,6 +338,15 @@ func (i *Identity) DeleteUser(ctx context.Context, c *Caller, in *DeleteUserInpu
 		}
 	})
 	return nil
+}
+
+// policiesConflict is the DeleteConflict of a user or role that still has
+// policies: attached managed policies are named first, as AWS does.
+func (i *Identity) policiesConflict(ctx context.Context, account string, kind store.OwnerKind, name string) error {
+	if as, err := i.store.ListAttachedPolicies(ctx, account, kind, name); err == nil && len(as) > 0 {
+		return kms.Errorf(ErrDeleteConflict, "Cannot delete entity, must detach all policies first.")
+	}
+	return kms.Errorf(ErrDeleteConflict, "Cannot delete entity, must delete policies first.")
 }
 
 // --- access keys ---
@@ -866,8 +880,8 @@ func (i *Identity) ListRoles(ctx context.Context, c *Caller, in *ListRolesInput)
 	return out, nil
 }
 
-// DeleteRole deletes a role that has no inline policies. Its sessions are
-// refused from the very next request.
+// DeleteRole deletes a role that has no inline policies and no attached
+// managed policies. Its sessions are refused from the very next request.
 func (i *Identity) DeleteRole(ctx context.Context, c *Caller, in *DeleteRoleInput) error {
 	var v validator
 	v.str("roleName", in.RoleName, true, 1, 64, namePattern)
@@ -885,7 +899,7 @@ func (i *Identity) DeleteRole(ctx context.Context, c *Caller, in *DeleteRoleInpu
 	case errors.Is(err, store.ErrNotFound):
 		return noSuchRole(in.RoleName)
 	case errors.Is(err, store.ErrInUse):
-		return kms.Errorf(ErrDeleteConflict, "Cannot delete entity, must delete policies first.")
+		return i.policiesConflict(ctx, r.Account, store.OwnerRole, r.Name)
 	case err != nil:
 		return kms.Internal(err)
 	}

@@ -326,7 +326,8 @@ func (i *Identity) role(ctx context.Context, account, name string) (*roleEntry, 
 // --- identity policies (service.Identities) ---
 
 // Policies returns the inline policies of the user, or of the role of a
-// session; the account root has none. They are parsed once and kept until
+// session, and the default versions of the managed policies attached to
+// it; the account root has none. They are parsed once and kept until
 // a change to them or their owner. A stored document that no longer parses
 // is an error rather than skipped: skipping it could drop a Deny.
 func (i *Identity) Policies(ctx context.Context, p kms.Principal) ([]*policy.Document, error) {
@@ -356,11 +357,23 @@ func (i *Identity) Policies(ctx context.Context, p kms.Principal) ([]*policy.Doc
 	if err != nil {
 		return nil, err
 	}
-	docs = make([]*policy.Document, 0, len(ps))
+	attached, err := i.store.ListAttachedPolicies(ctx, p.Account, r.kind, owner)
+	if err != nil {
+		return nil, err
+	}
+	docs = make([]*policy.Document, 0, len(ps)+len(attached))
 	for _, sp := range ps {
 		d, err := policy.Parse(sp.Document, policy.IdentityPolicy)
 		if err != nil {
 			return nil, fmt.Errorf("stored policy %s of %s %s does not parse: %w", sp.Name, r.kind, owner, err)
+		}
+		docs = append(docs, d)
+	}
+	// The default versions of attached managed policies count alike.
+	for _, a := range attached {
+		d, err := policy.Parse(a.Document, policy.IdentityPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("stored managed policy %s attached to %s %s does not parse: %w", a.Policy.Name, r.kind, owner, err)
 		}
 		docs = append(docs, d)
 	}

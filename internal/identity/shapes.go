@@ -296,6 +296,279 @@ type UpdateAssumeRolePolicyInput struct {
 	PolicyDocument string `query:"PolicyDocument"`
 }
 
+// --- managed policies ---
+
+// ManagedPolicy is a customer managed policy (AWS's Policy shape). The
+// description is rendered by CreatePolicy and GetPolicy only, as on AWS.
+type ManagedPolicy struct {
+	PolicyName                    string `xml:"PolicyName"`
+	PolicyID                      string `xml:"PolicyId"`
+	Arn                           string `xml:"Arn"`
+	Path                          string `xml:"Path"`
+	DefaultVersionID              string `xml:"DefaultVersionId"`
+	AttachmentCount               int    `xml:"AttachmentCount"`
+	PermissionsBoundaryUsageCount int    `xml:"PermissionsBoundaryUsageCount"`
+	IsAttachable                  bool   `xml:"IsAttachable"`
+	Description                   string `xml:"Description,omitempty"`
+	CreateDate                    Time   `xml:"CreateDate"`
+	UpdateDate                    Time   `xml:"UpdateDate"`
+}
+
+// PolicyVersion is a version of a managed policy. Its document, URL-encoded,
+// is rendered by GetPolicyVersion only.
+type PolicyVersion struct {
+	Document         string `xml:"Document,omitempty"`
+	VersionID        string `xml:"VersionId"`
+	IsDefaultVersion bool   `xml:"IsDefaultVersion"`
+	CreateDate       Time   `xml:"CreateDate"`
+}
+
+// AttachedPolicy names a managed policy attached to a user or role.
+type AttachedPolicy struct {
+	PolicyName string `xml:"PolicyName"`
+	PolicyArn  string `xml:"PolicyArn"`
+}
+
+// CreatePolicyInput is the request of CreatePolicy. Tags are not supported.
+type CreatePolicyInput struct {
+	PolicyName     string `query:"PolicyName"`
+	Path           string `query:"Path"`
+	PolicyDocument string `query:"PolicyDocument"`
+	Description    string `query:"Description"`
+}
+
+// PolicyOutput is the response of CreatePolicy and GetPolicy.
+type PolicyOutput struct {
+	Policy ManagedPolicy `xml:"Policy"`
+}
+
+// PolicyArnInput is the request of GetPolicy and DeletePolicy.
+type PolicyArnInput struct {
+	PolicyArn string `query:"PolicyArn"`
+}
+
+// ListPolicyTagsInput is the request of ListPolicyTags.
+type ListPolicyTagsInput struct {
+	PolicyArn string `query:"PolicyArn"`
+	Marker    string `query:"Marker"`
+	MaxItems  *int   `query:"MaxItems"`
+}
+
+// ListManagedPoliciesInput is the request of ListPolicies. OnlyAttached is
+// "true" or "false".
+type ListManagedPoliciesInput struct {
+	Scope             string `query:"Scope"`
+	OnlyAttached      string `query:"OnlyAttached"`
+	PathPrefix        string `query:"PathPrefix"`
+	PolicyUsageFilter string `query:"PolicyUsageFilter"`
+	Marker            string `query:"Marker"`
+	MaxItems          *int   `query:"MaxItems"`
+}
+
+// ListManagedPoliciesOutput is the response of ListPolicies.
+type ListManagedPoliciesOutput struct {
+	Policies    List[ManagedPolicy] `xml:"Policies"`
+	IsTruncated bool                `xml:"IsTruncated"`
+	Marker      string              `xml:"Marker,omitempty"`
+}
+
+// CreatePolicyVersionInput is the request of CreatePolicyVersion.
+// SetAsDefault is "true" or "false".
+type CreatePolicyVersionInput struct {
+	PolicyArn      string `query:"PolicyArn"`
+	PolicyDocument string `query:"PolicyDocument"`
+	SetAsDefault   string `query:"SetAsDefault"`
+}
+
+// PolicyVersionOutput is the response of CreatePolicyVersion and
+// GetPolicyVersion.
+type PolicyVersionOutput struct {
+	PolicyVersion PolicyVersion `xml:"PolicyVersion"`
+}
+
+// PolicyVersionInput is the request of GetPolicyVersion,
+// DeletePolicyVersion and SetDefaultPolicyVersion.
+type PolicyVersionInput struct {
+	PolicyArn string `query:"PolicyArn"`
+	VersionID string `query:"VersionId"`
+}
+
+// ListPolicyVersionsInput is the request of ListPolicyVersions.
+type ListPolicyVersionsInput struct {
+	PolicyArn string `query:"PolicyArn"`
+	Marker    string `query:"Marker"`
+	MaxItems  *int   `query:"MaxItems"`
+}
+
+// ListPolicyVersionsOutput is the response of ListPolicyVersions.
+type ListPolicyVersionsOutput struct {
+	Versions    List[PolicyVersion] `xml:"Versions"`
+	IsTruncated bool                `xml:"IsTruncated"`
+	Marker      string              `xml:"Marker,omitempty"`
+}
+
+// UserPolicyInput is the request of AttachUserPolicy and DetachUserPolicy.
+type UserPolicyInput struct {
+	UserName  string `query:"UserName"`
+	PolicyArn string `query:"PolicyArn"`
+}
+
+// RolePolicyInput is the request of AttachRolePolicy and DetachRolePolicy.
+type RolePolicyInput struct {
+	RoleName  string `query:"RoleName"`
+	PolicyArn string `query:"PolicyArn"`
+}
+
+// ListAttachedUserPoliciesInput is the request of ListAttachedUserPolicies.
+type ListAttachedUserPoliciesInput struct {
+	UserName   string `query:"UserName"`
+	PathPrefix string `query:"PathPrefix"`
+	Marker     string `query:"Marker"`
+	MaxItems   *int   `query:"MaxItems"`
+}
+
+// ListAttachedRolePoliciesInput is the request of ListAttachedRolePolicies.
+type ListAttachedRolePoliciesInput struct {
+	RoleName   string `query:"RoleName"`
+	PathPrefix string `query:"PathPrefix"`
+	Marker     string `query:"Marker"`
+	MaxItems   *int   `query:"MaxItems"`
+}
+
+// ListAttachedPoliciesOutput is the response of ListAttachedUserPolicies
+// and ListAttachedRolePolicies.
+type ListAttachedPoliciesOutput struct {
+	AttachedPolicies List[AttachedPolicy] `xml:"AttachedPolicies"`
+	IsTruncated      bool                 `xml:"IsTruncated"`
+	Marker           string               `xml:"Marker,omitempty"`
+}
+
+// ListEntitiesForPolicyInput is the request of ListEntitiesForPolicy.
+type ListEntitiesForPolicyInput struct {
+	PolicyArn         string `query:"PolicyArn"`
+	EntityFilter      string `query:"EntityFilter"`
+	PathPrefix        string `query:"PathPrefix"`
+	PolicyUsageFilter string `query:"PolicyUsageFilter"`
+	Marker            string `query:"Marker"`
+	MaxItems          *int   `query:"MaxItems"`
+}
+
+// PolicyUser is a user a managed policy is attached to.
+type PolicyUser struct {
+	UserName string `xml:"UserName"`
+	UserID   string `xml:"UserId"`
+}
+
+// PolicyRole is a role a managed policy is attached to.
+type PolicyRole struct {
+	RoleName string `xml:"RoleName"`
+	RoleID   string `xml:"RoleId"`
+}
+
+// ListEntitiesForPolicyOutput is the response of ListEntitiesForPolicy.
+// There are no groups.
+type ListEntitiesForPolicyOutput struct {
+	PolicyGroups List[struct{}]   `xml:"PolicyGroups"`
+	PolicyUsers  List[PolicyUser] `xml:"PolicyUsers"`
+	PolicyRoles  List[PolicyRole] `xml:"PolicyRoles"`
+	IsTruncated  bool             `xml:"IsTruncated"`
+	Marker       string           `xml:"Marker,omitempty"`
+}
+
+// --- reads that always answer an empty list ---
+
+// Tag is an IAM tag; nothing here has any.
+type Tag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+// UserListInput is the request of the per-user lists that are always
+// empty here: ListGroupsForUser, ListUserTags, ListSSHPublicKeys,
+// ListMFADevices and ListSigningCertificates.
+type UserListInput struct {
+	UserName string `query:"UserName"`
+	Marker   string `query:"Marker"`
+	MaxItems *int   `query:"MaxItems"`
+}
+
+// RoleListInput is the request of ListInstanceProfilesForRole and
+// ListRoleTags.
+type RoleListInput struct {
+	RoleName string `query:"RoleName"`
+	Marker   string `query:"Marker"`
+	MaxItems *int   `query:"MaxItems"`
+}
+
+// ListGroupsForUserOutput is the response of ListGroupsForUser.
+type ListGroupsForUserOutput struct {
+	Groups      List[struct{}] `xml:"Groups"`
+	IsTruncated bool           `xml:"IsTruncated"`
+}
+
+// ListInstanceProfilesForRoleOutput is the response of
+// ListInstanceProfilesForRole.
+type ListInstanceProfilesForRoleOutput struct {
+	InstanceProfiles List[struct{}] `xml:"InstanceProfiles"`
+	IsTruncated      bool           `xml:"IsTruncated"`
+}
+
+// ListTagsOutput is the response of ListUserTags, ListRoleTags and
+// ListPolicyTags.
+type ListTagsOutput struct {
+	Tags        List[Tag] `xml:"Tags"`
+	IsTruncated bool      `xml:"IsTruncated"`
+}
+
+// ListSSHPublicKeysOutput is the response of ListSSHPublicKeys.
+type ListSSHPublicKeysOutput struct {
+	SSHPublicKeys List[struct{}] `xml:"SSHPublicKeys"`
+	IsTruncated   bool           `xml:"IsTruncated"`
+}
+
+// ListMFADevicesOutput is the response of ListMFADevices.
+type ListMFADevicesOutput struct {
+	MFADevices  List[struct{}] `xml:"MFADevices"`
+	IsTruncated bool           `xml:"IsTruncated"`
+}
+
+// ListSigningCertificatesOutput is the response of ListSigningCertificates.
+type ListSigningCertificatesOutput struct {
+	Certificates List[struct{}] `xml:"Certificates"`
+	IsTruncated  bool           `xml:"IsTruncated"`
+}
+
+// ListVirtualMFADevicesInput is the request of ListVirtualMFADevices.
+type ListVirtualMFADevicesInput struct {
+	AssignmentStatus string `query:"AssignmentStatus"`
+	Marker           string `query:"Marker"`
+	MaxItems         *int   `query:"MaxItems"`
+}
+
+// ListVirtualMFADevicesOutput is the response of ListVirtualMFADevices.
+type ListVirtualMFADevicesOutput struct {
+	VirtualMFADevices List[struct{}] `xml:"VirtualMFADevices"`
+	IsTruncated       bool           `xml:"IsTruncated"`
+}
+
+// ListServiceSpecificCredentialsInput is the request of
+// ListServiceSpecificCredentials.
+type ListServiceSpecificCredentialsInput struct {
+	UserName    string `query:"UserName"`
+	ServiceName string `query:"ServiceName"`
+}
+
+// ListServiceSpecificCredentialsOutput is the response of
+// ListServiceSpecificCredentials.
+type ListServiceSpecificCredentialsOutput struct {
+	ServiceSpecificCredentials List[struct{}] `xml:"ServiceSpecificCredentials"`
+}
+
+// DeleteLoginProfileInput is the request of DeleteLoginProfile.
+type DeleteLoginProfileInput struct {
+	UserName string `query:"UserName"`
+}
+
 // --- STS ---
 
 // GetCallerIdentityInput is the (empty) request of GetCallerIdentity.
@@ -382,6 +655,8 @@ var (
 	policyDocPattern   = newPattern(`^[\t\n\r\x20-\x{FF}]+$`, `[\u0009\u000A\u000D\u0020-\u00FF]+`)
 	descriptionPattern = newPattern(`^[\t\n\r\x20-\x7E\x{A1}-\x{FF}]*$`, `[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*`)
 	externalIDPattern  = newPattern(`^[\w+=,.@:/-]*$`, `[\w+=,.@:\/-]*`)
+	policyPathPattern  = newPattern(`^((/[A-Za-z0-9.,+@=_-]+)*)/$`, `((/[A-Za-z0-9\.,\+@=_-]+)*)/`)
+	versionIDPattern   = newPattern(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`, `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`)
 )
 
 // str checks a string member's length and pattern. An empty string counts

@@ -47,6 +47,7 @@ const migrateWorkers = 4
 // migratedTables are the store's tables, named alike in both backends'
 // schemas, whose rows a migration copies and counts.
 var migratedTables = []string{"accounts", "access_keys", "users", "roles", "policies",
+	"managed_policies", "policy_versions", "policy_attachments",
 	"keys", "key_tags", "materials", "aliases", "grants"}
 
 // MigrateProgress is told how a migration advances: n of kind (a table's
@@ -73,7 +74,8 @@ type MigrateSummary struct {
 // It copies, in this order: the audit trail (see audit.ImportToPostgres:
 // new chains named "migrated from DIR@TIME/…", signed with the data dir's
 // checkpoint key), seal.json's exact bytes as the seal state, users,
-// roles, inline policies and access keys, keys with every material
+// roles, inline policies, managed policies with their versions and
+// attachments, and access keys, keys with every material
 // version, tags and grants, aliases, and last the accounts (whose row
 // marks an account complete, as on a first start). It then compares the
 // rows of every table in the source and the target.
@@ -282,6 +284,7 @@ func readSourceScope(ctx context.Context, path string) (sourceScope, map[string]
 	// and keys need none: list whatever account owns something.
 	scope.accounts, err = sqlite.Column[string](ctx, db, `SELECT id FROM accounts UNION SELECT account FROM access_keys
 		UNION SELECT account FROM users UNION SELECT account FROM roles UNION SELECT account FROM policies
+		UNION SELECT account FROM managed_policies
 		UNION SELECT account FROM keys UNION SELECT account FROM aliases ORDER BY 1`)
 	if err != nil {
 		return scope, nil, err
@@ -348,8 +351,14 @@ func (c *storeCopy) run(ctx context.Context, scope sourceScope) error {
 	return nil
 }
 
-// identities copies the users, roles, inline policies and access keys of
-// each account: owners before what needs them.
+// owner is a user or role, whose policies are copied.
+type owner struct {
+	kind store.OwnerKind
+	name string
+}
+
+// identities copies the users, roles, inline policies, managed policies
+// and access keys of each account: owners before what needs them.
 func (c *storeCopy) identities(ctx context.Context, accounts []string) error {
 	for _, acct := range accounts {
 		var users []store.User
@@ -389,10 +398,6 @@ func (c *storeCopy) identities(ctx context.Context, accounts []string) error {
 		}
 		c.add("roles", len(roles))
 
-		type owner struct {
-			kind store.OwnerKind
-			name string
-		}
 		var owners []owner
 		for _, u := range users {
 			owners = append(owners, owner{store.OwnerUser, u.Name})
@@ -413,6 +418,10 @@ func (c *storeCopy) identities(ctx context.Context, accounts []string) error {
 			c.add("policies", len(ps))
 		}
 
+		if err := c.managedPolicies(ctx, acct, owners); err != nil {
+			return err
+		}
+
 		// The account root's keys (""), then each user's.
 		holders := []string{""}
 		for _, u := range users {
@@ -431,8 +440,49 @@ func (c *storeCopy) identities(ctx context.Context, accounts []string) error {
 			c.add("access_keys", len(ks))
 		}
 	}
-	for _, t := range []string{"users", "roles", "policies", "access_keys"} {
+	for _, t := range []string{"users", "roles", "policies", "managed_policies", "policy_versions",
+		"policy_attachments", "access_keys"} {
 		c.done(t)
+	}
+	return nil
+}
+
+// managedPolicies copies the managed policies of an account with their
+// versions as they are (numbers, default), then their attachments to
+// owners, which are copied already.
+func (c *storeCopy) managedPolicies(ctx context.Context, acct string, owners []owner) error {
+	for after := ""; ; {
+		page, err := c.src.ListManagedPolicies(ctx, acct, after, migratePage)
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			vs, err := c.src.ListPolicyVersions(ctx, acct, p.Name)
+			if err != nil {
+				return err
+			}
+			if err := c.dst.CreateManagedPolicy(ctx, p, vs); err != nil {
+				return fmt.Errorf("managed policy %s of account %s: %w", p.Name, acct, err)
+			}
+			c.add("policy_versions", len(vs))
+		}
+		c.add("managed_policies", len(page))
+		if len(page) < migratePage {
+			break
+		}
+		after = page[len(page)-1].Name
+	}
+	for _, o := range owners {
+		as, err := c.src.ListAttachedPolicies(ctx, acct, o.kind, o.name)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if err := c.dst.AttachPolicy(ctx, acct, o.kind, o.name, a.Policy.Name); err != nil {
+				return fmt.Errorf("managed policy %s attached to %s %s: %w", a.Policy.Name, o.kind, o.name, err)
+			}
+		}
+		c.add("policy_attachments", len(as))
 	}
 	return nil
 }

@@ -10,10 +10,10 @@
 //
 // # IAM names
 //
-// The names of users, roles and inline policies are unique case-insensitively,
-// as on AWS: "Alice" and "alice" are the same user. Lookups accept any case;
-// a name comes back spelt as it was when created. [NameKey] is the form in
-// which backends compare and order them.
+// The names of users, roles, inline policies and managed policies are unique
+// case-insensitively, as on AWS: "Alice" and "alice" are the same user.
+// Lookups accept any case; a name comes back spelt as it was when created.
+// [NameKey] is the form in which backends compare and order them.
 package store
 
 import (
@@ -31,7 +31,9 @@ var (
 	// ErrConflict: a conditional write found the row changed meanwhile.
 	ErrConflict = errors.New("store: conflict")
 	// ErrInUse refuses to delete a user or role that still has access keys
-	// or inline policies (AWS's DeleteConflictException).
+	// or inline or attached policies, a managed policy still attached or
+	// with versions besides its default, or a policy's default version
+	// (AWS's DeleteConflictException).
 	ErrInUse = errors.New("store: still in use")
 	// ErrUnavailable wraps a failure to reach the database (a cluster's
 	// PostgreSQL down, unreachable or too slow): requests fail with AWS's
@@ -119,6 +121,48 @@ type Policy struct {
 	Owner     string // user or role name
 	Name      string
 	Document  string
+}
+
+// ManagedPolicy is a customer managed IAM policy: a named policy of an
+// account, with up to five versions of its document, that users and roles
+// are attached to. Its name is unique per account, in any case, whatever
+// its path.
+type ManagedPolicy struct {
+	Account     string
+	Name        string
+	ID          string // unique id, e.g. ANPA + 17 characters, made by the caller
+	Path        string // "/" when empty
+	Description string
+	// DefaultVersion is the number of the version in force (1 for v1).
+	DefaultVersion int
+	// LatestVersion is the highest version number the policy ever had:
+	// numbers of deleted versions are not given again, as on AWS.
+	LatestVersion int
+	Created       time.Time
+	Updated       time.Time // when the default version last changed
+	// AttachmentCount is how many users and roles it is attached to;
+	// filled in by reads, ignored by writes.
+	AttachmentCount int
+}
+
+// PolicyVersion is one version of a managed policy's document.
+type PolicyVersion struct {
+	Number   int // 1 for v1
+	Document string
+	Created  time.Time
+}
+
+// AttachedPolicy is a managed policy attached to a user or role, with the
+// document of its default version: all an authorizer needs.
+type AttachedPolicy struct {
+	Policy   ManagedPolicy
+	Document string
+}
+
+// PolicyAttachment names a user or role a managed policy is attached to.
+type PolicyAttachment struct {
+	OwnerKind OwnerKind
+	Owner     string // the user's or role's name as created
 }
 
 // Material is one version of a key's material, sealed.
@@ -229,7 +273,8 @@ type Store interface {
 	// number returned, 0 or below meaning no cap.
 	ListUsers(ctx context.Context, account, after string, limit int) ([]User, error)
 	// DeleteUser removes a user and nothing else: ErrInUse while it still
-	// has access keys or inline policies, ErrNotFound if absent. The check
+	// has access keys, inline policies or attached managed policies,
+	// ErrNotFound if absent. The check
 	// and the deletion are one transaction, so a key added concurrently
 	// cannot be left orphaned.
 	DeleteUser(ctx context.Context, account, name string) error
@@ -246,7 +291,7 @@ type Store interface {
 	// the role is absent.
 	UpdateAssumeRolePolicy(ctx context.Context, account, name, doc string) error
 	// DeleteRole removes a role: ErrInUse while it still has inline
-	// policies, ErrNotFound if absent.
+	// policies or attached managed policies, ErrNotFound if absent.
 	DeleteRole(ctx context.Context, account, name string) error
 
 	// PutPolicy creates an inline policy or replaces the document of the
@@ -263,6 +308,55 @@ type Store interface {
 	ListPolicies(ctx context.Context, account string, kind OwnerKind, owner string) ([]Policy, error)
 	// DeletePolicy removes an inline policy; ErrNotFound if absent.
 	DeletePolicy(ctx context.Context, account string, kind OwnerKind, owner, name string) error
+
+	// CreateManagedPolicy stores a managed policy with its versions, as
+	// given (DefaultVersion, LatestVersion and the versions' Numbers), in
+	// one transaction: a new policy has the one version 1, a migration
+	// copies them as they are. The default version must be among them.
+	// ErrExists if its account has a managed policy of that name in any
+	// case, or if its id is taken.
+	CreateManagedPolicy(ctx context.Context, p ManagedPolicy, versions []PolicyVersion) error
+	// GetManagedPolicy finds a managed policy by name in any case, with its
+	// AttachmentCount; ErrNotFound if absent.
+	GetManagedPolicy(ctx context.Context, account, name string) (ManagedPolicy, error)
+	// ListManagedPolicies lists an account's managed policies like
+	// ListUsers lists users, each with its AttachmentCount.
+	ListManagedPolicies(ctx context.Context, account, after string, limit int) ([]ManagedPolicy, error)
+	// DeleteManagedPolicy removes a managed policy and its default version:
+	// ErrInUse while it is attached to a user or role or has other
+	// versions, ErrNotFound if absent.
+	DeleteManagedPolicy(ctx context.Context, account, name string) error
+	// AddPolicyVersion adds a version to a managed policy, numbered one
+	// above the highest it ever had, and makes it the default when
+	// setDefault (setting Updated to its Created), in one transaction. It
+	// returns the version stored; ErrNotFound if the policy is absent.
+	AddPolicyVersion(ctx context.Context, account, name string, v PolicyVersion, setDefault bool) (PolicyVersion, error)
+	// GetPolicyVersion returns one version of a managed policy;
+	// ErrNotFound if the policy or the version is absent.
+	GetPolicyVersion(ctx context.Context, account, name string, number int) (PolicyVersion, error)
+	// ListPolicyVersions returns every version of a managed policy, newest
+	// first. An unknown policy has none, which is not an error.
+	ListPolicyVersions(ctx context.Context, account, name string) ([]PolicyVersion, error)
+	// SetDefaultPolicyVersion makes a version the default and sets the
+	// policy's Updated; ErrNotFound if the policy or version is absent.
+	SetDefaultPolicyVersion(ctx context.Context, account, name string, number int, updated time.Time) error
+	// DeletePolicyVersion removes a version: ErrInUse if it is the
+	// default, ErrNotFound if the policy or version is absent.
+	DeletePolicyVersion(ctx context.Context, account, name string, number int) error
+	// AttachPolicy attaches a managed policy to a user or role; attaching
+	// it again changes nothing. ErrNotFound if the owner or the policy is
+	// absent.
+	AttachPolicy(ctx context.Context, account string, kind OwnerKind, owner, policy string) error
+	// DetachPolicy detaches a managed policy from a user or role;
+	// ErrNotFound if it is not attached.
+	DetachPolicy(ctx context.Context, account string, kind OwnerKind, owner, policy string) error
+	// ListAttachedPolicies returns the managed policies attached to a user
+	// or role, in NameKey order of the policies, each with its default
+	// version's document. An unknown owner has none, which is not an error.
+	ListAttachedPolicies(ctx context.Context, account string, kind OwnerKind, owner string) ([]AttachedPolicy, error)
+	// ListPolicyAttachments returns the users and roles a managed policy
+	// is attached to: users first, each kind in NameKey order.
+	ListPolicyAttachments(ctx context.Context, account, policy string) ([]PolicyAttachment, error)
 
 	// CreateKey stores a new key together with its first material (nil for
 	// keys that have none yet) in one transaction. ErrExists if the id is taken.

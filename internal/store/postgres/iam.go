@@ -14,13 +14,14 @@ import (
 // their store.NameKey in the name_key columns; the name column keeps the
 // spelling they were created with.
 //
-// An access key or policy and the deletion of its owner must not both
-// succeed. At READ COMMITTED a check-then-delete sees only what was
-// committed when its statement began, so each side locks the owner's row
-// first: PutAccessKey and PutPolicy FOR KEY SHARE, DeleteUser and DeleteRole
-// FOR UPDATE, which conflicts with it. The deletion looks for keys and
-// policies only once it holds the lock, in a statement of its own, whose
-// snapshot then includes whatever the other side committed.
+// An access key, inline policy or attachment of a managed policy and the
+// deletion of its owner must not both succeed. At READ COMMITTED a
+// check-then-delete sees only what was committed when its statement began,
+// so each side locks the owner's row first: PutAccessKey, PutPolicy and
+// AttachPolicy FOR KEY SHARE, DeleteUser and DeleteRole FOR UPDATE, which
+// conflicts with it. The deletion looks for keys and policies only once it
+// holds the lock, in a statement of its own, whose snapshot then includes
+// whatever the other side committed.
 
 // ownerName returns the name, as created, of the user or role whose name is
 // name in any case, locking its row FOR KEY SHARE until the transaction
@@ -134,6 +135,8 @@ func (s *Store) DeleteUser(ctx context.Context, account, name string) error {
 	return wrap("delete user", s.deleteOwner(ctx, "users", account, store.NameKey(name),
 		`SELECT EXISTS (SELECT 1 FROM access_keys WHERE account = $1 AND user_key = $2)
 		     OR EXISTS (SELECT 1 FROM policies
+		                WHERE account = $1 AND owner_kind = 'user' AND owner_key = $2)
+		     OR EXISTS (SELECT 1 FROM policy_attachments
 		                WHERE account = $1 AND owner_kind = 'user' AND owner_key = $2)`))
 }
 
@@ -190,6 +193,8 @@ func (s *Store) UpdateAssumeRolePolicy(ctx context.Context, account, name, doc s
 func (s *Store) DeleteRole(ctx context.Context, account, name string) error {
 	return wrap("delete role", s.deleteOwner(ctx, "roles", account, store.NameKey(name),
 		`SELECT EXISTS (SELECT 1 FROM policies
+		                WHERE account = $1 AND owner_kind = 'role' AND owner_key = $2)
+		     OR EXISTS (SELECT 1 FROM policy_attachments
 		                WHERE account = $1 AND owner_kind = 'role' AND owner_key = $2)`))
 }
 

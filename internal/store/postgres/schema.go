@@ -215,6 +215,49 @@ var migrations = [][]string{
 		`ALTER TABLE keys ADD COLUMN primary_region TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
 	},
+	{ // version 5: IAM customer managed policies and their attachments
+		// As in the SQLite backend's version 8. Names are unique per
+		// account, in any case (name_key). Versions are numbered (1 for
+		// v1); default_version is the one in force, latest_version the
+		// highest ever given. owner is the user's or role's name as created.
+		`CREATE TABLE managed_policies (
+			account         TEXT COLLATE "C" NOT NULL,
+			name_key        TEXT COLLATE "C" NOT NULL,
+			name            TEXT COLLATE "C" NOT NULL,
+			id              TEXT COLLATE "C" NOT NULL UNIQUE,
+			path            TEXT COLLATE "C" NOT NULL,
+			description     TEXT COLLATE "C" NOT NULL,
+			default_version INTEGER NOT NULL,
+			latest_version  INTEGER NOT NULL,
+			created         BIGINT NOT NULL,
+			updated         BIGINT NOT NULL,
+			PRIMARY KEY (account, name_key)
+		)`,
+		`CREATE TABLE policy_versions (
+			account    TEXT COLLATE "C" NOT NULL,
+			policy_key TEXT COLLATE "C" NOT NULL,
+			number     INTEGER NOT NULL,
+			document   TEXT COLLATE "C" NOT NULL,
+			created    BIGINT NOT NULL,
+			PRIMARY KEY (account, policy_key, number)
+		)`,
+		`CREATE TABLE policy_attachments (
+			account    TEXT COLLATE "C" NOT NULL,
+			owner_kind TEXT COLLATE "C" NOT NULL,
+			owner_key  TEXT COLLATE "C" NOT NULL,
+			owner      TEXT COLLATE "C" NOT NULL,
+			policy_key TEXT COLLATE "C" NOT NULL,
+			PRIMARY KEY (account, owner_kind, owner_key, policy_key)
+		)`,
+		`CREATE INDEX policy_attachments_by_policy ON policy_attachments (account, policy_key)`,
+		// Nodes cache the policies of users and roles: announce changes.
+		`CREATE TRIGGER managed_policies_changed AFTER INSERT OR UPDATE OR DELETE ON managed_policies
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER policy_versions_changed AFTER INSERT OR UPDATE OR DELETE ON policy_versions
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+		`CREATE TRIGGER policy_attachments_changed AFTER INSERT OR UPDATE OR DELETE ON policy_attachments
+			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
+	},
 }
 
 // migrate brings the schema up to version target of migrations, recording

@@ -33,11 +33,14 @@ func ownerName(ctx context.Context, tx *sql.Tx, account string, kind store.Owner
 	return stored, err
 }
 
-// hasPolicies reports whether a user or role has inline policies.
+// hasPolicies reports whether a user or role has inline policies or
+// attached managed policies.
 func hasPolicies(ctx context.Context, tx *sql.Tx, account string, kind store.OwnerKind, nameKey string) (bool, error) {
 	return exists(ctx, tx, `SELECT 1 FROM policies
+		WHERE account = ? AND owner_kind = ? AND owner_key = ?
+		UNION ALL SELECT 1 FROM policy_attachments
 		WHERE account = ? AND owner_kind = ? AND owner_key = ? LIMIT 1`,
-		account, string(kind), nameKey)
+		account, string(kind), nameKey, account, string(kind), nameKey)
 }
 
 // byName completes a list query whose WHERE clause is q: the names after

@@ -167,6 +167,43 @@ var migrations = [][]string{
 		`ALTER TABLE keys ADD COLUMN primary_region TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
 	},
+	{ // version 8: IAM customer managed policies and their attachments
+		// Names are unique per account, in any case, like users' (name_key).
+		// Versions are numbered (1 for v1); default_version is the one in
+		// force, latest_version the highest ever given.
+		`CREATE TABLE managed_policies (
+			account         TEXT NOT NULL,
+			name_key        TEXT NOT NULL,
+			name            TEXT NOT NULL,
+			id              TEXT NOT NULL UNIQUE,
+			path            TEXT NOT NULL,
+			description     TEXT NOT NULL,
+			default_version INTEGER NOT NULL,
+			latest_version  INTEGER NOT NULL,
+			created         BIGINT NOT NULL,
+			updated         BIGINT NOT NULL,
+			PRIMARY KEY (account, name_key)
+		)`,
+		`CREATE TABLE policy_versions (
+			account    TEXT NOT NULL,
+			policy_key TEXT NOT NULL,
+			number     INTEGER NOT NULL,
+			document   TEXT NOT NULL,
+			created    BIGINT NOT NULL,
+			PRIMARY KEY (account, policy_key, number)
+		)`,
+		// owner_kind is "user" or "role"; owner is the owner's name as
+		// created, copied so that reads need no join.
+		`CREATE TABLE policy_attachments (
+			account    TEXT NOT NULL,
+			owner_kind TEXT NOT NULL,
+			owner_key  TEXT NOT NULL,
+			owner      TEXT NOT NULL,
+			policy_key TEXT NOT NULL,
+			PRIMARY KEY (account, owner_kind, owner_key, policy_key)
+		)`,
+		`CREATE INDEX policy_attachments_by_policy ON policy_attachments (account, policy_key)`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so
