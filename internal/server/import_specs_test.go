@@ -471,3 +471,87 @@ func TestImportSpecsErrors(t *testing.T) {
 		t.Fatal("the public key changed")
 	}
 }
+
+// TestImportOpenSSLSigningKey is the walk-through of README-import.md
+// ("Importing an ECC_NIST_P256 signing key with openssl") with the openssl
+// binary doing all the customer's cryptography: the key, its PKCS #8, the
+// RSA_AES_KEY_WRAP_SHA_256 wrapping (openssl rand, enc -id-aes256-wrap-pad,
+// pkeyutl -encrypt with OAEP and SHA-256), and the check of the KMS
+// signature (dgst -verify with the original public key). Only the KMS calls
+// go through aws-sdk-go-v2. Without openssl the test fails: the test script
+// installs it.
+func TestImportOpenSSLSigningKey(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl is needed for this test and is not on PATH")
+	}
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	dir := t.TempDir()
+	sh := func(script string) string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", "set -eu\n"+script)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return string(out)
+	}
+	file := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// 1. The key pair, and its private key as PKCS #8 DER (genpkey's own
+	//    DER would be SEC 1's ECPrivateKey, which AWS does not take).
+	sh(`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out EcPrivateKey.pem
+openssl pkcs8 -topk8 -nocrypt -in EcPrivateKey.pem -outform DER -out PlaintextKeyMaterial.der
+openssl pkey -in EcPrivateKey.pem -pubout -out EcPublicKey.pem`)
+
+	// 2. A KMS key without material, a wrapping key and a token.
+	k := createExternal(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	p := getParams(t, c, *k.KeyId, types.AlgorithmSpecRsaAesKeyWrapSha256, types.WrappingKeySpecRsa4096)
+	os.WriteFile(filepath.Join(dir, "WrappingPublicKey.bin"), p.PublicKey, 0o600)
+
+	// 3. RSA_AES_KEY_WRAP_SHA_256 with openssl alone.
+	sh(`openssl rand -out aes-key.bin 32
+openssl enc -id-aes256-wrap-pad -K "$(od -An -v -tx1 aes-key.bin | tr -d ' \n')" -iv A65959A6 \
+  -in PlaintextKeyMaterial.der -out key-material-wrapped.bin
+openssl pkeyutl -encrypt -in aes-key.bin -out aes-key-wrapped.bin \
+  -inkey WrappingPublicKey.bin -keyform DER -pubin -pkeyopt rsa_padding_mode:oaep \
+  -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+cat aes-key-wrapped.bin key-material-wrapped.bin > EncryptedKeyMaterial.bin`)
+	if n := len(file("EncryptedKeyMaterial.bin")); n != 512+len(file("key-material-wrapped.bin")) {
+		t.Fatalf("EncryptedKeyMaterial.bin of %d bytes", n)
+	}
+
+	// 4. The import.
+	must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: k.KeyId,
+		ImportToken: p.ImportToken, EncryptedKeyMaterial: file("EncryptedKeyMaterial.bin"),
+		ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}))
+
+	// 5. KMS signs; openssl verifies with the original public key.
+	os.WriteFile(filepath.Join(dir, "message.txt"), []byte("signed by my own key in KMS\n"), 0o600)
+	sig := must[*awskms.SignOutput](t)(c.Sign(ctx, &awskms.SignInput{KeyId: k.KeyId, Message: file("message.txt"),
+		MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})).Signature
+	os.WriteFile(filepath.Join(dir, "signature.der"), sig, 0o600)
+	if out := sh(`openssl dgst -sha256 -verify EcPublicKey.pem -signature signature.der message.txt`); out != "Verified OK\n" {
+		t.Fatalf("openssl dgst -verify: %q", out)
+	}
+	// GetPublicKey is the original public key.
+	sh(`openssl pkey -pubin -in EcPublicKey.pem -outform DER -out EcPublicKey.der`)
+	if !bytes.Equal(publicKeyDER(t, c, k.KeyId), file("EcPublicKey.der")) {
+		t.Fatal("GetPublicKey is not openssl's public key")
+	}
+	// A signature openssl makes verifies at KMS.
+	sh(`openssl dgst -sha256 -sign EcPrivateKey.pem -out local.sig message.txt`)
+	v := must[*awskms.VerifyOutput](t)(c.Verify(ctx, &awskms.VerifyInput{KeyId: k.KeyId, Message: file("message.txt"),
+		MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256, Signature: file("local.sig")}))
+	if !v.SignatureValid {
+		t.Fatal("KMS does not verify openssl's signature")
+	}
+}
