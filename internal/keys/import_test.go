@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"testing"
 
@@ -210,4 +211,59 @@ func FuzzImportPrivateKey(f *testing.F) {
 			t.Fatalf("accepted %x, whose re-encoding %x does not import as the same key: %v", der, again, err)
 		}
 	})
+}
+
+// TestImportECEmbeddedPublicKey: the public key a NIST curve PKCS#8 carries
+// must be its private key's, in either point form, or absent.
+func TestImportECEmbeddedPublicKey(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	point := func(k *ecdsa.PrivateKey) []byte {
+		e, err := k.PublicKey.ECDH()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Bytes()
+	}
+	pub := point(k)
+	// SEC 1 §2.3.3: the parity of y, then x.
+	compressed := append([]byte{2 | pub[64]&1}, pub[1:33]...)
+	build := func(pub []byte) []byte {
+		d, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec, err := asn1.Marshal(namedCurveECPrivateKey{Version: 1, PrivateKey: d,
+			PublicKey: asn1.BitString{Bytes: pub, BitLength: 8 * len(pub)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := asn1.Marshal(namedCurvePKCS8{PrivateKey: ec,
+			Algorithm: namedCurveAlgorithm{Algorithm: oidNamedCurveECKey, Curve: asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	for name, tc := range map[string]struct {
+		der []byte
+		ok  bool
+	}{
+		"uncompressed":        {build(pub), true},
+		"compressed":          {build(compressed), true},
+		"none":                {build(nil), true},
+		"another key's":       {build(point(other)), false},
+		"other parity":        {build(append([]byte{compressed[0] ^ 1}, compressed[1:]...)), false},
+		"truncated point":     {build(pub[:64]), false},
+		"x509's own encoding": {stdPKCS8(t, k), true},
+	} {
+		p, err := ImportPrivateKey(kms.KeySpecECCNISTP256, tc.der)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if err == nil && !bytes.Equal(p.Public().DER(), stdSPKI(t, k)) {
+			t.Errorf("%s: another public key", name)
+		}
+	}
 }
