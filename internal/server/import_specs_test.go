@@ -10,6 +10,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +24,9 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/server"
+	"github.com/openkms/kms/internal/store/sqlite"
 )
 
 // Imported key material for every key spec AWS takes it for (issue 18):
@@ -554,4 +559,80 @@ cat aes-key-wrapped.bin key-material-wrapped.bin > EncryptedKeyMaterial.bin`)
 	if !v.SignatureValid {
 		t.Fatal("KMS does not verify openssl's signature")
 	}
+}
+
+// TestImportedKeyPairNotInPlain is TestImportedMaterialNotInPlain for key
+// pairs and HMAC keys, accepted and refused: neither the data dir nor the
+// debug logs ever hold a private scalar or HMAC key (raw, hex, base64), and
+// the stored row unseals to the private key itself.
+func TestImportedKeyPairNotInPlain(t *testing.T) {
+	dir := t.TempDir()
+	var logs syncBuf
+	ts := startServer(t, server.Config{DataDir: dir,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	c := ts.client(testRegion)
+	const oaep, w2048 = types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048
+	ecKey := createExternal(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	macKey := createExternal(t, c, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
+	p256, p384, mac := makeKey(t, types.KeySpecEccNistP256, 0), makeKey(t, types.KeySpecEccNistP384, 0), makeKey(t, types.KeySpecHmac256, 40)
+	must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *ecKey.KeyId, oaep, w2048, p256.material))
+	must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *macKey.KeyId, oaep, w2048, mac.material))
+	_, err := importOwn(t, c, *ecKey.KeyId, oaep, w2048, p384.material)
+	wantCode(t, err, "IncorrectKeyMaterialException")
+	_, err = importOwn(t, c, *macKey.KeyId, oaep, w2048, append(bytes.Clone(mac.material), mac.material...))
+	wantCode(t, err, "IncorrectKeyMaterialException")
+
+	var forms [][]byte
+	for _, secret := range [][]byte{scalar(t, p256), scalar(t, p384), mac.material} {
+		forms = append(forms, secret, []byte(hex.EncodeToString(secret)), []byte(base64.StdEncoding.EncodeToString(secret)))
+	}
+	scan := func(when string) {
+		for path, b := range snapshot(t, dir) {
+			for _, f := range forms {
+				if bytes.Contains(b, f) {
+					t.Errorf("%s: %s holds imported key material", when, path)
+				}
+			}
+		}
+		for _, f := range forms {
+			if bytes.Contains(logs.bytes(), f) {
+				t.Errorf("%s: the logs hold imported key material", when)
+			}
+		}
+	}
+	scan("while running")
+	ts.stop()
+	scan("after stop")
+
+	sealer, err := seal.Open(seal.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "kms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ms, err := st.ListMaterials(ctx, *ecKey.KeyId)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("materials: %+v, %v", ms, err)
+	}
+	raw, err := sealer.Open(ms[0].Sealed, []byte("kms-material\x00"+*ecKey.KeyId+"\x00"+ms[0].ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(raw)
+	if err != nil || !k.(*ecdsa.PrivateKey).Equal(p256.priv) {
+		t.Fatalf("the stored material is not the imported private key: %v", err)
+	}
+}
+
+// scalar is the private scalar of a NIST curve key made by makeKey.
+func scalar(t testing.TB, k *ownKey) []byte {
+	t.Helper()
+	b, err := k.priv.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
