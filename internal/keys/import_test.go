@@ -262,8 +262,16 @@ func TestImportECEmbeddedPublicKey(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if err == nil && !bytes.Equal(p.Public().DER(), stdSPKI(t, k)) {
+		if err != nil {
+			continue
+		}
+		if !bytes.Equal(p.Public().DER(), stdSPKI(t, k)) {
 			t.Errorf("%s: another public key", name)
+		}
+		// Every encoding of the key is stored alike, so a re-import in
+		// another encoding is the same material.
+		if der, _ := p.Marshal(); !bytes.Equal(der, stdPKCS8(t, k)) {
+			t.Errorf("%s: stored as %x", name, der)
 		}
 	}
 }

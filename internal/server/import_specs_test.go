@@ -535,9 +535,25 @@ cat aes-key-wrapped.bin key-material-wrapped.bin > EncryptedKeyMaterial.bin`)
 	}
 
 	// 4. The import.
-	must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: k.KeyId,
+	first := must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: k.KeyId,
 		ImportToken: p.ImportToken, EncryptedKeyMaterial: file("EncryptedKeyMaterial.bin"),
 		ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}))
+	// The same key, deleted and imported again as Go's x509 encodes it
+	// and wrapped the other way, is the same material. (keys' tests cover
+	// encodings that differ in their bytes.)
+	parsed, err := x509.ParsePKCS8PrivateKey(file("PlaintextKeyMaterial.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goDER, err := x509.MarshalPKCS8PrivateKey(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[*awskms.DeleteImportedKeyMaterialOutput](t)(c.DeleteImportedKeyMaterial(ctx, &awskms.DeleteImportedKeyMaterialInput{KeyId: k.KeyId}))
+	again := must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *k.KeyId, types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048, goDER))
+	if *again.KeyMaterialId != *first.KeyMaterialId {
+		t.Fatalf("the same key in another encoding is material %s, first %s", *again.KeyMaterialId, *first.KeyMaterialId)
+	}
 
 	// 5. KMS signs; openssl verifies with the original public key.
 	os.WriteFile(filepath.Join(dir, "message.txt"), []byte("signed by my own key in KMS\n"), 0o600)
