@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -651,4 +652,56 @@ func scalar(t testing.TB, k *ownKey) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestImportSpecsExpiry: imported key pairs and HMAC keys expire like
+// symmetric material. From ValidTo on the key is PendingImport and unusable
+// (it was cached), the sweep deletes the material, and the same key,
+// imported again after a restart, works as before.
+func TestImportSpecsExpiry(t *testing.T) {
+	clock := &testClock{}
+	dir := t.TempDir()
+	ts := startServer(t, server.Config{DataDir: dir, Now: clock.now, SweepInterval: time.Hour})
+	c := ts.client(testRegion)
+	const oaep, w2048 = types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048
+	ecKey := createExternal(t, c, types.KeySpecEccNistP384, types.KeyUsageTypeSignVerify)
+	macKey := createExternal(t, c, types.KeySpecHmac384, types.KeyUsageTypeGenerateVerifyMac)
+	ec, mac := makeKey(t, types.KeySpecEccNistP384, 0), makeKey(t, types.KeySpecHmac384, 96)
+	validTo := clock.now().Add(30 * dayDur).Truncate(time.Second)
+	for _, k := range []struct {
+		meta *types.KeyMetadata
+		own  *ownKey
+	}{{ecKey, ec}, {macKey, mac}} {
+		p := getParams(t, c, *k.meta.KeyId, oaep, w2048)
+		must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, importInput(t, *k.meta.KeyId, p, oaep, k.own.material, &validTo)))
+		useImported(t, c, k.meta, k.own)
+	}
+	msg := []byte("after expiry")
+	clock.advance(31 * dayDur)
+	for i := range 2 { // before the sweep, and after it
+		_, err := c.Sign(ctx, &awskms.SignInput{KeyId: ecKey.KeyId, Message: msg, MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha384})
+		wantMessage(t, err, "KMSInvalidStateException", "is pending import.")
+		_, err = c.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: ecKey.KeyId})
+		wantMessage(t, err, "KMSInvalidStateException", "is pending import.")
+		_, err = c.GenerateMac(ctx, &awskms.GenerateMacInput{KeyId: macKey.KeyId, Message: msg, MacAlgorithm: types.MacAlgorithmSpecHmacSha384})
+		wantMessage(t, err, "KMSInvalidStateException", "is pending import.")
+		if i == 0 {
+			if n, err := ts.Service.SweepExpiredMaterial(ctx, clock.now()); err != nil || n != 2 {
+				t.Fatalf("sweep: %d, %v", n, err)
+			}
+		}
+	}
+	ts.stop()
+	ts = startServer(t, server.Config{DataDir: dir, Now: clock.now, SweepInterval: time.Hour})
+	c = ts.client(testRegion)
+	for _, k := range []struct {
+		meta *types.KeyMetadata
+		own  *ownKey
+	}{{ecKey, ec}, {macKey, mac}} {
+		if s := describe(t, c, *k.meta.KeyId).KeyState; s != types.KeyStatePendingImport {
+			t.Fatalf("%s after expiry and restart: %s", k.meta.KeySpec, s)
+		}
+		must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *k.meta.KeyId, oaep, w2048, k.own.material))
+		useImported(t, c, k.meta, k.own)
+	}
 }
