@@ -569,6 +569,18 @@ cat aes-key-wrapped.bin key-material-wrapped.bin > EncryptedKeyMaterial.bin`)
 	if !bytes.Equal(publicKeyDER(t, c, k.KeyId), file("EcPublicKey.der")) {
 		t.Fatal("GetPublicKey is not openssl's public key")
 	}
+	// openssl can write the public point compressed (SEC 1 §2.3.3) into
+	// the PKCS #8: the same key, with the same public key at KMS.
+	sh(`openssl ec -in EcPrivateKey.pem -conv_form compressed -out EcCompressed.pem 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in EcCompressed.pem -outform DER -out Compressed.der`)
+	if bytes.Equal(file("Compressed.der"), file("PlaintextKeyMaterial.der")) {
+		t.Fatal("openssl did not write the point compressed")
+	}
+	k2 := createExternal(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *k2.KeyId, types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048, file("Compressed.der")))
+	if !bytes.Equal(publicKeyDER(t, c, k2.KeyId), file("EcPublicKey.der")) {
+		t.Fatal("GetPublicKey of the key imported with a compressed point is not openssl's public key")
+	}
 	// A signature openssl makes verifies at KMS.
 	sh(`openssl dgst -sha256 -sign EcPrivateKey.pem -out local.sig message.txt`)
 	v := must[*awskms.VerifyOutput](t)(c.Verify(ctx, &awskms.VerifyInput{KeyId: k.KeyId, Message: file("message.txt"),
