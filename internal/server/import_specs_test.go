@@ -717,3 +717,39 @@ func TestImportSpecsExpiry(t *testing.T) {
 		useImported(t, c, k.meta, k.own)
 	}
 }
+
+// TestImportOpenSSLRSAKey: an RSA key openssl makes, as README-import.md's
+// note on RSA keys says (genpkey -algorithm RSA, then as for ECC), imports
+// with RSA_AES_KEY_WRAP_SHA_1 and signs RSASSA-PSS that openssl verifies.
+func TestImportOpenSSLRSAKey(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	dir := t.TempDir()
+	openssl(t, dir, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out", "RsaPrivateKey.pem")
+	openssl(t, dir, "pkcs8", "-topk8", "-nocrypt", "-in", "RsaPrivateKey.pem", "-outform", "DER", "-out", "PlaintextKeyMaterial.der")
+	openssl(t, dir, "pkey", "-in", "RsaPrivateKey.pem", "-pubout", "-out", "RsaPublicKey.pem")
+	openssl(t, dir, "pkey", "-in", "RsaPrivateKey.pem", "-pubout", "-outform", "DER", "-out", "RsaPublicKey.der")
+	read := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	k := createExternal(t, c, types.KeySpecRsa3072, types.KeyUsageTypeSignVerify)
+	must[*awskms.ImportKeyMaterialOutput](t)(importOwn(t, c, *k.KeyId, types.AlgorithmSpecRsaAesKeyWrapSha1, types.WrappingKeySpecRsa3072, read("PlaintextKeyMaterial.der")))
+	if !bytes.Equal(publicKeyDER(t, c, k.KeyId), read("RsaPublicKey.der")) {
+		t.Fatal("GetPublicKey is not openssl's public key")
+	}
+	msg := []byte("signed with PSS by my own RSA key\n")
+	os.WriteFile(filepath.Join(dir, "message.txt"), msg, 0o600)
+	sig := must[*awskms.SignOutput](t)(c.Sign(ctx, &awskms.SignInput{KeyId: k.KeyId, Message: msg,
+		MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecRsassaPssSha256})).Signature
+	os.WriteFile(filepath.Join(dir, "signature.bin"), sig, 0o600)
+	// AWS's PSS: MGF1 with the message hash, a salt as long as the hash.
+	if out := string(openssl(t, dir, "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
+		"-verify", "RsaPublicKey.pem", "-signature", "signature.bin", "message.txt")); out != "Verified OK\n" {
+		t.Fatalf("openssl dgst -verify: %q", out)
+	}
+}
