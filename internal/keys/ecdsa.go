@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 
 	"github.com/openkms/kms"
@@ -83,7 +84,43 @@ func parseECPrivate(spec kms.KeySpec, der []byte) (privateKey, error) {
 	if !ok {
 		return nil, errECKey
 	}
-	return newECPrivate(spec, k)
+	p, err := newECPrivate(spec, k)
+	if err != nil {
+		return nil, err
+	}
+	// x509 derives the public key from the scalar and ignores the one in
+	// the PKCS#8; one that is not the scalar's means corrupt or spliced
+	// material, which the secp256k1 and SM2 parsers refuse too.
+	if !ecEmbeddedPublicMatches(der, p.ecdh.PublicKey().Bytes()) {
+		return nil, errECKey
+	}
+	return p, nil
+}
+
+// ecEmbeddedPublicMatches reports whether the public key an EC PKCS#8
+// (already parsed by x509) may carry is pub, the uncompressed point of its
+// private key, in the uncompressed or the compressed form (SEC 1 §2.3.3).
+// A PKCS#8 without a public key matches.
+func ecEmbeddedPublicMatches(der, pub []byte) bool {
+	var p8 struct {
+		Version    int
+		Algorithm  asn1.RawValue
+		PrivateKey []byte
+	}
+	var ec namedCurveECPrivateKey
+	if _, err := asn1.Unmarshal(der, &p8); err != nil {
+		return false
+	}
+	if _, err := asn1.Unmarshal(p8.PrivateKey, &ec); err != nil {
+		return false
+	}
+	got := ec.PublicKey.RightAlign()
+	if len(got) == 0 {
+		return true
+	}
+	n := (len(pub) - 1) / 2
+	compressed := append([]byte{2 | pub[len(pub)-1]&1}, pub[1:1+n]...)
+	return bytes.Equal(got, pub) || bytes.Equal(got, compressed)
 }
 
 // parseECPublic takes only the SubjectPublicKeyInfo of an uncompressed

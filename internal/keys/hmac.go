@@ -31,12 +31,27 @@ func NewHMACKey(spec kms.KeySpec) (*HMACKey, error) {
 	return k, nil
 }
 
-// HMACKeyFromBytes copies the bytes Bytes returned into a key of spec.
+// HMACKeyFromBytes copies the bytes Bytes returned, or imported material,
+// into a key of spec. Its length must be within HMACKeySizes(spec).
 func HMACKeyFromBytes(spec kms.KeySpec, b []byte) (*HMACKey, error) {
-	if n := MacSize(spec); n == 0 || len(b) != n {
+	if lo, hi := HMACKeySizes(spec); lo == 0 || len(b) < lo || len(b) > hi {
 		return nil, errHMACKey
 	}
 	return &HMACKey{spec: spec, b: append([]byte(nil), b...)}, nil
+}
+
+// HMACKeySizes returns the shortest and longest key an HMAC spec takes
+// (0, 0 for any other spec). Generated keys are as long as the MACs; imported
+// material may be longer, up to the hash's block size, as AWS allows
+// (HMAC_224 and HMAC_256: 28 or 32 to 64 bytes; HMAC_384 and HMAC_512: 48
+// or 64 to 128 bytes). Past the block size HMAC would hash the key first
+// (RFC 2104 §2), so longer keys add nothing.
+func HMACKeySizes(spec kms.KeySpec) (lo, hi int) {
+	h, ok := hmacHashes[spec]
+	if !ok {
+		return 0, 0
+	}
+	return h.Size(), h.New().BlockSize()
 }
 
 // Bytes returns a copy of the key, to be sealed before storage.

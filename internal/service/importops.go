@@ -1,14 +1,16 @@
 package service
 
 // Import of key material (BYOK, spec §10): a key created with Origin
-// EXTERNAL waits in PendingImport until its owner wraps 32 bytes of their
-// own under a fresh RSA key from GetParametersForImport and sends them with
+// EXTERNAL waits in PendingImport until its owner wraps material of their
+// own (32 bytes, an HMAC key, or the PKCS #8 private key of a key pair)
+// under a fresh RSA key from GetParametersForImport and sends it with
 // ImportKeyMaterial. The material is then sealed and stored exactly like
 // generated material. When it expires or is deleted the key returns to
 // PendingImport, and only the same material can bring it back, so the
 // key's old ciphertexts decrypt again.
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -98,6 +100,9 @@ func (s *Service) GetParametersForImport(ctx context.Context, c *Caller, in *Get
 	}
 	k := &e.key
 	if err := importable(k, "GetParametersForImport"); err != nil {
+		return nil, err
+	}
+	if err := checkWrapping(k, alg, spec); err != nil {
 		return nil, err
 	}
 	priv, err := newWrappingKey(wrappingKeyBits[spec], alg)
@@ -193,6 +198,11 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		// while the key keeps its state, material and expiration.
 		forRotation := in.ImportType != nil && *in.ImportType == importNewMaterial && k.CurrentMaterialID != ""
 		switch {
+		case forRotation && k.Spec != kms.KeySpecSymmetricDefault:
+			// AWS: "For asymmetric and HMAC keys, you cannot change the
+			// key material after the initial import" (ImportKeyMaterial).
+			return kms.Errorf(kms.ErrUnsupportedOperation, "%s key spec %s cannot import new key material; "+
+				"only symmetric encryption keys rotate to new imported key material.", k.ARN(), k.Spec)
 		case forRotation && k.State == kms.KeyStatePendingImport:
 			return stateError(k)
 		case forRotation && model == expirationExpires:
@@ -210,16 +220,16 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		if !s.now().Before(t.expires) {
 			return kms.Errorf(kms.ErrExpiredImportToken, "The import token expired at %s.", t.expires.Format(time.RFC3339))
 		}
-		material, err := unwrapMaterial(t, in.EncryptedKeyMaterial)
+		unwrapped, err := unwrapMaterial(t, in.EncryptedKeyMaterial)
 		if err != nil {
 			return kms.Errorf(kms.ErrInvalidCiphertext, "The key material could not be unwrapped with the wrapping key and algorithm of the import token.")
 		}
-		defer clear(material)
-		sk, err := keys.SymmetricKeyFromBytes(material)
+		material, err := checkMaterial(k, unwrapped)
+		clear(unwrapped)
 		if err != nil {
-			return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material of a %s key must be %d random bytes.", k.Spec, keys.SymmetricKeySize)
+			return err
 		}
-		sk.Zero()
+		defer clear(material)
 		id := importedMaterialID(k.ID, material)
 		if forRotation {
 			if err := s.importForRotation(ctx, k, id, material); err != nil {
@@ -255,6 +265,55 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 	s.log.Info("key material imported", "key", k.ARN(), "material", mid, "expiration_model", model,
 		"valid_to", validTo, "principal", c.Principal.ARN, "request_id", c.RequestID)
 	return &ImportKeyMaterialOutput{KeyId: k.ARN(), KeyMaterialId: mid}, nil
+}
+
+// checkMaterial checks unwrapped material against the key's spec (spec
+// §10.3) and returns the bytes to store: symmetric and HMAC material as it
+// is, a key pair as the PKCS #8 re-encoding of its private key, so that
+// the same key sent in another valid encoding is the same material. Its
+// errors never show the material.
+func checkMaterial(k *kms.Key, material []byte) ([]byte, error) {
+	switch {
+	case k.Spec == kms.KeySpecSymmetricDefault:
+		sk, err := keys.SymmetricKeyFromBytes(material)
+		if err != nil {
+			return nil, kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material of a %s key must be %d random bytes.", k.Spec, keys.SymmetricKeySize)
+		}
+		sk.Zero()
+		return bytes.Clone(material), nil
+	case keys.IsHMAC(k.Spec):
+		if lo, hi := keys.HMACKeySizes(k.Spec); len(material) < lo || len(material) > hi {
+			return nil, kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material of a %s key must be %d to %d random bytes.", k.Spec, lo, hi)
+		}
+		return bytes.Clone(material), nil
+	}
+	p, err := keys.ImportPrivateKey(k.Spec, material)
+	if err != nil {
+		return nil, kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material of a %s key must be a DER-encoded PKCS #8 private key of that key spec.", k.Spec)
+	}
+	der, err := p.Marshal()
+	if err != nil {
+		return nil, kms.Internal(err)
+	}
+	return der, nil
+}
+
+// checkWrapping applies AWS's rules on which wrapping algorithm and key
+// wrap which material (the GetParametersForImport reference, WrappingAlgorithm
+// and WrappingKeySpec): an RSA private key only with an RSA_AES algorithm
+// (its PKCS #8 is longer than RSA-OAEP can encrypt), and ECC_NIST_P521
+// material not with RSAES_OAEP under an RSA_2048 wrapping key (its PKCS #8
+// is too long for it).
+func checkWrapping(k *kms.Key, alg, spec string) error {
+	oaep := alg == wrapOAEPSHA1 || alg == wrapOAEPSHA256
+	rsaKey := k.Spec == kms.KeySpecRSA2048 || k.Spec == kms.KeySpecRSA3072 || k.Spec == kms.KeySpecRSA4096
+	switch {
+	case oaep && rsaKey:
+		return validationf("%s key material cannot be wrapped with %s. To import an RSA private key, use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256.", k.Spec, alg)
+	case oaep && k.Spec == kms.KeySpecECCNISTP521 && spec == "RSA_2048":
+		return validationf("ECC_NIST_P521 key material cannot be wrapped with %s under an RSA_2048 wrapping key. Use a larger wrapping key or an RSA_AES_KEY_WRAP_SHA_* wrapping algorithm.", alg)
+	}
+	return nil
 }
 
 // importForRotation stores material as a key's material pending rotation.

@@ -2,15 +2,19 @@ package service
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"hash"
 	"testing"
 	"time"
 
+	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/seal"
 )
@@ -210,7 +214,7 @@ func TestImportedMaterialID(t *testing.T) {
 }
 
 // wrapForImport wraps material as a customer does (spec §10.2).
-func wrapForImport(t *testing.T, pub *rsa.PublicKey, alg string, material []byte) []byte {
+func wrapForImport(t testing.TB, pub *rsa.PublicKey, alg string, material []byte) []byte {
 	t.Helper()
 	var h hash.Hash = sha256.New()
 	if alg == wrapOAEPSHA1 || alg == wrapRSAAESSHA1 {
@@ -260,6 +264,110 @@ func TestUnwrapMaterial(t *testing.T) {
 		}
 		if _, err := unwrapMaterial(testToken(alg, der), wrapped[:len(wrapped)-8]); err == nil {
 			t.Errorf("%s: a truncated wrapping unwrapped", alg)
+		}
+	}
+}
+
+// FuzzUnwrapMaterial feeds unwrapMaterial any EncryptedKeyMaterial under
+// every algorithm: it must never panic, and whatever it returns unwrapped
+// (only a blob wrapped under the token's key can be) must be the material.
+func FuzzUnwrapMaterial(f *testing.F) {
+	priv, err := newWrappingKey(2048, wrapOAEPSHA256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		f.Fatal(err)
+	}
+	material := bytes.Repeat([]byte{0x5a}, 40)
+	algs := importAlgorithms[1:]
+	for i, alg := range algs {
+		f.Add(uint8(i), wrapForImport(f, &priv.PublicKey, alg, material))
+	}
+	f.Add(uint8(2), make([]byte, 256+16))
+	f.Add(uint8(3), make([]byte, 257))
+	f.Fuzz(func(t *testing.T, which uint8, wrapped []byte) {
+		alg := algs[int(which)%len(algs)]
+		got, err := unwrapMaterial(testToken(alg, der), wrapped)
+		if err == nil && !bytes.Equal(got, material) {
+			t.Fatalf("%s: unwrapped %x from %x", alg, got, wrapped)
+		}
+	})
+}
+
+// TestCheckMaterial runs the material rules of each kind of key (spec
+// §10.3): 32 bytes, an HMAC key of its spec's lengths, or a PKCS #8
+// private key of the spec, stored re-encoded.
+func TestCheckMaterial(t *testing.T) {
+	key := func(spec kms.KeySpec) *kms.Key { return &kms.Key{ID: testKeyID, Spec: spec} }
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p256DER, _ := x509.MarshalPKCS8PrivateKey(p256)
+	for _, tc := range []struct {
+		spec     kms.KeySpec
+		material []byte
+		ok       bool
+	}{
+		{kms.KeySpecSymmetricDefault, bytes.Repeat([]byte{1}, 32), true},
+		{kms.KeySpecSymmetricDefault, bytes.Repeat([]byte{1}, 33), false},
+		{kms.KeySpecSymmetricDefault, p256DER, false},
+		{kms.KeySpecHMAC224, bytes.Repeat([]byte{1}, 27), false},
+		{kms.KeySpecHMAC224, bytes.Repeat([]byte{1}, 28), true},
+		{kms.KeySpecHMAC224, bytes.Repeat([]byte{1}, 64), true},
+		{kms.KeySpecHMAC224, bytes.Repeat([]byte{1}, 65), false},
+		{kms.KeySpecHMAC512, bytes.Repeat([]byte{1}, 63), false},
+		{kms.KeySpecHMAC512, bytes.Repeat([]byte{1}, 128), true},
+		{kms.KeySpecHMAC512, bytes.Repeat([]byte{1}, 129), false},
+		{kms.KeySpecECCNISTP256, p256DER, true},
+		{kms.KeySpecECCNISTP384, p256DER, false},
+		{kms.KeySpecECCNISTP256, bytes.Repeat([]byte{1}, 32), false},
+	} {
+		got, err := checkMaterial(key(tc.spec), tc.material)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s, %d bytes: %v", tc.spec, len(tc.material), err)
+			continue
+		}
+		if err != nil {
+			var ae *kms.Error
+			if !errors.As(err, &ae) || ae.Code != kms.ErrIncorrectKeyMaterial ||
+				bytes.Contains([]byte(ae.Message), tc.material[:8]) {
+				t.Errorf("%s: error %v, want IncorrectKeyMaterialException without the material", tc.spec, err)
+			}
+			continue
+		}
+		if keys.IsAsymmetric(tc.spec) {
+			if _, err := keys.ParsePrivateKey(tc.spec, got); err != nil {
+				t.Errorf("%s: the stored form does not parse: %v", tc.spec, err)
+			}
+		} else if !bytes.Equal(got, tc.material) {
+			t.Errorf("%s: stored %x, imported %x", tc.spec, got, tc.material)
+		}
+	}
+}
+
+// TestCheckWrapping: the wrapping algorithm and key rules of
+// GetParametersForImport's reference.
+func TestCheckWrapping(t *testing.T) {
+	for _, tc := range []struct {
+		spec      kms.KeySpec
+		alg, wrap string
+		ok        bool
+	}{
+		{kms.KeySpecRSA2048, wrapOAEPSHA256, "RSA_4096", false},
+		{kms.KeySpecRSA4096, wrapOAEPSHA1, "RSA_4096", false},
+		{kms.KeySpecRSA3072, wrapRSAAESSHA1, "RSA_2048", true},
+		{kms.KeySpecRSA4096, wrapRSAAESSHA256, "RSA_2048", true},
+		{kms.KeySpecECCNISTP521, wrapOAEPSHA256, "RSA_2048", false},
+		{kms.KeySpecECCNISTP521, wrapOAEPSHA1, "RSA_2048", false},
+		{kms.KeySpecECCNISTP521, wrapOAEPSHA256, "RSA_3072", true},
+		{kms.KeySpecECCNISTP521, wrapRSAAESSHA256, "RSA_2048", true},
+		{kms.KeySpecECCNISTP256, wrapOAEPSHA256, "RSA_2048", true},
+		{kms.KeySpecSymmetricDefault, wrapOAEPSHA1, "RSA_2048", true},
+		{kms.KeySpecHMAC512, wrapOAEPSHA256, "RSA_2048", true},
+	} {
+		err := checkWrapping(&kms.Key{Spec: tc.spec}, tc.alg, tc.wrap)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s with %s under %s: %v", tc.spec, tc.alg, tc.wrap, err)
 		}
 	}
 }

@@ -120,8 +120,8 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Custom key stores are not supported by this server.")
 	case origin != kms.OriginAWSKMS && origin != kms.OriginExternal:
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Origin %s is not supported by this server yet.", origin)
-	case origin == kms.OriginExternal && spec != kms.KeySpecSymmetricDefault:
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "Importing key material for KeySpec %s is not supported by this server yet.", spec)
+	case origin == kms.OriginExternal && !keys.Importable(spec):
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeySpec %s does not support imported key material (Origin EXTERNAL).", spec)
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
