@@ -99,7 +99,7 @@ func loadMaterial[T comparable](s *Service, ctx context.Context, e *keyEntry, sl
 // currentMaterial unseals the one material version of an asymmetric or
 // HMAC key.
 func (s *Service) currentMaterial(ctx context.Context, e *keyEntry) ([]byte, error) {
-	b, err := s.unseal(ctx, e, e.key.CurrentMaterialID)
+	b, _, err := s.unseal(ctx, e, e.key.CurrentMaterialID) // the key's ValidTo is this material's
 	if err == nil && b == nil {
 		err = kms.Internal(errors.New("material of key " + e.key.ID + " is missing"))
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"container/list"
 	"sync"
+	"time"
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
@@ -27,8 +28,10 @@ type keyEntry struct {
 	policyOnce sync.Once
 	policyDoc  *policy.Document // parsed key policy; nil if unparsable
 
-	mu        sync.Mutex // guards materials, pair and mac
+	mu        sync.Mutex // guards materials, validTo, pair and mac
 	materials map[string]*keys.SymmetricKey
+	// validTo holds the expiry of the materials that have one (imported).
+	validTo map[string]time.Time
 	// pair and mac are the material of asymmetric and HMAC keys, which
 	// have exactly one version.
 	pair *keys.PrivateKey
@@ -82,13 +85,13 @@ func (c *policyCache) get(text string) *policy.Document {
 	return d
 }
 
-func (e *keyEntry) material(id string) *keys.SymmetricKey {
+func (e *keyEntry) material(id string) (*keys.SymmetricKey, time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.materials[id]
+	return e.materials[id], e.validTo[id]
 }
 
-func (e *keyEntry) addMaterial(id string, k *keys.SymmetricKey) *keys.SymmetricKey {
+func (e *keyEntry) addMaterial(id string, k *keys.SymmetricKey, validTo time.Time) *keys.SymmetricKey {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if old, ok := e.materials[id]; ok {
@@ -96,6 +99,12 @@ func (e *keyEntry) addMaterial(id string, k *keys.SymmetricKey) *keys.SymmetricK
 		return old
 	}
 	e.materials[id] = k
+	if !validTo.IsZero() {
+		if e.validTo == nil {
+			e.validTo = map[string]time.Time{}
+		}
+		e.validTo[id] = validTo
+	}
 	return k
 }
 

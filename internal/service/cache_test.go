@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
@@ -90,7 +91,7 @@ func TestCacheLRU(t *testing.T) {
 			for _, id := range strings.Fields(tc.touches) {
 				e := touch(c, id)
 				if mats[id] == nil {
-					mats[id] = e.addMaterial("m", newMaterial(t))
+					mats[id] = e.addMaterial("m", newMaterial(t), time.Time{})
 				}
 				c.release(e)
 				checkInvariants(t, c)
@@ -117,7 +118,7 @@ func TestCacheEvictedWhileAcquired(t *testing.T) {
 		t.Run(fmt.Sprint(holders, " holders"), func(t *testing.T) {
 			c := newKeyCache(1, nil)
 			held := []*keyEntry{touch(c, "a")}
-			m := held[0].addMaterial("m", newMaterial(t))
+			m := held[0].addMaterial("m", newMaterial(t), time.Time{})
 			for len(held) < holders {
 				held = append(held, touch(c, "a"))
 			}
@@ -129,7 +130,7 @@ func TestCacheEvictedWhileAcquired(t *testing.T) {
 				if e != held[0] {
 					t.Fatal("holders got different entries")
 				}
-				if zeroed(m) || e.material("m") != m {
+				if zeroed(m) || materialOf(e, "m") != m {
 					t.Fatalf("material wiped with %d of %d holders left", len(held)-i, holders)
 				}
 				c.release(e)
@@ -140,7 +141,7 @@ func TestCacheEvictedWhileAcquired(t *testing.T) {
 			// The next request loads a fresh entry.
 			e := touch(c, "a")
 			defer c.release(e)
-			if e == held[0] || e.material("m") != nil {
+			if e == held[0] || materialOf(e, "m") != nil {
 				t.Fatal("an evicted entry came back")
 			}
 		})
@@ -174,7 +175,7 @@ func TestCacheStaleInsert(t *testing.T) {
 				t.Fatal("stale load was cached")
 			}
 			checkInvariants(t, c)
-			m := e.addMaterial("m", newMaterial(t))
+			m := e.addMaterial("m", newMaterial(t), time.Time{})
 			c.release(e)
 			if !zeroed(m) {
 				t.Fatal("material of an uncached entry survived its release")
@@ -196,7 +197,7 @@ func TestCacheInsertReplaces(t *testing.T) {
 	_, g1 := c.acquire("a")
 	_, g2 := c.acquire("a")
 	e1 := c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, g1)
-	m1 := e1.addMaterial("m", newMaterial(t))
+	m1 := e1.addMaterial("m", newMaterial(t), time.Time{})
 	e2 := c.insert(store.KeyForUse{Key: kms.Key{ID: "a"}}, g2)
 	checkInvariants(t, c)
 	if !e1.evicted || e2.evicted {
@@ -234,7 +235,7 @@ func TestCacheInvalidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newKeyCache(10, nil)
 			e := touch(c, "a")
-			m := e.addMaterial("m", newMaterial(t))
+			m := e.addMaterial("m", newMaterial(t), time.Time{})
 			c.release(e)
 			c.release(touch(c, "b"))
 			_, g, _ := c.alias(ref)
@@ -317,7 +318,7 @@ func TestCacheConcurrent(t *testing.T) {
 						t.Errorf("asked for %s, got %s", id, e.key.ID)
 					}
 					mid := fmt.Sprint("m", r.IntN(2))
-					m := e.material(mid)
+					m := materialOf(e, mid)
 					if m == nil {
 						k, err := keys.NewSymmetricKey()
 						if err != nil {
@@ -328,7 +329,7 @@ func TestCacheConcurrent(t *testing.T) {
 						mu.Lock()
 						mats = append(mats, k)
 						mu.Unlock()
-						m = e.addMaterial(mid, k)
+						m = e.addMaterial(mid, k, time.Time{})
 					}
 					if zeroed(m) {
 						t.Errorf("%s: material wiped while held", id)
@@ -395,7 +396,7 @@ func TestCacheUntrusted(t *testing.T) {
 	}
 	_, gen = c.acquire("b")
 	e := c.insert(store.KeyForUse{Key: kms.Key{ID: "b"}}, gen)
-	m := e.addMaterial("m", newMaterial(t))
+	m := e.addMaterial("m", newMaterial(t), time.Time{})
 	c.putAlias(aliasRef{"111122223333", "us-east-1", "alias/b"}, "b", gen)
 	c.release(e)
 	if !zeroed(m) {
@@ -413,4 +414,10 @@ func TestCacheUntrusted(t *testing.T) {
 	if !cached(c, "a") {
 		t.Fatal("entries from before were lost (Purge, not distrust, drops them)")
 	}
+}
+
+// materialOf returns a cached material without its expiry.
+func materialOf(e *keyEntry, id string) *keys.SymmetricKey {
+	m, _ := e.material(id)
+	return m
 }

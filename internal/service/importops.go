@@ -164,9 +164,6 @@ func wrappingHash(alg string) hash.Hash {
 // expiration, except NEW_KEY_MATERIAL ones, which bring different bytes
 // for the next on-demand rotation (see importForRotation).
 func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKeyMaterialInput) (*ImportKeyMaterialOutput, error) {
-	if in.KeyMaterialDescription != nil {
-		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "KeyMaterialDescription is not supported by this server.")
-	}
 	model := in.expirationModel()
 	var validTo time.Time
 	if model == expirationExpires {
@@ -198,6 +195,11 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		// while the key keeps its state, material and expiration.
 		forRotation := in.ImportType != nil && *in.ImportType == importNewMaterial && k.CurrentMaterialID != ""
 		switch {
+		case in.KeyMaterialDescription != nil && k.Spec != kms.KeySpecSymmetricDefault:
+			// AWS: "only usable with symmetric encryption keys".
+			return validationf("KeyMaterialDescription is only usable with symmetric encryption keys; %s has key spec %s.", k.ARN(), k.Spec)
+		case forRotation && k.MultiRegion():
+			return kms.Errorf(kms.ErrUnsupportedOperation, "%s is a multi-Region key with imported key material, which this server cannot rotate to new key material.", k.ARN())
 		case forRotation && k.Spec != kms.KeySpecSymmetricDefault:
 			// AWS: "For asymmetric and HMAC keys, you cannot change the
 			// key material after the initial import" (ImportKeyMaterial).
@@ -205,10 +207,6 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 				"only symmetric encryption keys rotate to new imported key material.", k.ARN(), k.Spec)
 		case forRotation && k.State == kms.KeyStatePendingImport:
 			return stateError(k)
-		case forRotation && model == expirationExpires:
-			// The store keeps one expiration per key, for its current
-			// material; pending material has nowhere to keep its own.
-			return kms.Errorf(kms.ErrUnsupportedOperation, "Key material imported for rotation must use ExpirationModel %s on this server.", expirationNotExpires)
 		case in.ImportType != nil && *in.ImportType == importExisting && k.CurrentMaterialID == "":
 			return validationf("%s has no key material to re-import; use ImportType NEW_KEY_MATERIAL.", k.ARN())
 		}
@@ -230,9 +228,14 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 			return err
 		}
 		defer clear(material)
-		id := importedMaterialID(k.ID, material)
+		// The copies of a multi-Region key share the id of their material.
+		id := importedMaterialID(k.KeyID(), material)
+		m := store.Material{KeyID: k.ID, ID: id, Created: s.now().UTC(), ValidTo: validTo}
+		if in.KeyMaterialDescription != nil {
+			m.Description = *in.KeyMaterialDescription
+		}
 		if forRotation {
-			if err := s.importForRotation(ctx, k, id, material); err != nil {
+			if err := s.importForRotation(ctx, k, m, material); err != nil {
 				return err
 			}
 			mid = id
@@ -241,15 +244,21 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		if k.CurrentMaterialID != "" && id != k.CurrentMaterialID || in.KeyMaterialId != nil && *in.KeyMaterialId != id {
 			return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is not the key material previously imported into %s.", k.ARN())
 		}
-		sealed, err := s.sealer.Seal(material, materialAAD(k.ID, id))
-		if err != nil {
+		if err := s.sameAsCopies(ctx, k, id); err != nil {
+			return err
+		}
+		if m.Sealed, err = s.sealer.Seal(material, materialAAD(k.ID, id)); err != nil {
 			return kms.Internal(err)
 		}
 		// The material may be stored already: a re-import while the key
 		// has it, or a retry after a failure between these two writes.
-		// Its id is a function of its bytes, so the stored row is right.
-		err = s.store.AddMaterial(ctx, store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: s.now().UTC()})
-		if err != nil && !errors.Is(err, store.ErrExists) {
+		// Its id is a function of its bytes, so the stored row is right;
+		// the import sets its expiry, and its description if it has one.
+		err = s.store.AddMaterial(ctx, m)
+		if errors.Is(err, store.ErrExists) {
+			err = s.updateMaterial(ctx, m, in.KeyMaterialDescription != nil)
+		}
+		if err != nil {
 			return kms.Internal(err)
 		}
 		k.CurrentMaterialID, k.ExpirationModel, k.ValidTo = id, model, validTo
@@ -321,7 +330,8 @@ func checkWrapping(k *kms.Key, alg, spec string) error {
 // the key may have only one pending material at a time: a second is
 // refused, as AWS refuses it, rather than silently replacing the first
 // (DeleteImportedKeyMaterial with its KeyMaterialId removes it).
-func (s *Service) importForRotation(ctx context.Context, k *kms.Key, id string, material []byte) error {
+func (s *Service) importForRotation(ctx context.Context, k *kms.Key, m store.Material, material []byte) error {
+	id := m.ID
 	if id == k.CurrentMaterialID {
 		return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is already key material of %s; import new key material for a rotation.", k.ARN())
 	}
@@ -339,13 +349,44 @@ func (s *Service) importForRotation(ctx context.Context, k *kms.Key, id string, 
 			return validationf("%s already has key material %s pending rotation; rotate the key with RotateKeyOnDemand, or delete that material, before importing more.", k.ARN(), ms[i].ID)
 		}
 	}
-	sealed, err := s.sealer.Seal(material, materialAAD(k.ID, id))
+	if m.Sealed, err = s.sealer.Seal(material, materialAAD(k.ID, id)); err != nil {
+		return kms.Internal(err)
+	}
+	m.Pending = true
+	if err := s.store.AddMaterial(ctx, m); err != nil {
+		return kms.Internal(err)
+	}
+	return nil
+}
+
+// updateMaterial gives a re-imported material the import's expiry, and its
+// description when the import has one (AWS keeps the last one otherwise).
+func (s *Service) updateMaterial(ctx context.Context, m store.Material, described bool) error {
+	if !described {
+		old, err := s.store.GetMaterial(ctx, m.KeyID, m.ID)
+		if err != nil {
+			return err
+		}
+		m.Description = old.Description
+	}
+	return s.store.UpdateMaterial(ctx, m)
+}
+
+// sameAsCopies refuses to import into a copy of a multi-Region key
+// material other than its other copies' (AWS: "import the same key
+// material into the replica").
+func (s *Service) sameAsCopies(ctx context.Context, k *kms.Key, id string) error {
+	if !k.MultiRegion() || k.CurrentMaterialID != "" {
+		return nil
+	}
+	copies, err := s.store.KeyRegions(ctx, k.KeyID())
 	if err != nil {
 		return kms.Internal(err)
 	}
-	err = s.store.AddMaterial(ctx, store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: s.now().UTC(), Pending: true})
-	if err != nil {
-		return kms.Internal(err)
+	for i := range copies {
+		if c := &copies[i]; c.ID != k.ID && c.CurrentMaterialID != "" && c.CurrentMaterialID != id {
+			return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is not the key material of %s, a copy of the same multi-Region key.", c.ARN())
+		}
 	}
 	return nil
 }

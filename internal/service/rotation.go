@@ -164,13 +164,17 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 	if k.Origin == kms.OriginExternal && pending == nil {
 		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s has no key material pending rotation; import new key material with ImportType NEW_KEY_MATERIAL first.", k.ARN())
 	}
+	if pending != nil && !pending.ValidTo.IsZero() && !now.Before(pending.ValidTo) {
+		return nil, kms.Errorf(kms.ErrInvalidState, "The key material %s pending rotation of %s expired at %s; import it again, or new key material.",
+			pending.ID, k.ARN(), pending.ValidTo.UTC().Format(time.RFC3339))
+	}
 	if n >= maxOnDemandRotations {
 		// AWS's message (LocalStack's validated test_key_rotations_limits).
 		return nil, kms.Errorf(kms.ErrLimitExceeded, "The on-demand rotations limit has been reached for the given keyId. "+
 			"No more on-demand rotations can be performed for this key: %s", k.ARN())
 	}
 	if k.Origin == kms.OriginExternal {
-		err = s.promote(ctx, &k, pending.ID, now)
+		err = s.promote(ctx, &k, pending, now)
 	} else {
 		err = s.rotate(ctx, &k, rotationOnDemand, now, k.NextRotationDate)
 	}
@@ -198,19 +202,18 @@ func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next
 }
 
 // promote makes a key's pending imported material current, in one
-// conditional write like rotate. Pending material never expires (see
-// ImportKeyMaterial), so a key whose material expired until now stops
-// expiring; that second write is not atomic with the first, and if it is
-// lost the key keeps the old ValidTo, after which the sweeper deletes the
-// new material and a re-import of it restores the key.
-func (s *Service) promote(ctx context.Context, k *kms.Key, materialID string, now time.Time) error {
-	err := s.store.PromoteMaterial(ctx, k.ID, materialID, k.CurrentMaterialID, rotationOnDemand, now)
+// conditional write like rotate; the same write gives the key the
+// material's own expiry.
+func (s *Service) promote(ctx context.Context, k *kms.Key, m *store.Material, now time.Time) error {
+	err := s.store.PromoteMaterial(ctx, k.ID, m.ID, k.CurrentMaterialID, rotationOnDemand, now)
 	s.cache.invalidateKey(k.ID)
 	if err != nil {
 		return err
 	}
-	// The same write made the key's material non-expiring.
-	k.CurrentMaterialID, k.ExpirationModel, k.ValidTo = materialID, expirationNotExpires, time.Time{}
+	k.CurrentMaterialID, k.ExpirationModel, k.ValidTo = m.ID, expirationNotExpires, m.ValidTo
+	if !m.ValidTo.IsZero() {
+		k.ExpirationModel = expirationExpires
+	}
 	return nil
 }
 
@@ -292,15 +295,12 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Caller, in *ListKeyRo
 			r.RotationDate = &d
 		}
 		if k.Origin == kms.OriginExternal {
-			// Listed materials are stored, so imported. The key's
-			// expiration is its current material's; no other expires.
-			r.ImportState, r.ExpirationModel = importStateImported, expirationNotExpires
-			if st == materialStateCurrent {
-				r.ExpirationModel = k.ExpirationModel
-				if !k.ValidTo.IsZero() {
-					v := Timestamp(k.ValidTo)
-					r.ValidTo = &v
-				}
+			// Listed materials are stored, so imported; each has its own
+			// expiry and description.
+			r.ImportState, r.ExpirationModel, r.KeyMaterialDescription = importStateImported, expirationNotExpires, m.Description
+			if !m.ValidTo.IsZero() {
+				v := Timestamp(m.ValidTo)
+				r.ExpirationModel, r.ValidTo = expirationExpires, &v
 			}
 		}
 		entries = append(entries, r)

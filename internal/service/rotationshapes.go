@@ -50,9 +50,10 @@ type RotationsListEntry struct {
 	RotationDate     *Timestamp `json:",omitempty"`
 	RotationType     string     `json:",omitempty"`
 	// For keys with imported material (EXTERNAL) only.
-	ImportState     string     `json:",omitempty"`
-	ExpirationModel string     `json:",omitempty"`
-	ValidTo         *Timestamp `json:",omitempty"`
+	ImportState            string     `json:",omitempty"`
+	ExpirationModel        string     `json:",omitempty"`
+	ValidTo                *Timestamp `json:",omitempty"`
+	KeyMaterialDescription string     `json:",omitempty"`
 }
 
 // ListKeyRotationsOutput is the response of ListKeyRotations.

@@ -346,12 +346,14 @@ func errRecipient() error {
 
 // --- material ---
 
-// material returns the unsealed material version id of a cached key.
+// material returns the unsealed material version id of a cached key. An
+// imported material is refused from its ValidTo on, whenever the sweep
+// deletes it.
 func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.SymmetricKey, error) {
-	if m := e.material(id); m != nil {
-		return m, nil
+	if m, validTo := e.material(id); m != nil {
+		return m, s.checkValidTo(e, id, validTo)
 	}
-	b, err := s.unseal(ctx, e, id)
+	b, validTo, err := s.unseal(ctx, e, id)
 	if b == nil || err != nil {
 		return nil, err
 	}
@@ -360,12 +362,20 @@ func (s *Service) material(ctx context.Context, e *keyEntry, id string) (*keys.S
 	if err != nil {
 		return nil, kms.Internal(fmt.Errorf("material of key %s: %w", e.key.ID, err))
 	}
-	return e.addMaterial(id, m), nil
+	return e.addMaterial(id, m, validTo), s.checkValidTo(e, id, validTo)
 }
 
-// unseal reads and unseals material version id of a key; nil, nil if the
-// version does not exist. Callers clear the bytes after use.
-func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, error) {
+func (s *Service) checkValidTo(e *keyEntry, id string, validTo time.Time) error {
+	if !validTo.IsZero() && !s.now().Before(validTo) {
+		return kms.Errorf(kms.ErrInvalidState, "The key material %s of %s expired at %s.", id, e.key.ARN(), validTo.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// unseal reads and unseals material version id of a key, with its ValidTo;
+// nil bytes and no error if the version does not exist. Callers clear the
+// bytes after use.
+func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, time.Time, error) {
 	var sm store.Material
 	if e.current != nil && e.current.ID == id {
 		sm = *e.current // read with the key
@@ -373,17 +383,17 @@ func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, e
 		var err error
 		sm, err = s.store.GetMaterial(ctx, e.key.ID, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+			return nil, time.Time{}, nil
 		}
 		if err != nil {
-			return nil, kms.Internal(err)
+			return nil, time.Time{}, kms.Internal(err)
 		}
 	}
 	b, err := s.sealer.Open(sm.Sealed, materialAAD(e.key.ID, id))
 	if err != nil {
-		return nil, kms.Internal(fmt.Errorf("unseal material of key %s: %w", e.key.ID, err))
+		return nil, time.Time{}, kms.Internal(fmt.Errorf("unseal material of key %s: %w", e.key.ID, err))
 	}
-	return b, nil
+	return b, sm.ValidTo, nil
 }
 
 // materialAAD binds sealed material to its key and version, so sealed

@@ -180,6 +180,11 @@ type Material struct {
 	// an EXTERNAL key (KeyMaterialState PENDING_ROTATION): stored, but
 	// never current. PromoteMaterial makes it current and clears it.
 	Pending bool
+	// ValidTo is when imported material expires (zero: never);
+	// Description is its KeyMaterialDescription. Each imported material
+	// has its own; the key's ValidTo repeats its current material's.
+	ValidTo     time.Time
+	Description string
 }
 
 // KeyForUse is a key with its aliases, grants and current material.
@@ -422,10 +427,13 @@ type Store interface {
 	// RotationType and RotationDate. ErrConflict if the current material
 	// is no longer prev (another node rotated first), ErrNotFound if the
 	// key is absent or has no pending material of that id. It is to
-	// imported material what RotateKey is to generated material. Pending
-	// material never expires, so the same write sets the key's
-	// ExpirationModel to KEY_MATERIAL_DOES_NOT_EXPIRE and clears ValidTo.
+	// imported material what RotateKey is to generated material. The same
+	// write gives the key the material's expiry: ExpirationModel
+	// KEY_MATERIAL_EXPIRES and its ValidTo, or KEY_MATERIAL_DOES_NOT_EXPIRE.
 	PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error
+	// UpdateMaterial replaces the ValidTo and Description of a stored
+	// material (a re-import of the same material); ErrNotFound if absent.
+	UpdateMaterial(ctx context.Context, m Material) error
 	// DeleteMaterial removes one material version (imported material that
 	// expired or was deleted); ErrNotFound if absent.
 	DeleteMaterial(ctx context.Context, keyID, materialID string) error

@@ -152,8 +152,8 @@ func (s *Store) ReplicateKey(ctx context.Context, k kms.Key, from string) error 
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO materials
-			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
-			SELECT $1, id, seq, sealed, created, rotation_type, rotation_date, pending
+			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description)
+			SELECT $1, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description
 			FROM materials WHERE key_id = $2`, k.ID, from)
 		return err
 	}))
@@ -228,11 +228,12 @@ func insertTags(ctx context.Context, tx pgx.Tx, keyID string, tags []kms.Tag) er
 // taken.
 func insertMaterial(ctx context.Context, tx pgx.Tx, keyID string, m store.Material) error {
 	return execOr(ctx, tx, store.ErrExists, `INSERT INTO materials
-		(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
+		(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description)
 		VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = $1),
-		        $3, $4, $5, $6, $7)
+		        $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT DO NOTHING`,
-		keyID, m.ID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate), m.Pending)
+		keyID, m.ID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate), m.Pending,
+		millis(m.ValidTo), []byte(m.Description))
 }
 
 // AddMaterial implements [store.Store]. It locks the key's row (FOR NO KEY
@@ -318,10 +319,11 @@ func currentMaterial(ctx context.Context, tx pgx.Tx, keyID string) (string, erro
 // leaving the key on a missing material.
 func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error {
 	return wrap("promote material", s.write(ctx, func(tx pgx.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = $1, expiration_model = $2, valid_to = NULL
-			WHERE id = $3 AND current_material = $4 AND EXISTS
-			(SELECT 1 FROM materials WHERE key_id = $3 AND id = $1 AND pending)`,
-			materialID, materialDoesNotExpire, keyID, prev)
+		ok, err := exec(ctx, tx, `UPDATE keys k SET revision = k.revision + 1, current_material = $1,
+			valid_to = m.valid_to, expiration_model = CASE WHEN m.valid_to IS NULL THEN $2 ELSE $5 END
+			FROM materials m
+			WHERE k.id = $3 AND k.current_material = $4 AND m.key_id = $3 AND m.id = $1 AND m.pending`,
+			materialID, materialDoesNotExpire, keyID, prev, materialExpires)
 		if err != nil {
 			return err
 		}
@@ -342,9 +344,24 @@ func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev str
 	}))
 }
 
-// materialDoesNotExpire is the expiration model a promoted material gives
-// its key (see [store.Store.PromoteMaterial]).
-const materialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+// The expiration models a promoted material gives its key (see
+// [store.Store.PromoteMaterial]).
+const (
+	materialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	materialExpires       = "KEY_MATERIAL_EXPIRES"
+)
+
+// UpdateMaterial implements [store.Store]. The material's key row is
+// locked first, as by every other writer of its materials.
+func (s *Store) UpdateMaterial(ctx context.Context, m store.Material) error {
+	return wrap("update material", s.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR NO KEY UPDATE`, m.KeyID); err != nil {
+			return err
+		}
+		return execOr(ctx, tx, store.ErrNotFound, `UPDATE materials SET valid_to = $1, description = $2
+			WHERE key_id = $3 AND id = $4`, millis(m.ValidTo), []byte(m.Description), m.KeyID, m.ID)
+	}))
+}
 
 // DeleteMaterial implements [store.Store]. It leaves the key alone, even
 // when the material is its current one.
@@ -378,6 +395,8 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 		sealed            []byte
 		mCreated, rotated *int64
 		pending           *bool
+		mValidTo          *int64
+		mDescription      []byte
 	)
 	err := s.pool.QueryRow(ctx, `SELECT `+keyColumns+`,
 			(SELECT array_agg(a.name) FROM aliases a WHERE a.key_id = k.id),
@@ -386,11 +405,11 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 				'e', g.context_equals, 's', g.context_subset, 'c', g.created)
 				ORDER BY g.created, g.id)::text
 			 FROM grants g WHERE g.key_id = k.id),
-			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending
+			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending, m.valid_to, m.description
 		FROM `+keyFrom+`
 		LEFT JOIN materials m ON m.key_id = k.id AND m.id = k.current_material
 		WHERE k.id = $1`, id).
-		Scan(append(r.dest(), &aliases, &grants, &mID, &sealed, &mCreated, &mRotType, &rotated, &pending)...)
+		Scan(append(r.dest(), &aliases, &grants, &mID, &sealed, &mCreated, &mRotType, &rotated, &pending, &mValidTo, &mDescription)...)
 	if err != nil {
 		return store.KeyForUse{}, wrap("get key for use", err)
 	}
@@ -401,7 +420,8 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 	u := store.KeyForUse{Key: k, Aliases: aliases}
 	if mID != nil {
 		u.Current = &store.Material{KeyID: id, ID: *mID, Sealed: sealed, Created: fromMillis(mCreated),
-			RotationType: deref(mRotType), RotationDate: fromMillis(rotated), Pending: pending != nil && *pending}
+			RotationType: deref(mRotType), RotationDate: fromMillis(rotated), Pending: pending != nil && *pending,
+			ValidTo: fromMillis(mValidTo), Description: string(mDescription)}
 	}
 	if grants != nil {
 		var gs []grantJSON
@@ -525,14 +545,17 @@ func (s *Store) KeysWithExpiredMaterial(ctx context.Context, t time.Time) ([]kms
 }
 
 // materialColumns are the columns scanMaterial reads, in its order.
-const materialColumns = `key_id, id, sealed, created, rotation_type, rotation_date, pending`
+const materialColumns = `key_id, id, sealed, created, rotation_type, rotation_date, pending, valid_to, description`
 
 func scanMaterial(row pgx.Row) (store.Material, error) {
 	var m store.Material
-	var created, rotated *int64
-	err := row.Scan(&m.KeyID, &m.ID, &m.Sealed, &created, &m.RotationType, &rotated, &m.Pending)
+	var created, rotated, validTo *int64
+	var description []byte
+	err := row.Scan(&m.KeyID, &m.ID, &m.Sealed, &created, &m.RotationType, &rotated, &m.Pending, &validTo, &description)
 	m.Created = fromMillis(created)
 	m.RotationDate = fromMillis(rotated)
+	m.ValidTo = fromMillis(validTo)
+	m.Description = string(description)
 	return m, err
 }
 

@@ -211,9 +211,15 @@ var migrations = [][]string{
 	{ // version 3: the key's revision, which UpdateKey compares and bumps
 		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	},
-	{ // version 4: multi-Region keys (the SQLite backend's version 7)
+	{ // version 4: multi-Region keys, and each imported material's expiry (the SQLite backend's version 7)
 		`ALTER TABLE keys ADD COLUMN primary_region TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
+		// Each imported material's own expiry and description (BYTEA, as
+		// a key's description: it may hold any character).
+		`ALTER TABLE materials ADD COLUMN valid_to BIGINT`,
+		`ALTER TABLE materials ADD COLUMN description BYTEA NOT NULL DEFAULT ''`,
+		`UPDATE materials m SET valid_to = k.valid_to FROM keys k
+			WHERE k.id = m.key_id AND k.current_material = m.id AND k.expiration_model = 'KEY_MATERIAL_EXPIRES'`,
 	},
 	{ // version 5: IAM customer managed policies and their attachments
 		// As in the SQLite backend's version 8. Names are unique per

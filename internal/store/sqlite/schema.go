@@ -161,11 +161,18 @@ var migrations = [][]string{
 	{ // version 6: the key's revision, which UpdateKey compares and bumps
 		`ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0`,
 	},
-	{ // version 7: multi-Region keys
+	{ // version 7: multi-Region keys, and each imported material's expiry
 		// primary_region is '' for single-Region keys (all existing ones);
 		// pending_window_days is set only in PendingReplicaDeletion.
 		`ALTER TABLE keys ADD COLUMN primary_region TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE keys ADD COLUMN pending_window_days INTEGER NOT NULL DEFAULT 0`,
+		// Each imported material's own expiry and description; the key's
+		// valid_to was its current material's until now.
+		`ALTER TABLE materials ADD COLUMN valid_to BIGINT`,
+		`ALTER TABLE materials ADD COLUMN description TEXT NOT NULL DEFAULT ''`,
+		`UPDATE materials SET valid_to = (SELECT k.valid_to FROM keys k
+			WHERE k.id = materials.key_id AND k.current_material = materials.id
+			AND k.expiration_model = 'KEY_MATERIAL_EXPIRES')`,
 	},
 	{ // version 8: IAM customer managed policies and their attachments
 		// Names are unique per account, in any case, like users' (name_key).

@@ -417,8 +417,8 @@ func (s *Store) ReplicateKey(ctx context.Context, k kms.Key, from string) error 
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO materials
-			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
-			SELECT ?, id, seq, sealed, created, rotation_type, rotation_date, pending
+			(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description)
+			SELECT ?, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description
 			FROM materials WHERE key_id = ?`, k.ID, from)
 		return err
 	}))
@@ -487,10 +487,11 @@ func insertTags(ctx context.Context, tx *sql.Tx, keyID string, tags []kms.Tag) e
 
 func insertMaterial(ctx context.Context, tx *sql.Tx, keyID string, m store.Material) error {
 	ok, err := exec(ctx, tx, `INSERT INTO materials
-		(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending)
-		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?, ?, ?, ?)
+		(key_id, id, seq, sealed, created, rotation_type, rotation_date, pending, valid_to, description)
+		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM materials WHERE key_id = ?), ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		keyID, m.ID, keyID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate), boolInt(m.Pending))
+		keyID, m.ID, keyID, m.Sealed, millis(m.Created), m.RotationType, millis(m.RotationDate), boolInt(m.Pending),
+		millis(m.ValidTo), m.Description)
 	if err == nil && !ok {
 		err = store.ErrExists
 	}
@@ -562,10 +563,14 @@ func (s *Store) RotateKey(ctx context.Context, m store.Material, prev string, ne
 // (ErrNotFound), so the losers of a race learn that they lost.
 func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev string, rotationType string, rotationDate time.Time) error {
 	return wrap("promote material", s.write(ctx, func(tx *sql.Tx) error {
-		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = ?, expiration_model = ?, valid_to = NULL
+		ok, err := exec(ctx, tx, `UPDATE keys SET revision = revision + 1, current_material = ?,
+			valid_to = (SELECT valid_to FROM materials WHERE key_id = ? AND id = ?),
+			expiration_model = CASE WHEN (SELECT valid_to FROM materials WHERE key_id = ? AND id = ?) IS NULL
+				THEN ? ELSE ? END
 			WHERE id = ? AND current_material = ? AND EXISTS
 			(SELECT 1 FROM materials WHERE key_id = ? AND id = ? AND pending = 1)`,
-			materialID, materialDoesNotExpire, keyID, prev, keyID, materialID)
+			materialID, keyID, materialID, keyID, materialID, materialDoesNotExpire, materialExpires,
+			keyID, prev, keyID, materialID)
 		if err != nil {
 			return err
 		}
@@ -589,9 +594,24 @@ func (s *Store) PromoteMaterial(ctx context.Context, keyID, materialID, prev str
 	}))
 }
 
-// materialDoesNotExpire is the expiration model a promoted material gives
-// its key (see [store.Store.PromoteMaterial]).
-const materialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+// The expiration models a promoted material gives its key (see
+// [store.Store.PromoteMaterial]).
+const (
+	materialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	materialExpires       = "KEY_MATERIAL_EXPIRES"
+)
+
+// UpdateMaterial implements [store.Store].
+func (s *Store) UpdateMaterial(ctx context.Context, m store.Material) error {
+	return wrap("update material", s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := exec(ctx, tx, `UPDATE materials SET valid_to = ?, description = ? WHERE key_id = ? AND id = ?`,
+			millis(m.ValidTo), m.Description, m.KeyID, m.ID)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	}))
+}
 
 // DeleteMaterial implements [store.Store]. It leaves the key alone, even
 // when the material is its current one.
@@ -680,7 +700,7 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+`,
 			(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.key_id = k.id),
 			EXISTS (SELECT 1 FROM grants g WHERE g.key_id = k.id),
-			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending
+			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending, m.valid_to, m.description
 		FROM keys k LEFT JOIN key_tags t ON t.key_id = k.id
 		LEFT JOIN materials m ON m.key_id = k.id AND m.id = k.current_material
 		WHERE k.id = ?
@@ -697,9 +717,11 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 		sealed            []byte
 		mCreated, rotated sql.NullInt64
 		pending           sql.NullInt64
+		mValidTo          sql.NullInt64
+		mDescription      sql.NullString
 	)
 	for rows.Next() {
-		if keys, err = scanKeyRow(rows, keys, &aliases, &hasGrants, &mID, &sealed, &mCreated, &mRotType, &rotated, &pending); err != nil {
+		if keys, err = scanKeyRow(rows, keys, &aliases, &hasGrants, &mID, &sealed, &mCreated, &mRotType, &rotated, &pending, &mValidTo, &mDescription); err != nil {
 			return store.KeyForUse{}, wrap("get key for use", err)
 		}
 	}
@@ -715,7 +737,8 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 	}
 	if mID.Valid {
 		u.Current = &store.Material{KeyID: id, ID: mID.String, Sealed: sealed, Created: fromMillis(mCreated),
-			RotationType: mRotType.String, RotationDate: fromMillis(rotated), Pending: pending.Int64 != 0}
+			RotationType: mRotType.String, RotationDate: fromMillis(rotated), Pending: pending.Int64 != 0,
+			ValidTo: fromMillis(mValidTo), Description: mDescription.String}
 	}
 	if hasGrants {
 		if u.Grants, err = s.ListGrants(ctx, store.GrantFilter{KeyID: id}); err != nil {
@@ -845,16 +868,17 @@ func (s *Store) KeysWithExpiredMaterial(ctx context.Context, t time.Time) ([]kms
 // GetMaterial implements [store.Store].
 func (s *Store) GetMaterial(ctx context.Context, keyID, materialID string) (store.Material, error) {
 	m := store.Material{KeyID: keyID, ID: materialID}
-	var created, rotated sql.NullInt64
+	var created, rotated, validTo sql.NullInt64
 	var pending int
-	err := s.r.QueryRowContext(ctx, `SELECT sealed, created, rotation_type, rotation_date, pending
+	err := s.r.QueryRowContext(ctx, `SELECT sealed, created, rotation_type, rotation_date, pending, valid_to, description
 		FROM materials WHERE key_id = ? AND id = ?`, keyID, materialID).
-		Scan(&m.Sealed, &created, &m.RotationType, &rotated, &pending)
+		Scan(&m.Sealed, &created, &m.RotationType, &rotated, &pending, &validTo, &m.Description)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Material{}, wrap("get material", store.ErrNotFound)
 	}
 	m.Created = fromMillis(created)
 	m.RotationDate = fromMillis(rotated)
+	m.ValidTo = fromMillis(validTo)
 	m.Pending = pending != 0
 	return m, wrap("get material", err)
 }
@@ -862,7 +886,7 @@ func (s *Store) GetMaterial(ctx context.Context, keyID, materialID string) (stor
 // ListMaterials implements [store.Store]. An unknown key has no materials,
 // which is not an error.
 func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Material, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created, rotation_type, rotation_date, pending
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed, created, rotation_type, rotation_date, pending, valid_to, description
 		FROM materials WHERE key_id = ? ORDER BY created, seq`, keyID)
 	if err != nil {
 		return nil, wrap("list materials", err)
@@ -871,13 +895,14 @@ func (s *Store) ListMaterials(ctx context.Context, keyID string) ([]store.Materi
 	var ms []store.Material
 	for rows.Next() {
 		m := store.Material{KeyID: keyID}
-		var created, rotated sql.NullInt64
+		var created, rotated, validTo sql.NullInt64
 		var pending int
-		if err := rows.Scan(&m.ID, &m.Sealed, &created, &m.RotationType, &rotated, &pending); err != nil {
+		if err := rows.Scan(&m.ID, &m.Sealed, &created, &m.RotationType, &rotated, &pending, &validTo, &m.Description); err != nil {
 			return nil, wrap("list materials", err)
 		}
 		m.Created = fromMillis(created)
 		m.RotationDate = fromMillis(rotated)
+		m.ValidTo = fromMillis(validTo)
 		m.Pending = pending != 0
 		ms = append(ms, m)
 	}

@@ -170,7 +170,7 @@ var shippedMigrations = []string{
 	"b214c2facd599e846a7f03b5dbcea576c206fb7696eaf148aef12da7d3c82b99",
 	"8fafd1c348b19f18c54040ab5c35d873d7ba73790648b45aee38056f3d0d4758",
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
-	"3705364d556515bdd15696e7cddb65c2273afe6ffa6f3d42e291dc706993f34b",
+	"53e18d1d4cd164f7a21a69584ee3f4fedc3fe1c816352d9bc577aa51ae6969aa",
 	"12d3d5e3384773a4d30190f5f72cfceb0a0f83912d0b55b7b55de85a097253c4",
 }
 
@@ -826,5 +826,52 @@ func TestUpgradeIsAtomic(t *testing.T) {
 		if _, err := db.ExecContext(ctx, `SELECT 1 FROM `+table); err == nil {
 			t.Errorf("the failed upgrade left table %s behind", table)
 		}
+	}
+}
+
+// TestUpgradeFromV6 checks that version 7 gives the current material of a
+// key with expiring imported material the key's ValidTo, and no other
+// material an expiry.
+func TestUpgradeFromV6(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kms.db")
+	db := openVersion(t, path, 6)
+	const validTo = v1Created + 86_400_000
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO keys (id, account, region, description, key_spec, key_usage, origin, manager,
+			state, created, deletion_date, policy, current_material, expiration_model, valid_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, v1Account, "us-east-1", "", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "EXTERNAL",
+				"CUSTOMER", "Enabled", v1Created, nil, "{}", "bb", "KEY_MATERIAL_EXPIRES", validTo}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created) VALUES (?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, "aa", 1, []byte{1}, v1Created}},
+		{`INSERT INTO materials (key_id, id, seq, sealed, created) VALUES (?, ?, ?, ?, ?)`,
+			[]any{v1KeyID, "bb", 2, []byte{2}, v1Created + 1}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("v6 insert: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms, err := s.ListMaterials(ctx, v1KeyID)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("ListMaterials: %d, %v", len(ms), err)
+	}
+	if !ms[0].ValidTo.IsZero() || ms[1].ValidTo.UnixMilli() != validTo {
+		t.Errorf("materials' ValidTo after the upgrade: %v, %v; want none, %d", ms[0].ValidTo, ms[1].ValidTo, validTo)
+	}
+	k, err := s.GetKey(ctx, v1KeyID)
+	if err != nil || k.PrimaryRegion != "" || k.PendingWindowDays != 0 {
+		t.Errorf("key after the upgrade: %+v, %v", k, err)
 	}
 }

@@ -504,6 +504,7 @@ func testPromoteMaterial(t *testing.T, s store.Store) {
 	// The current material expires; the promoted one must not.
 	k.ExpirationModel, k.ValidTo = expires, at(48*time.Hour)
 	first := newMaterial(k.ID, 1, k.CreationDate)
+	first.ValidTo, first.Description = k.ValidTo, "first\x00material"
 	mustCreateKey(t, s, k, first)
 	other := externalKey(2, acct1, region1)
 	otherFirst := newMaterial(other.ID, 1, other.CreationDate)
@@ -551,6 +552,33 @@ func testPromoteMaterial(t *testing.T, s store.Store) {
 	checkKey(t, mustGetKey(t, s, k.ID), want)
 	checkKey(t, mustGetKey(t, s, other.ID), other)
 	checkMaterials(t, s, other.ID, *otherFirst)
+
+	// A pending material that expires gives the key its own expiry.
+	p3 := pendingMaterial(k.ID, 3, at(2*time.Minute))
+	p3.ValidTo, p3.Description = at(72*time.Hour), "third"
+	if err := s.AddMaterial(ctx, p3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PromoteMaterial(ctx, k.ID, p3.ID, p.ID, onDemand, when); err != nil {
+		t.Fatalf("PromoteMaterial(expiring): %v", err)
+	}
+	want.CurrentMaterialID, want.ExpirationModel, want.ValidTo = p3.ID, expires, p3.ValidTo
+	checkKey(t, mustGetKey(t, s, k.ID), want)
+	u, err := s.GetKeyForUse(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3.Pending, p3.RotationType, p3.RotationDate = false, onDemand, when
+	checkMaterial(t, *u.Current, p3)
+
+	// UpdateMaterial changes a material's expiry and description only.
+	first.ValidTo, first.Description = time.Time{}, "re-imported"
+	if err := s.UpdateMaterial(ctx, *first); err != nil {
+		t.Fatalf("UpdateMaterial: %v", err)
+	}
+	checkMaterials(t, s, k.ID, *first, promoted, p3)
+	checkKey(t, mustGetKey(t, s, k.ID), want)
+	wantErr(t, "UpdateMaterial(unknown)", s.UpdateMaterial(ctx, *newMaterial(k.ID, 99, when)), store.ErrNotFound)
 }
 
 // testPromoteMaterialConcurrency races promotions of the same pending

@@ -220,10 +220,10 @@ func checkMaterial(t *testing.T, got, want store.Material) {
 	if got.KeyID != want.KeyID || got.ID != want.ID ||
 		!bytes.Equal(got.Sealed, want.Sealed) || !got.Created.UTC().Equal(want.Created.UTC()) ||
 		got.RotationType != want.RotationType || !got.RotationDate.UTC().Equal(want.RotationDate.UTC()) ||
-		got.Pending != want.Pending {
-		t.Errorf("material = {%s %s %x %v %q %v pending %t}, want {%s %s %x %v %q %v pending %t}",
-			got.KeyID, got.ID, got.Sealed, got.Created, got.RotationType, got.RotationDate, got.Pending,
-			want.KeyID, want.ID, want.Sealed, want.Created, want.RotationType, want.RotationDate, want.Pending)
+		got.Pending != want.Pending || !got.ValidTo.Equal(want.ValidTo) || got.Description != want.Description {
+		t.Errorf("material = {%s %s %x %v %q %v pending %t valid to %v %q}, want {%s %s %x %v %q %v pending %t valid to %v %q}",
+			got.KeyID, got.ID, got.Sealed, got.Created, got.RotationType, got.RotationDate, got.Pending, got.ValidTo, got.Description,
+			want.KeyID, want.ID, want.Sealed, want.Created, want.RotationType, want.RotationDate, want.Pending, want.ValidTo, want.Description)
 	}
 }
 
