@@ -113,6 +113,8 @@ func TestImportMultiRegion(t *testing.T) {
 	east, west := ts.client(testRegion), ts.client(replicaRegion)
 	k := must[*awskms.CreateKeyOutput](t)(east.CreateKey(ctx, &awskms.CreateKeyInput{
 		Origin: types.OriginTypeExternal, MultiRegion: aws.Bool(true)})).KeyMetadata
+	_, err := east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: k.KeyId, ReplicaRegion: aws.String(replicaRegion)})
+	wantMessage(t, err, "KMSInvalidStateException", "is pending import.") // spec §4.3: only an Enabled primary
 	m := newMaterial(t)
 	id := *importMaterial(t, east, *k.KeyId, m, nil).KeyMaterialId
 	r := must[*awskms.ReplicateKeyOutput](t)(east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{
@@ -122,7 +124,7 @@ func TestImportMultiRegion(t *testing.T) {
 	}
 	alg := types.AlgorithmSpecRsaesOaepSha256
 	p := getParams(t, west, *k.KeyId, alg, types.WrappingKeySpecRsa2048)
-	_, err := west.ImportKeyMaterial(ctx, importInput(t, *k.KeyId, p, alg, newMaterial(t), nil))
+	_, err = west.ImportKeyMaterial(ctx, importInput(t, *k.KeyId, p, alg, newMaterial(t), nil))
 	wantMessage(t, err, "IncorrectKeyMaterialException", "a copy of the same multi-Region key")
 	// An import token of one region is not good in another.
 	pe := getParams(t, east, *k.KeyId, alg, types.WrappingKeySpecRsa2048)

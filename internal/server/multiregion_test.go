@@ -151,6 +151,10 @@ func TestMultiRegionKeys(t *testing.T) {
 	}
 
 	// Who may replicate what.
+	off := *must[*awskms.CreateKeyOutput](t)(east.CreateKey(ctx, &awskms.CreateKeyInput{MultiRegion: aws.Bool(true)})).KeyMetadata.KeyId
+	must[*awskms.DisableKeyOutput](t)(east.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(off)}))
+	_, err = east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(off), ReplicaRegion: aws.String(replicaRegion)})
+	wantMessage(t, err, "DisabledException", "is disabled.")
 	_, err = east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(single), ReplicaRegion: aws.String(replicaRegion)})
 	wantMessage(t, err, "UnsupportedOperationException", "is not a multi-Region key")
 	_, err = west.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("ap-south-1")})
@@ -196,7 +200,7 @@ func TestMultiRegionKeys(t *testing.T) {
 	if len(as.Aliases) != 1 || *as.Aliases[0].TargetKeyId != id {
 		t.Errorf("aliases %+v", as.Aliases)
 	}
-	ks := must[*awskms.ListKeysOutput](t)(west.ListKeys(ctx, &awskms.ListKeysInput{}))
+	ks := must[*awskms.ListKeysOutput](t)(west.ListKeys(ctx, &awskms.ListKeysInput{})) // off was never replicated
 	if len(ks.Keys) != 1 || *ks.Keys[0].KeyId != id {
 		t.Errorf("ListKeys in the west: %+v", ks.Keys)
 	}

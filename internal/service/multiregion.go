@@ -150,14 +150,15 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Caller, in *ReplicateKeyI
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case !p.IsPrimary():
+	if !p.IsPrimary() {
 		return nil, errNotPrimary(&p, "ReplicateKey")
-	case p.State == kms.KeyStateDisabled:
-		return nil, kms.Errorf(kms.ErrDisabled, "%s is disabled.", p.ARN())
-	case p.State != kms.KeyStateEnabled && !(p.State == kms.KeyStatePendingImport && p.Origin == kms.OriginExternal):
-		return nil, stateError(&p)
-	case region == p.Region:
+	}
+	// Only an Enabled primary replicates (spec §4.3), one with imported
+	// material too: its replica then waits for the same material.
+	if err := enabledForChange(&p); err != nil {
+		return nil, err
+	}
+	if region == p.Region {
 		return nil, validationf("The replica region %s is the region of the primary key %s.", region, p.ARN())
 	}
 	// The replica is created in its region: the caller's IAM policies must
