@@ -77,6 +77,8 @@ var fuzzTargets = []string{
 	"TrentService.GenerateDataKeyPair",
 	"TrentService.GenerateDataKeyPairWithoutPlaintext",
 	"TrentService.GetKeyLastUsage",
+	"TrentService.ReplicateKey",
+	"TrentService.UpdatePrimaryRegion",
 	// PutKeyPolicy is left out: a policy that locks the root out (with the
 	// bypass flag) would stop the state snapshots, which read as root.
 }
@@ -110,6 +112,10 @@ var fuzzMutating = map[string]bool{
 	"TrentService.DisableKeyRotation":        true,
 	"TrentService.ImportKeyMaterial":         true,
 	"TrentService.DeleteImportedKeyMaterial": true,
+	// Their new or changed copies are in other regions, or not in the
+	// snapshot today.
+	"TrentService.ReplicateKey":        true,
+	"TrentService.UpdatePrimaryRegion": true,
 }
 
 // fuzzServer is a server opened once per fuzz process (the coordinator and
@@ -396,6 +402,11 @@ func fuzzSeeds() []fuzzSeed {
 		{"TrentService.CreateKey", `{"XksKeyId":"x"}`},
 		{"TrentService.CreateKey", `{"MultiRegion":true}`},
 		{"TrentService.CreateKey", `{"MultiRegion":"yes"}`},
+		{"TrentService.ReplicateKey", `{"KeyId":"mrk-1234abcd12ab34cd56ef1234567890ab","ReplicaRegion":"eu-west-1"}`},
+		{"TrentService.ReplicateKey", `{"KeyId":"mrk-1234abcd12ab34cd56ef1234567890ab","ReplicaRegion":"Mars"}`},
+		{"TrentService.ReplicateKey", `{"KeyId":"mrk-1234abcd12ab34cd56ef1234567890ab@eu-west-1","ReplicaRegion":"eu-west-1","Tags":[{"TagKey":"aws:x","TagValue":""}]}`},
+		{"TrentService.UpdatePrimaryRegion", `{"KeyId":"mrk-1234abcd12ab34cd56ef1234567890ab","PrimaryRegion":"us-east-1"}`},
+		{"TrentService.UpdatePrimaryRegion", `{"KeyId":"mrk-","PrimaryRegion":""}`},
 		{"TrentService.CreateKey", `{"Description":"` + long(8193) + `"}`},
 		{"TrentService.CreateKey", `{"Description":"\u0000\u001f\ud800"}`},
 		{"TrentService.CreateKey", "{\"Description\":\"\xff\xfe\xc3\"}"},
