@@ -151,6 +151,10 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Caller, in *ReplicateKeyI
 		return nil, err
 	}
 	switch {
+	case p.MultiRegion() && !p.IsPrimary():
+		// AWS's message (LocalStack's validated
+		// test_replicate_replica_key_should_fail).
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not a multi-region primary key.", p.ARN())
 	case !p.IsPrimary():
 		return nil, errNotPrimary(&p, "ReplicateKey")
 	case p.State == kms.KeyStateDisabled:
