@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -775,5 +776,118 @@ func TestAWSErrorsReplicateKey(t *testing.T) {
 		{"replica exists", replicate(c, mrk.KeyId, "eu-west-1"),
 			// ours: spec §2.10 ReplicateKey
 			"AlreadyExistsException", "Replica key " + *replica.Arn + " already exists.", false},
+	})
+}
+
+// TestAWSErrorsCryptographic: the other refusals of cryptographic
+// operations that AWS's recordings show.
+func TestAWSErrorsCryptographic(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	c := ts.client(testRegion)
+	sym := newKey(t, c, "", "")
+	rsa := newKey(t, c, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt)
+	ecc := newKey(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	mac := newKey(t, c, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
+	agree := newKey(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeKeyAgreement)
+	withContext := must[*awskms.EncryptOutput](t)(c.Encrypt(ctx, &awskms.EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("p"),
+		EncryptionContext: map[string]string{"context-key": "context-value"}})).CiphertextBlob
+	sig := must[*awskms.SignOutput](t)(c.Sign(ctx, &awskms.SignInput{KeyId: ecc.KeyId, Message: []byte("bad"),
+		MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})).Signature
+	tag := must[*awskms.GenerateMacOutput](t)(c.GenerateMac(ctx, &awskms.GenerateMacInput{KeyId: mac.KeyId,
+		Message: []byte("some important message"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256})).Mac
+	long := []byte(strings.Repeat("more than 500 bytes and less than 4096 bytes", 20))
+	runErrRows(t, []errRow{
+		{"GenerateRandom without NumberOfBytes", func() error {
+			_, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{})
+			return err
+		},
+			// AWS: snapshot test_generate_random_invalid_number_of_bytes[None]
+			"ValidationException", "NumberOfBytes is required.", false},
+		{"GenerateRandom of 0 bytes", func() error {
+			_, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(0)})
+			return err
+		},
+			// AWS: snapshot test_generate_random_invalid_number_of_bytes[0]
+			"ValidationException", "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1", false},
+		{"GenerateRandom of 1025 bytes", func() error {
+			_, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(1025)})
+			return err
+		},
+			// AWS: snapshot test_generate_random_invalid_number_of_bytes[1025]
+			"ValidationException", "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024", false},
+		{"Encrypt, over 4096 bytes", func() error {
+			_, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: sym.KeyId, Plaintext: make([]byte, 4097)})
+			return err
+		},
+			// AWS: snapshot test_plaintext_size_for_encrypt
+			"ValidationException", "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096", false},
+		{"Encrypt, over the RSA_2048 OAEP SHA-1 limit", func() error {
+			_, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: rsa.KeyId, Plaintext: long, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+			return err
+		},
+			// AWS: snapshot test_encrypt_validate_plaintext_size_per_key_type[RSA_2048-RSAES_OAEP_SHA_1]
+			"ValidationException", "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes.", false},
+		{"Encrypt, over the RSA_2048 OAEP SHA-256 limit", func() error {
+			_, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: rsa.KeyId, Plaintext: long, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+			return err
+		},
+			// AWS: snapshot test_encrypt_validate_plaintext_size_per_key_type[RSA_2048-RSAES_OAEP_SHA_256]
+			"ValidationException", "Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.", false},
+		{"Decrypt without the encryption context", func() error {
+			_, err := c.Decrypt(ctx, &awskms.DecryptInput{KeyId: sym.KeyId, CiphertextBlob: withContext})
+			return err
+		},
+			// AWS: snapshot test_encrypt_decrypt_encryption_context
+			"InvalidCiphertextException", "", false},
+		{"Decrypt, a damaged ciphertext", func() error {
+			_, err := c.Decrypt(ctx, &awskms.DecryptInput{KeyId: sym.KeyId, CiphertextBlob: append(append([]byte{}, withContext...), "bad_data"...),
+				EncryptionContext: map[string]string{"context-key": "context-value"}})
+			return err
+		},
+			// AWS: snapshot test_key_rotations_encryption_decryption
+			"InvalidCiphertextException", "", false},
+		{"GenerateMac, malformed key id", func() error {
+			_, err := c.GenerateMac(ctx, &awskms.GenerateMacInput{KeyId: aws.String("key_id"), Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+			return err
+		},
+			// AWS: snapshot test_generate_and_verify_mac[HMAC_256-HMAC_SHA_256]
+			"NotFoundException", "Invalid keyId 'key_id'", false},
+		{"VerifyMac, another message", func() error {
+			_, err := c.VerifyMac(ctx, &awskms.VerifyMacInput{KeyId: mac.KeyId, Message: []byte("some different important message"), Mac: tag, MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+			return err
+		},
+			// AWS: snapshot test_invalid_verify_mac[HMAC_256-HMAC_SHA_256-some different important message]
+			"KMSInvalidMacException", "", false},
+		{"Verify, another message", func() error {
+			_, err := c.Verify(ctx, &awskms.VerifyInput{KeyId: ecc.KeyId, Message: []byte("test message !%$@ 1234567890"), Signature: sig,
+				MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			return err
+		},
+			// AWS: snapshot test_sign_verify[ECC_NIST_P256-ECDSA_SHA_256] (bad-signature)
+			"KMSInvalidSignatureException", "", false},
+		{"DeriveSharedSecret, not a public key", func() error {
+			// Read off the wire: the SDK shows the empty message of an
+			// error the KMS model does not define as "UnknownError".
+			body := `{"KeyId":"` + *agree.KeyId + `","KeyAgreementAlgorithm":"ECDH","PublicKey":"` +
+				base64.StdEncoding.EncodeToString([]byte("InvalidPublicKey")) + `"}`
+			_, typ, msg := rawCall(t, ts.URL, "TrentService.DeriveSharedSecret", body,
+				&aws.Credentials{AccessKeyID: testAccessKeyID, SecretAccessKey: testSecret})
+			return &smithy.GenericAPIError{Code: typ, Message: msg}
+		},
+			// AWS: snapshot test_derive_shared_secret (response-invalid-public-key)
+			"ValidationException", "", false},
+		{"DeriveSharedSecret, symmetric key", func() error {
+			pub := must[*awskms.GetPublicKeyOutput](t)(c.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: agree.KeyId})).PublicKey
+			_, err := c.DeriveSharedSecret(ctx, &awskms.DeriveSharedSecretInput{KeyId: sym.KeyId, KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: pub})
+			return err
+		},
+			// AWS: snapshot test_derive_shared_secret (response-invalid-key)
+			"InvalidKeyUsageException", *sym.Arn + " key usage is ENCRYPT_DECRYPT which is not valid for DeriveSharedSecret.", false},
+		{"GenerateDataKeyPair, dry run", func() error {
+			_, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: sym.KeyId, KeyPairSpec: types.DataKeyPairSpecRsa2048, DryRun: aws.Bool(true)})
+			return err
+		},
+			// AWS: snapshot test_generate_data_key_pair_dry_run
+			"DryRunOperationException", "The request would have succeeded, but the DryRun option is set.", false},
 	})
 }
