@@ -25,6 +25,15 @@ import (
 //	// AWS doc: <page>          the code is documented there; the wording is ours.
 //	// ours: spec §N            no recording: our message, following /work/shared/spec/aws-kms.md.
 //
+// The snapshot was read in two stored copies: localstack/localstack at
+// 0d47683 (recordings up to April 2024) and, for the 2025 recordings (tags,
+// on-demand rotation, ReplicateKey of a replica, imports of ECC and HMAC
+// keys), the same file in the fork sannya-singal/localstack at faa4b27
+// (recordings up to November 2025). Neither holds the recordings of
+// test_import_key_material_raises_if_there_is_already_key_material_pending
+// or test_rotate_key_on_demand_on_external_key_with_no_key_material, though
+// localstack/localstack's test_kms.validation.json lists both as validated.
+//
 // Where we still differ from a recording in code that is being changed
 // elsewhere (importops.go, rotation.go), the row expects our answer and its
 // comment quotes AWS's, so that the difference is visible here.
