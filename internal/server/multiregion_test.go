@@ -158,7 +158,7 @@ func TestMultiRegionKeys(t *testing.T) {
 	_, err = east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(single), ReplicaRegion: aws.String(replicaRegion)})
 	wantMessage(t, err, "UnsupportedOperationException", "is not a multi-Region key")
 	_, err = west.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("ap-south-1")})
-	wantMessage(t, err, "UnsupportedOperationException", "is a multi-Region replica key")
+	wantMessage(t, err, "UnsupportedOperationException", "arn:aws:kms:"+replicaRegion+":"+testAccount+":key/"+id+" is not a multi-region primary key.")
 	_, err = east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String(testRegion)})
 	wantCode(t, err, "ValidationException")
 	_, err = east.ReplicateKey(ctx, &awskms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("Mars")})

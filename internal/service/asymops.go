@@ -285,7 +285,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Caller, in *DeriveS
 	k := &e.key
 	peer, err := keys.ParsePublicKey(k.Spec, in.PublicKey)
 	if err != nil {
-		return nil, validationf("PublicKey is not a valid %s SubjectPublicKeyInfo.", k.Spec)
+		return nil, errBadPeerKey
 	}
 	if in.DryRun {
 		return nil, errDryRun
@@ -296,10 +296,16 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Caller, in *DeriveS
 	}
 	secret, err := p.SharedSecret(peer)
 	if err != nil {
-		return nil, validationf("PublicKey is not a valid %s SubjectPublicKeyInfo.", k.Spec)
+		return nil, errBadPeerKey
 	}
 	return &DeriveSharedSecretOutput{KeyId: k.ARN(), SharedSecret: secret, KeyAgreementAlgorithm: alg, KeyOrigin: k.Origin}, nil
 }
+
+// errBadPeerKey refuses a DeriveSharedSecret PublicKey that is not a public
+// key of the key's curve: a ValidationException with an empty message, as
+// LocalStack's AWS-validated test_derive_shared_secret records
+// (response-invalid-public-key).
+var errBadPeerKey = kms.Errorf(kms.ErrValidation, "")
 
 // GenerateDataKeyPair returns a fresh key pair whose private key is also
 // encrypted under a symmetric key.

@@ -150,6 +150,11 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Caller, in *ReplicateKeyI
 	if err != nil {
 		return nil, err
 	}
+	if p.MultiRegion() && !p.IsPrimary() {
+		// AWS's message (LocalStack's validated
+		// test_replicate_replica_key_should_fail).
+		return nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s is not a multi-region primary key.", p.ARN())
+	}
 	if !p.IsPrimary() {
 		return nil, errNotPrimary(&p, "ReplicateKey")
 	}

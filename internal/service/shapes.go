@@ -82,7 +82,12 @@ func metadata(k *kms.Key) *KeyMetadata {
 		w := int32(k.PendingWindowDays)
 		m.PendingDeletionWindowInDays = &w
 	}
-	if k.Origin == kms.OriginExternal {
+	// A key pending import has no material to expire: after
+	// DeleteImportedKeyMaterial (or expiry) AWS shows neither field, as
+	// LocalStack's AWS-validated test_import_key_symmetric,
+	// test_import_key_asymmetric, test_import_key_ecc_keys and
+	// test_import_key_hmac_keys record (describe-key-after-deleted-import).
+	if k.Origin == kms.OriginExternal && k.State != kms.KeyStatePendingImport {
 		m.ExpirationModel = k.ExpirationModel
 		if k.ExpirationModel == expirationExpires && !k.ValidTo.IsZero() {
 			v := Timestamp(k.ValidTo)
