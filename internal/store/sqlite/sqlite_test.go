@@ -172,6 +172,7 @@ var shippedMigrations = []string{
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
 	"3705364d556515bdd15696e7cddb65c2273afe6ffa6f3d42e291dc706993f34b",
 	"12d3d5e3384773a4d30190f5f72cfceb0a0f83912d0b55b7b55de85a097253c4",
+	"1ab3dbf29be4369d13cf79cd6f825898b41df3874064168f545e74dbdc4d8f23",
 }
 
 func TestMigrationsFrozen(t *testing.T) {
