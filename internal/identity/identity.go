@@ -577,5 +577,7 @@ func sessionPrincipal(s *Session, accessKeyID string) kms.Principal {
 		AccessKeyID:    accessKeyID,
 		RoleARN:        roleARN(s.Account, s.RolePath, s.RoleName),
 		SessionCreated: s.Created,
+		// Only CreateServiceLinkedRole makes roles at such paths.
+		ServicePrincipal: serviceLinkedPrincipal(s.RolePath),
 	}
 }
