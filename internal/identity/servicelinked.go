@@ -21,8 +21,10 @@ import (
 // that service on the account's own keys only (package service).
 //
 // Roles under /aws-service-role/ are made only here: CreateRole refuses the
-// path, and the role's trust and permissions policies cannot be changed,
-// so a path under it is proof of how the role was made.
+// path, and the role's trust and permissions policies cannot be changed.
+// A session counts as the service only if its role also has the trust
+// policy written here (lookupSession), which a role that an older release
+// let CreateRole put at such a path does not.
 
 // ErrUnmodifiableEntity is IAM's error for changes to a service-linked role.
 const ErrUnmodifiableEntity = "UnmodifiableEntity"
