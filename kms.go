@@ -226,6 +226,38 @@ type Principal struct {
 	RoleARN string
 	// SessionCreated is when an assumed-role session was issued.
 	SessionCreated time.Time
+	// ServicePrincipal is the AWS service (such as "s3.amazonaws.com")
+	// that a session of a service-linked role acts as; "" otherwise. Grants
+	// to that service principal on keys of Account apply to the session.
+	ServicePrincipal string
+}
+
+// ServiceLinkedRolePath is the path prefix of service-linked roles:
+// /aws-service-role/SERVICE-PRINCIPAL/. Only CreateServiceLinkedRole makes
+// roles under it, so a role's path says which service it stands for.
+const ServiceLinkedRolePath = "/aws-service-role/"
+
+// ValidServicePrincipal accepts the form of AWS service principals: DNS
+// labels of lower-case letters, digits and hyphens ending in
+// ".amazonaws.com", such as "s3.amazonaws.com" or
+// "logs.us-east-1.amazonaws.com". Anything else (an ARN, an account id, a
+// wildcard) is not a service principal.
+func ValidServicePrincipal(s string) bool {
+	name, ok := strings.CutSuffix(s, ".amazonaws.com")
+	if !ok || name == "" || len(s) > 256 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // RootARN returns the ARN of an account's root user.

@@ -33,3 +33,25 @@ func TestInternalUnavailable(t *testing.T) {
 		}
 	}
 }
+
+func TestValidServicePrincipal(t *testing.T) {
+	for s, want := range map[string]bool{
+		"s3.amazonaws.com":               true,
+		"logs.us-east-1.amazonaws.com":   true,
+		"auto-scaling.amazonaws.com":     true,
+		"amazonaws.com":                  false,
+		".amazonaws.com":                 false,
+		"S3.amazonaws.com":               false,
+		"-s3.amazonaws.com":              false,
+		"s3..amazonaws.com":              false,
+		"s3.amazonaws.com.cn":            false,
+		"s3.example.com":                 false,
+		"*.amazonaws.com":                false,
+		"arn:aws:iam::111122223333:root": false,
+		"":                               false,
+	} {
+		if got := ValidServicePrincipal(s); got != want {
+			t.Errorf("ValidServicePrincipal(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

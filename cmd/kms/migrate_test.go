@@ -161,7 +161,7 @@ func TestMigrate(t *testing.T) {
 
 	// A symmetric key with automatic rotation, two on-demand rotations
 	// and a ciphertext under each of its three materials; an alias, tags
-	// and a grant.
+	// and a grant (retirable by a service, with a SourceArn constraint).
 	sym := create(c, awskms.CreateKeyInput{Description: aws.String("rotated"),
 		Tags: []types.Tag{{TagKey: aws.String("env"), TagValue: aws.String("prod")}, {TagKey: aws.String("team"), TagValue: aws.String("kms")}}})
 	note(c.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: aws.String(sym)}))
@@ -172,9 +172,11 @@ func TestMigrate(t *testing.T) {
 		encrypt(c, testRegion, sym)
 	}
 	grant, err := c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(sym), Name: aws.String("worker"),
-		GranteePrincipal: aws.String("arn:aws:iam::111122223333:user/worker"),
-		Operations:       []types.GrantOperation{types.GrantOperationDecrypt, types.GrantOperationEncrypt},
-		Constraints:      &types.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "billing"}}})
+		GranteePrincipal:         aws.String("arn:aws:iam::111122223333:user/worker"),
+		RetiringServicePrincipal: aws.String("s3.amazonaws.com"),
+		Operations:               []types.GrantOperation{types.GrantOperationDecrypt, types.GrantOperationEncrypt},
+		Constraints: &types.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "billing"},
+			SourceArn: aws.String("arn:aws:s3:::amzn-s3-demo-bucket")}})
 	note(grant, err)
 	// A disabled key and one pending deletion, each with a ciphertext.
 	disabled := create(c, awskms.CreateKeyInput{Description: aws.String("disabled")})
@@ -415,7 +417,9 @@ func TestMigrate(t *testing.T) {
 		}
 		gs, err := c.ListGrants(ctx, &awskms.ListGrantsInput{KeyId: aws.String(sym)})
 		if err != nil || len(gs.Grants) != 1 || *gs.Grants[0].GrantId != *grant.GrantId || len(gs.Grants[0].Operations) != 2 ||
-			gs.Grants[0].Constraints.EncryptionContextSubset["app"] != "billing" {
+			gs.Grants[0].Constraints.EncryptionContextSubset["app"] != "billing" ||
+			aws.ToString(gs.Grants[0].Constraints.SourceArn) != "arn:aws:s3:::amzn-s3-demo-bucket" ||
+			aws.ToString(gs.Grants[0].RetiringServicePrincipal) != "s3.amazonaws.com" {
 			t.Errorf("node %d: grants %+v, %v", n, gs, err)
 		}
 		if d := describe(c, doomed); !d.DeletionDate.Equal(*sched.DeletionDate) {

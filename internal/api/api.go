@@ -427,6 +427,7 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 		// aws:SecureTransport; set only when this server terminates TLS.
 		SecureTransport: r.TLS != nil,
 		UserAgent:       r.UserAgent(),
+		SourceArn:       sourceArn(r, &auth),
 	}
 	in, out, err = run(r.Context(), h.Service, c, body)
 	setKeys(rec, c.Keys())
@@ -494,6 +495,21 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(ke.Status())
 	w.Write(b)
+}
+
+// SourceArnHeader names the resource a service principal acts for (the
+// grant constraint SourceArn, aws:SourceArn). It counts only when signed:
+// an unsigned header could be added by anyone on the way.
+const SourceArnHeader = "X-Amz-Source-Arn"
+
+// sourceArn returns the request's signed X-Amz-Source-Arn, or "" when it
+// is absent, unsigned or given more than once.
+func sourceArn(r *http.Request, auth *sigv4.Result) string {
+	v := r.Header.Values(SourceArnHeader)
+	if len(v) != 1 || !auth.Signed(SourceArnHeader) {
+		return ""
+	}
+	return strings.TrimSpace(v[0])
 }
 
 func sourceIP(r *http.Request) string {

@@ -55,10 +55,13 @@ var iamAPI = &queryAPI{
 		"ListRoles":              qop((*identity.Identity).ListRoles),
 		"DeleteRole":             qexec((*identity.Identity).DeleteRole),
 		"UpdateAssumeRolePolicy": qexec((*identity.Identity).UpdateAssumeRolePolicy),
-		"PutRolePolicy":          qexec((*identity.Identity).PutRolePolicy),
-		"GetRolePolicy":          qop((*identity.Identity).GetRolePolicy),
-		"ListRolePolicies":       qop((*identity.Identity).ListRolePolicies),
-		"DeleteRolePolicy":       qexec((*identity.Identity).DeleteRolePolicy),
+		// Service-linked roles: how a principal acts as an AWS service.
+		"CreateServiceLinkedRole": qop((*identity.Identity).CreateServiceLinkedRole),
+		"DeleteServiceLinkedRole": qop((*identity.Identity).DeleteServiceLinkedRole),
+		"PutRolePolicy":           qexec((*identity.Identity).PutRolePolicy),
+		"GetRolePolicy":           qop((*identity.Identity).GetRolePolicy),
+		"ListRolePolicies":        qop((*identity.Identity).ListRolePolicies),
+		"DeleteRolePolicy":        qexec((*identity.Identity).DeleteRolePolicy),
 		// Customer managed policies and their attachments.
 		"CreatePolicy":             qop((*identity.Identity).CreatePolicy),
 		"GetPolicy":                qop((*identity.Identity).GetPolicy),

@@ -731,6 +731,9 @@ func (i *Identity) PutRolePolicy(ctx context.Context, c *Caller, in *PutRolePoli
 	if err != nil {
 		return err
 	}
+	if err := unmodifiable(r); err != nil {
+		return err
+	}
 	return i.putPolicy(ctx, r.Account, store.OwnerRole, r.Name, in.PolicyName, in.PolicyDocument)
 }
 
@@ -806,6 +809,10 @@ func (i *Identity) CreateRole(ctx context.Context, c *Caller, in *CreateRoleInpu
 	v.num("maxSessionDuration", in.MaxSessionDuration, 3600, 43200)
 	if err := v.err(); err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(in.Path, kms.ServiceLinkedRolePath) {
+		// Such a path is what makes a role's sessions act as a service.
+		return nil, kms.Errorf(ErrInvalidInput, "Path prefix '%s' can only be used for AWS Service linked Roles", kms.ServiceLinkedRolePath)
 	}
 	r := store.Role{Account: c.Principal.Account, Name: in.RoleName, ID: uniqueID(roleIDPrefix, 17), Path: pathOrRoot(in.Path),
 		AssumeRolePolicy: in.AssumeRolePolicyDocument, MaxSessionDuration: defaultSessionMaxSecs,
@@ -892,12 +899,20 @@ func (i *Identity) DeleteRole(ctx context.Context, c *Caller, in *DeleteRoleInpu
 	if err != nil {
 		return err
 	}
+	if err := unmodifiable(r); err != nil {
+		return err
+	}
+	return i.deleteRole(ctx, r)
+}
+
+// deleteRole deletes a role and ends its sessions.
+func (i *Identity) deleteRole(ctx context.Context, r store.Role) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	err = i.store.DeleteRole(ctx, r.Account, r.Name)
+	err := i.store.DeleteRole(ctx, r.Account, r.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return noSuchRole(in.RoleName)
+		return noSuchRole(r.Name)
 	case errors.Is(err, store.ErrInUse):
 		return i.policiesConflict(ctx, r.Account, store.OwnerRole, r.Name)
 	case err != nil:
@@ -925,6 +940,9 @@ func (i *Identity) UpdateAssumeRolePolicy(ctx context.Context, c *Caller, in *Up
 	}
 	r, err := i.authorizedRole(ctx, c, "iam:UpdateAssumeRolePolicy", in.RoleName)
 	if err != nil {
+		return err
+	}
+	if err := unmodifiable(r); err != nil {
 		return err
 	}
 	if err := checkTrustPolicy(in.PolicyDocument); err != nil {

@@ -277,7 +277,13 @@ func (i *Identity) lookupSession(ctx context.Context, akid, token string) (sigv4
 	if ok {
 		return e.cred, nil
 	}
-	e.cred = sigv4.Credential{Secret: []byte(e.sess.Secret), Principal: sessionPrincipal(e.sess, akid)}
+	p := sessionPrincipal(e.sess, akid)
+	if p.ServicePrincipal != "" && r.role.AssumeRolePolicy != serviceLinkedTrust(p.Account, p.ServicePrincipal) {
+		// Not made by CreateServiceLinkedRole (a role that an older
+		// release let CreateRole put at such a path): not the service.
+		p.ServicePrincipal = ""
+	}
+	e.cred = sigv4.Credential{Secret: []byte(e.sess.Secret), Principal: p}
 	i.cacheMu.Lock()
 	defer i.cacheMu.Unlock()
 	if i.gen == gen && i.cacheOK() {
@@ -577,5 +583,8 @@ func sessionPrincipal(s *Session, accessKeyID string) kms.Principal {
 		AccessKeyID:    accessKeyID,
 		RoleARN:        roleARN(s.Account, s.RolePath, s.RoleName),
 		SessionCreated: s.Created,
+		// Only CreateServiceLinkedRole makes roles at such paths;
+		// lookupSession also checks the role's trust policy.
+		ServicePrincipal: serviceLinkedPrincipal(s.RolePath),
 	}
 }

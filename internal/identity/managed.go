@@ -551,6 +551,9 @@ func (i *Identity) AttachRolePolicy(ctx context.Context, c *Caller, in *RolePoli
 	if err != nil {
 		return err
 	}
+	if err := unmodifiable(r); err != nil {
+		return err
+	}
 	return i.attach(ctx, c, store.OwnerRole, r.Name, in.PolicyArn)
 }
 

@@ -285,6 +285,28 @@ type ListRolesOutput struct {
 	Marker      string     `xml:"Marker,omitempty"`
 }
 
+// CreateServiceLinkedRoleInput is the request of CreateServiceLinkedRole.
+type CreateServiceLinkedRoleInput struct {
+	AWSServiceName string `query:"AWSServiceName"`
+	Description    string `query:"Description"`
+	CustomSuffix   string `query:"CustomSuffix"`
+}
+
+// CreateServiceLinkedRoleOutput is the response of CreateServiceLinkedRole.
+type CreateServiceLinkedRoleOutput struct {
+	Role Role `xml:"Role"`
+}
+
+// DeleteServiceLinkedRoleInput is the request of DeleteServiceLinkedRole.
+type DeleteServiceLinkedRoleInput struct {
+	RoleName string `query:"RoleName"`
+}
+
+// DeleteServiceLinkedRoleOutput is the response of DeleteServiceLinkedRole.
+type DeleteServiceLinkedRoleOutput struct {
+	DeletionTaskID string `xml:"DeletionTaskId"`
+}
+
 // DeleteRoleInput is the request of DeleteRole.
 type DeleteRoleInput struct {
 	RoleName string `query:"RoleName"`

@@ -48,6 +48,14 @@ func (s *Service) requestContext(c *Caller) policy.Context {
 	}
 	pc.SetBool(policy.KeySecureTransport, c.SecureTransport)
 	pc.Set(policy.KeyRequestedRegion, c.Region)
+	if c.SourceArn != "" {
+		// The signed X-Amz-Source-Arn of a service's request; its account
+		// field, when the ARN has one, is aws:SourceAccount.
+		pc.Set(policy.KeySourceArn, c.SourceArn)
+		if p := strings.SplitN(c.SourceArn, ":", 6); len(p) == 6 && p[4] != "" {
+			pc.Set(policy.KeySourceAccount, p[4])
+		}
+	}
 	return pc
 }
 
@@ -94,7 +102,7 @@ func (s *Service) authorizeKey(ctx context.Context, c *Caller, e *keyEntry, a ac
 		req.Context = pc
 	}
 	d := policy.Authorize(req, &policy.Inputs{ResourcePolicy: doc, ResourceAccount: k.Account, IdentityPolicies: ids,
-		GrantAllows: grantAllows(e, &c.Principal, &a)})
+		GrantAllows: grantAllows(e, c, &a)})
 	if !d.Allowed {
 		return accessDenied(req, d)
 	}

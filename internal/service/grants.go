@@ -136,10 +136,24 @@ func validGrantID(id string) bool {
 	return err == nil && strings.ToLower(id) == id
 }
 
-// granteeMatches says whether a grant's grantee is the caller: its own ARN,
-// its role (for a session), or its account root for the root itself.
-func granteeMatches(grantee string, p *kms.Principal) bool {
+// granteeMatches says whether a grant's grantee (or retiring principal) on
+// a key of keyAccount is the caller: its own ARN, its role (for a
+// session), or its account root for the root itself. A service principal
+// is matched by a session of that service's service-linked role, and only
+// on keys of the role's own account, so that no tenant can act as a
+// service on another tenant's keys.
+func granteeMatches(grantee string, p *kms.Principal, keyAccount string) bool {
+	if store.IsServicePrincipal(grantee) {
+		return p.ServicePrincipal == grantee && p.Account == keyAccount
+	}
 	return grantee == p.ARN || p.RoleARN != "" && grantee == p.RoleARN
+}
+
+// sourceAllowed checks a grant's SourceArn constraint against the
+// request's signed X-Amz-Source-Arn. It applies to every operation of the
+// grant but RetireGrant, as AWS documents.
+func sourceAllowed(g *store.Grant, c *Caller) bool {
+	return g.SourceArn == "" || g.SourceArn == c.SourceArn
 }
 
 // contextAllowed checks a grant's constraints against a request's
@@ -160,11 +174,11 @@ func contextAllowed(g *store.Grant, ec map[string]string) bool {
 // perform a.action. a.grantOK, when set, adds the operation's own test
 // (constraints against the request's encryption context, or the limits of
 // a child grant).
-func grantAllows(e *keyEntry, p *kms.Principal, a *access) bool {
+func grantAllows(e *keyEntry, c *Caller, a *access) bool {
 	for i := range e.grants {
 		g := &e.grants[i]
-		if granteeMatches(g.GranteePrincipal, p) && slices.Contains(g.Operations, a.action) &&
-			(a.grantOK == nil || a.grantOK(g)) {
+		if granteeMatches(g.GranteePrincipal, &c.Principal, e.key.Account) && slices.Contains(g.Operations, a.action) &&
+			sourceAllowed(g, c) && (a.grantOK == nil || a.grantOK(g)) {
 			return true
 		}
 	}
@@ -184,6 +198,9 @@ func childWithin(parent *store.Grant, ops []string, c *GrantConstraints) bool {
 		if !slices.Contains(parent.Operations, op) {
 			return false
 		}
+	}
+	if parent.SourceArn != "" && c.sourceArn() != parent.SourceArn {
+		return false // a child may not drop or change its parent's SourceArn
 	}
 	var eq, sub map[string]string
 	if c != nil {
@@ -207,14 +224,26 @@ func childWithin(parent *store.Grant, ops []string, c *GrantConstraints) bool {
 	return true
 }
 
+// grantEntry lists a grant. A grant to a service shows the service in both
+// GranteePrincipal and GranteeServicePrincipal, as AWS documents; a
+// retiring service principal shows in RetiringServicePrincipal alone.
 func grantEntry(g *store.Grant, keyARN string) GrantListEntry {
 	e := GrantListEntry{
 		KeyId: keyARN, GrantId: g.ID, Name: g.Name, CreationDate: Timestamp(g.Created),
 		GranteePrincipal: g.GranteePrincipal, RetiringPrincipal: g.RetiringPrincipal,
 		IssuingAccount: g.IssuingAccount, Operations: g.Operations,
 	}
-	if g.EncryptionContextEquals != nil || g.EncryptionContextSubset != nil {
+	if store.IsServicePrincipal(g.GranteePrincipal) {
+		e.GranteeServicePrincipal = g.GranteePrincipal
+	}
+	if store.IsServicePrincipal(g.RetiringPrincipal) {
+		e.RetiringPrincipal, e.RetiringServicePrincipal = "", g.RetiringPrincipal
+	}
+	if g.EncryptionContextEquals != nil || g.EncryptionContextSubset != nil || g.SourceArn != "" {
 		e.Constraints = &GrantConstraints{EncryptionContextEquals: g.EncryptionContextEquals, EncryptionContextSubset: g.EncryptionContextSubset}
+		if g.SourceArn != "" {
+			e.Constraints.SourceArn = &g.SourceArn
+		}
 	}
 	return e
 }
@@ -228,8 +257,62 @@ func sameGrant(g *store.Grant, grantee, retiring, issuing string, ops []string, 
 	slices.Sort(a)
 	slices.Sort(b)
 	return g.GranteePrincipal == grantee && g.RetiringPrincipal == retiring && g.IssuingAccount == issuing &&
-		slices.Equal(slices.Compact(a), slices.Compact(b)) &&
+		slices.Equal(slices.Compact(a), slices.Compact(b)) && g.SourceArn == c.sourceArn() &&
 		maps.Equal(g.EncryptionContextEquals, eq) && maps.Equal(g.EncryptionContextSubset, sub)
+}
+
+// validSourceArn accepts an ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
+// with a partition, a service and a resource (S3 bucket ARNs have neither
+// region nor account).
+func validSourceArn(s string) bool {
+	p := strings.SplitN(s, ":", 6)
+	return len(p) == 6 && p[0] == "arn" && p[1] == kms.Partition && p[2] != "" && p[5] != "" &&
+		(p[4] == "" || len(p[4]) == 12 && strings.Trim(p[4], "0123456789") == "")
+}
+
+// grantPrincipals checks CreateGrant's principals by AWS's rules (the
+// CreateGrant API reference) and returns the grantee and the retiring
+// principal ("" when none), each an ARN or a service principal.
+func grantPrincipals(in *CreateGrantInput) (grantee, retiring string, err error) {
+	switch {
+	case in.GranteePrincipal != nil && in.GranteeServicePrincipal != nil:
+		return "", "", validationf("You must specify either GranteePrincipal or GranteeServicePrincipal, but not both.")
+	case in.GranteePrincipal == nil && in.GranteeServicePrincipal == nil:
+		return "", "", validationf("You must specify either GranteePrincipal or GranteeServicePrincipal.")
+	case in.RetiringPrincipal != nil && in.RetiringServicePrincipal != nil:
+		return "", "", validationf("You can specify either RetiringPrincipal or RetiringServicePrincipal, but not both.")
+	}
+	for _, p := range []*string{in.GranteePrincipal, in.RetiringPrincipal} {
+		if p != nil && !validPrincipalARN(*p) {
+			return "", "", validationf("%s is not a valid principal.", *p)
+		}
+	}
+	for _, p := range []*string{in.GranteeServicePrincipal, in.RetiringServicePrincipal} {
+		if p != nil && !kms.ValidServicePrincipal(*p) {
+			return "", "", validationf("%s is not a valid service principal; a service principal has the form service.amazonaws.com.", *p)
+		}
+	}
+	if src := in.Constraints.sourceArn(); in.Constraints != nil && in.Constraints.SourceArn != nil && !validSourceArn(src) {
+		return "", "", validationf("The SourceArn grant constraint %s is not a valid ARN.", src)
+	}
+	if in.GranteeServicePrincipal != nil {
+		if in.Constraints.sourceArn() == "" {
+			return "", "", validationf("When you specify a GranteeServicePrincipal, you must also specify a SourceArn grant constraint.")
+		}
+		if in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil {
+			return "", "", validationf("When you specify a GranteeServicePrincipal, you must also specify either a RetiringPrincipal or a RetiringServicePrincipal.")
+		}
+	}
+	grantee = deref(in.GranteePrincipal) + deref(in.GranteeServicePrincipal)
+	retiring = deref(in.RetiringPrincipal) + deref(in.RetiringServicePrincipal)
+	return grantee, retiring, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // validPrincipalARN accepts the AWS principals a grant may name.
@@ -252,14 +335,9 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 	if err := s.checkGrantTokens(in.GrantTokens); err != nil {
 		return nil, err
 	}
-	grantee, retiring := *in.GranteePrincipal, ""
-	if in.RetiringPrincipal != nil {
-		retiring = *in.RetiringPrincipal
-	}
-	for _, p := range []string{grantee, retiring} {
-		if p != "" && !validPrincipalARN(p) {
-			return nil, validationf("%s is not a valid principal.", p)
-		}
+	grantee, retiring, err := grantPrincipals(in)
+	if err != nil {
+		return nil, err
 	}
 	if len(in.Operations) == 0 {
 		return nil, validationf("1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
@@ -277,16 +355,26 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 			return nil, validationf("Operation %s is not valid for a grant on %s key %s.", op, k.Spec, k.ARN())
 		}
 	}
-	if in.Constraints != nil && k.Spec != kms.KeySpecSymmetricDefault {
+	// SourceArn is supported on every key; the encryption context only
+	// on symmetric encryption keys.
+	if in.Constraints.hasContext() && k.Spec != kms.KeySpecSymmetricDefault {
 		return nil, validationf("Grant constraints are valid only for symmetric encryption keys; %s has key spec %s.", k.ARN(), k.Spec)
 	}
 	a := access{action: "CreateGrant", cross: true, id: *in.KeyId,
 		grantOK: func(parent *store.Grant) bool { return childWithin(parent, in.Operations, in.Constraints) },
 		fill: func(pc policy.Context) {
 			pc.SetMulti(policy.KeyGrantOperations, in.Operations)
+			// kms:GranteePrincipal holds the grantee as ListGrants shows
+			// it, a service principal included.
 			pc.Set(policy.KeyGranteePrincipal, grantee)
-			if retiring != "" {
+			if in.GranteeServicePrincipal != nil {
+				pc.Set(policy.KeyGranteeServicePrincipal, grantee)
+			}
+			if in.RetiringPrincipal != nil {
 				pc.Set(policy.KeyRetiringPrincipal, retiring)
+			}
+			if in.RetiringServicePrincipal != nil {
+				pc.Set(policy.KeyRetiringServicePrincipal, retiring)
 			}
 			var types []string
 			if in.Constraints != nil && in.Constraints.EncryptionContextEquals != nil {
@@ -295,8 +383,12 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 			if in.Constraints != nil && in.Constraints.EncryptionContextSubset != nil {
 				types = append(types, "EncryptionContextSubset")
 			}
+			if src := in.Constraints.sourceArn(); src != "" {
+				types = append(types, "SourceArn")
+				pc.Set(policy.KeyGrantConstraintSourceArn, src)
+			}
 			pc.SetMulti(policy.KeyGrantConstraintType, types)
-			pc.SetBool("kms:GrantIsForAWSResource", false)
+			setGrantIsForAWSResource(pc, c)
 		}}
 	if err := s.authorizeKey(ctx, c, e, a); err != nil {
 		return nil, err
@@ -332,6 +424,7 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 	}
 	if in.Constraints != nil {
 		g.EncryptionContextEquals, g.EncryptionContextSubset = in.Constraints.EncryptionContextEquals, in.Constraints.EncryptionContextSubset
+		g.SourceArn = in.Constraints.sourceArn()
 	}
 	if err := s.store.CreateGrant(ctx, g); err != nil {
 		return nil, kms.Internal(err)
@@ -340,17 +433,42 @@ func (s *Service) CreateGrant(ctx context.Context, c *Caller, in *CreateGrantInp
 	return &CreateGrantOutput{GrantToken: s.newGrantToken(&g), GrantId: g.ID}, nil
 }
 
+// setGrantIsForAWSResource sets kms:GrantIsForAWSResource: true when an
+// AWS service makes the request, which here means a session of a
+// service-linked role.
+func setGrantIsForAWSResource(pc policy.Context, c *Caller) {
+	pc.SetBool(policy.KeyGrantIsForAWSResource, c.Principal.ServicePrincipal != "")
+}
+
+// onePrincipal returns the one principal of a list filter that has an ARN
+// form and a service form; both set is a ValidationException.
+func onePrincipal(arn, service *string, arnName, serviceName string) (string, error) {
+	if arn != nil && service != nil {
+		return "", validationf("You can specify either %s or %s, but not both.", arnName, serviceName)
+	}
+	if service != nil && !kms.ValidServicePrincipal(*service) {
+		return "", validationf("%s is not a valid service principal; a service principal has the form service.amazonaws.com.", *service)
+	}
+	return deref(arn) + deref(service), nil
+}
+
 // ListGrants lists the grants of a key.
 func (s *Service) ListGrants(ctx context.Context, c *Caller, in *ListGrantsInput) (*ListGrantsOutput, error) {
 	if in.GrantId != nil && !validGrantID(*in.GrantId) {
 		return nil, kms.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
+	}
+	// The GranteePrincipal filter matches a service principal too.
+	grantee, err := onePrincipal(in.GranteePrincipal, in.GranteeServicePrincipal, "GranteePrincipal", "GranteeServicePrincipal")
+	if err != nil {
+		return nil, err
 	}
 	e, err := s.lookup(ctx, c, *in.KeyId, false)
 	if err != nil {
 		return nil, err
 	}
 	defer s.cache.release(e)
-	if err := s.authorizeKey(ctx, c, e, access{action: "ListGrants", cross: true, id: *in.KeyId}); err != nil {
+	if err := s.authorizeKey(ctx, c, e, access{action: "ListGrants", cross: true, id: *in.KeyId,
+		fill: func(pc policy.Context) { setGrantIsForAWSResource(pc, c) }}); err != nil {
 		return nil, err
 	}
 	after, err := s.parseMarker("ListGrants", in.Marker)
@@ -362,9 +480,7 @@ func (s *Service) ListGrants(ctx context.Context, c *Caller, in *ListGrantsInput
 	if in.GrantId != nil {
 		f.GrantID = *in.GrantId
 	}
-	if in.GranteePrincipal != nil {
-		f.GranteePrincipal = *in.GranteePrincipal
-	}
+	f.GranteePrincipal = grantee
 	gs, err := s.store.ListGrants(ctx, f)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errGrantMarkerGone(in.Marker)
@@ -389,8 +505,18 @@ func (s *Service) grantPage(op string, gs []store.Grant, limit int, arn func(*st
 }
 
 // ListRetirableGrants lists the grants, on any key, that a principal may
-// retire. It is authorized by IAM alone.
+// retire. It is authorized by IAM alone. A service principal retires
+// grants in every account, so for one only the grants on keys of the
+// caller's account are listed: another tenant's grants are none of its
+// business.
 func (s *Service) ListRetirableGrants(ctx context.Context, c *Caller, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+	retiring, err := onePrincipal(in.RetiringPrincipal, in.RetiringServicePrincipal, "RetiringPrincipal", "RetiringServicePrincipal")
+	if err != nil {
+		return nil, err
+	}
+	if retiring == "" {
+		return nil, validationf("You must specify either RetiringPrincipal or RetiringServicePrincipal.")
+	}
 	if err := s.authorizeIAM(ctx, c, "ListRetirableGrants", "*", nil); err != nil {
 		return nil, err
 	}
@@ -399,25 +525,39 @@ func (s *Service) ListRetirableGrants(ctx context.Context, c *Caller, in *ListRe
 		return nil, err
 	}
 	limit := pageLimit(in.Limit, 50, 100)
-	gs, err := s.store.ListRetirableGrants(ctx, *in.RetiringPrincipal, after, limit+1)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errGrantMarkerGone(in.Marker)
-	}
-	if err != nil {
-		return nil, kms.Internal(err)
-	}
-	arns := map[string]string{}
-	for i := range gs {
-		id := gs[i].KeyID
-		if _, ok := arns[id]; !ok {
-			k, err := s.store.GetKey(ctx, id)
-			if err != nil {
-				return nil, kms.Internal(err)
-			}
-			arns[id] = k.ARN()
+	keys := map[string]kms.Key{}
+	var gs []store.Grant
+	// Filtering by account may leave a page short: read on from the last
+	// grant read until the page is full or the list ends.
+	for len(gs) <= limit {
+		page, err := s.store.ListRetirableGrants(ctx, retiring, after, limit+1)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errGrantMarkerGone(in.Marker)
 		}
+		if err != nil {
+			return nil, kms.Internal(err)
+		}
+		for _, g := range page {
+			k, ok := keys[g.KeyID]
+			if !ok {
+				if k, err = s.store.GetKey(ctx, g.KeyID); err != nil {
+					return nil, kms.Internal(err)
+				}
+				keys[g.KeyID] = k
+			}
+			if !store.IsServicePrincipal(retiring) || k.Account == c.Principal.Account {
+				gs = append(gs, g)
+			}
+		}
+		if len(page) <= limit {
+			break
+		}
+		after = page[len(page)-1].ID
 	}
-	return s.grantPage("ListRetirableGrants", gs, limit, func(g *store.Grant) string { return arns[g.KeyID] }), nil
+	return s.grantPage("ListRetirableGrants", gs, limit, func(g *store.Grant) string {
+		k := keys[g.KeyID]
+		return k.ARN()
+	}), nil
 }
 
 // findGrant returns a grant of a cached key.
@@ -473,8 +613,10 @@ func (s *Service) RetireGrant(ctx context.Context, c *Caller, in *RetireGrantInp
 		return nil, grantNotFound(grantID)
 	}
 	p := &c.Principal
-	allowed := g.RetiringPrincipal != "" && granteeMatches(g.RetiringPrincipal, p) ||
-		granteeMatches(g.GranteePrincipal, p) && slices.Contains(g.Operations, "RetireGrant")
+	// A SourceArn constraint does not apply to RetireGrant (AWS's
+	// CreateGrant reference).
+	allowed := g.RetiringPrincipal != "" && granteeMatches(g.RetiringPrincipal, p, e.key.Account) ||
+		granteeMatches(g.GranteePrincipal, p, e.key.Account) && slices.Contains(g.Operations, "RetireGrant")
 	if !allowed && g.IssuingAccount == kms.RootARN(p.Account) {
 		// The issuing account may retire, and delegate that through IAM.
 		allowed = s.authorizeIAM(ctx, c, "RetireGrant", e.key.ARN(), nil) == nil
@@ -512,7 +654,8 @@ func (s *Service) RevokeGrant(ctx context.Context, c *Caller, in *RevokeGrantInp
 		return nil, err
 	}
 	defer s.cache.release(e)
-	if err := s.authorizeKey(ctx, c, e, access{action: "RevokeGrant", cross: true, id: *in.KeyId}); err != nil {
+	if err := s.authorizeKey(ctx, c, e, access{action: "RevokeGrant", cross: true, id: *in.KeyId,
+		fill: func(pc policy.Context) { setGrantIsForAWSResource(pc, c) }}); err != nil {
 		return nil, err
 	}
 	if findGrant(e, *in.GrantId) == nil {

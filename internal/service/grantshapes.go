@@ -6,10 +6,24 @@ import (
 )
 
 // GrantConstraints limits a grant to requests with a matching encryption
-// context.
+// context, or made on behalf of one resource (SourceArn).
 type GrantConstraints struct {
 	EncryptionContextSubset map[string]string `json:",omitempty"`
 	EncryptionContextEquals map[string]string `json:",omitempty"`
+	SourceArn               *string           `json:",omitempty"`
+}
+
+// hasContext says whether c constrains the encryption context.
+func (c *GrantConstraints) hasContext() bool {
+	return c != nil && (c.EncryptionContextEquals != nil || c.EncryptionContextSubset != nil)
+}
+
+// sourceArn returns the SourceArn constraint, "" when there is none.
+func (c *GrantConstraints) sourceArn() string {
+	if c == nil || c.SourceArn == nil {
+		return ""
+	}
+	return *c.SourceArn
 }
 
 var (
@@ -40,28 +54,33 @@ func (v *validator) constraints(c *GrantConstraints) {
 			v.str(member+"."+k, &val, 0, 384, nil)
 		}
 	}
+	v.str("constraints.sourceArn", c.SourceArn, 1, 2048, nil)
 }
 
 // CreateGrantInput is the request of CreateGrant.
 type CreateGrantInput struct {
-	KeyId             *string
-	GranteePrincipal  *string
-	RetiringPrincipal *string
-	Operations        []string
-	Constraints       *GrantConstraints
-	GrantTokens       []string
-	Name              *string
-	DryRun            bool
+	KeyId                    *string
+	GranteePrincipal         *string
+	GranteeServicePrincipal  *string
+	RetiringPrincipal        *string
+	RetiringServicePrincipal *string
+	Operations               []string
+	Constraints              *GrantConstraints
+	GrantTokens              []string
+	Name                     *string
+	DryRun                   bool
 }
 
 // Validate implements the model constraints.
 func (in *CreateGrantInput) Validate() error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
-	if v.required("granteePrincipal", in.GranteePrincipal != nil) {
-		v.str("granteePrincipal", in.GranteePrincipal, 1, 256, principalRE)
-	}
+	// One of GranteePrincipal and GranteeServicePrincipal is required;
+	// CreateGrant checks that there is exactly one.
+	v.str("granteePrincipal", in.GranteePrincipal, 1, 256, principalRE)
+	v.str("granteeServicePrincipal", in.GranteeServicePrincipal, 1, 256, principalRE)
 	v.str("retiringPrincipal", in.RetiringPrincipal, 1, 256, principalRE)
+	v.str("retiringServicePrincipal", in.RetiringServicePrincipal, 1, 256, principalRE)
 	v.required("operations", in.Operations != nil)
 	for i, op := range in.Operations {
 		v.enum("operations."+strconv.Itoa(i+1)+".member", &op, grantOps...)
@@ -80,9 +99,10 @@ type CreateGrantOutput struct {
 
 // ListGrantsInput is the request of ListGrants.
 type ListGrantsInput struct {
-	KeyId            *string
-	GrantId          *string
-	GranteePrincipal *string
+	KeyId                   *string
+	GrantId                 *string
+	GranteePrincipal        *string
+	GranteeServicePrincipal *string
 	ListInput
 }
 
@@ -92,37 +112,44 @@ func (in *ListGrantsInput) Validate() error {
 	v.keyID("keyId", in.KeyId)
 	v.str("grantId", in.GrantId, 1, 128, nil)
 	v.str("granteePrincipal", in.GranteePrincipal, 1, 256, principalRE)
+	v.str("granteeServicePrincipal", in.GranteeServicePrincipal, 1, 256, principalRE)
 	in.validate(&v)
 	return v.err()
 }
 
 // ListRetirableGrantsInput is the request of ListRetirableGrants.
 type ListRetirableGrantsInput struct {
-	RetiringPrincipal *string
+	RetiringPrincipal        *string
+	RetiringServicePrincipal *string
 	ListInput
 }
 
-// Validate implements the model constraints.
+// Validate implements the model constraints. ListRetirableGrants checks
+// that exactly one of the two principals is given.
 func (in *ListRetirableGrantsInput) Validate() error {
 	var v validator
-	if v.required("retiringPrincipal", in.RetiringPrincipal != nil) {
-		v.str("retiringPrincipal", in.RetiringPrincipal, 1, 256, principalRE)
-	}
+	v.str("retiringPrincipal", in.RetiringPrincipal, 1, 256, principalRE)
+	v.str("retiringServicePrincipal", in.RetiringServicePrincipal, 1, 256, principalRE)
 	in.validate(&v)
 	return v.err()
 }
 
 // GrantListEntry is one grant in ListGrants and ListRetirableGrants.
 type GrantListEntry struct {
-	KeyId             string
-	GrantId           string
-	Name              string `json:",omitempty"`
-	CreationDate      Timestamp
-	GranteePrincipal  string
-	RetiringPrincipal string `json:",omitempty"`
-	IssuingAccount    string
-	Operations        []string
-	Constraints       *GrantConstraints `json:",omitempty"`
+	KeyId        string
+	GrantId      string
+	Name         string `json:",omitempty"`
+	CreationDate Timestamp
+	// GranteePrincipal is the grantee, an ARN or (as AWS documents) the
+	// service principal of a grant to a service, which
+	// GranteeServicePrincipal also holds.
+	GranteePrincipal         string
+	GranteeServicePrincipal  string `json:",omitempty"`
+	RetiringPrincipal        string `json:",omitempty"`
+	RetiringServicePrincipal string `json:",omitempty"`
+	IssuingAccount           string
+	Operations               []string
+	Constraints              *GrantConstraints `json:",omitempty"`
 }
 
 // ListGrantsOutput is the response of ListGrants and ListRetirableGrants.

@@ -83,6 +83,10 @@ type Caller struct {
 	RequestID       string
 	SourceIP        string
 	UserAgent       string
+	// SourceArn is the resource an AWS service acts for: the signed
+	// X-Amz-Source-Arn header, "" when absent or unsigned. It is matched
+	// against grants' SourceArn constraint and sets aws:SourceArn.
+	SourceArn string
 
 	// keys are the ARNs of the keys the request resolved, for its audit
 	// record.

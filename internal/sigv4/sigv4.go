@@ -78,6 +78,23 @@ type Result struct {
 	Region      string // from the credential scope
 	Service     string // from the credential scope
 	AccessKeyID string
+	// SignedHeaders is the signature's list of signed header names:
+	// lower-case, separated by ";". See [Result.Signed].
+	SignedHeaders string
+}
+
+// Signed reports whether the signature covers the header name, so that
+// its value is as the signer sent it. name is matched without regard to
+// case.
+func (r *Result) Signed(name string) bool {
+	for rest := r.SignedHeaders; rest != ""; {
+		var h string
+		h, rest, _ = strings.Cut(rest, ";")
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
 }
 
 const (
@@ -176,7 +193,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
 	if p.AccessKeyID == "" {
 		p.AccessKeyID = akid
 	}
-	return Result{Principal: p, Region: sc.region, Service: sc.service, AccessKeyID: akid}, nil
+	return Result{Principal: p, Region: sc.region, Service: sc.service, AccessKeyID: akid, SignedHeaders: a.signedHeaders}, nil
 }
 
 // authorization holds the components of an Authorization header, as

@@ -388,6 +388,10 @@ func TestVerifyNegative(t *testing.T) {
 				return
 			}
 			want := Result{Principal: kms.RootPrincipal("111122223333", "AKIDTEST"), Region: s.region, Service: "kms", AccessKeyID: "AKIDTEST"}
+			if !res.Signed("host") || !res.Signed("X-Amz-Date") || res.Signed("x-amz-source-arn") {
+				t.Errorf("SignedHeaders = %q: host and x-amz-date signed, x-amz-source-arn not", res.SignedHeaders)
+			}
+			res.SignedHeaders = ""
 			if res != want {
 				t.Errorf("Verify = %+v, want %+v", res, want)
 			}

@@ -19,6 +19,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/openkms/kms"
@@ -199,6 +200,13 @@ type KeyForUse struct {
 
 // Grant lets a principal use a key for some operations (spec §8). Grants
 // are deleted with their key.
+//
+// The grantee and the retiring principal are either principal ARNs or AWS
+// service principals such as "s3.amazonaws.com" (CreateGrant's
+// GranteeServicePrincipal and RetiringServicePrincipal). Both share a
+// column: an ARN always begins "arn:" and a service principal never does,
+// so IsServicePrincipal tells them apart, and filters on either kind work
+// unchanged.
 type Grant struct {
 	ID                string // 64 lowercase hex
 	KeyID             string
@@ -211,7 +219,16 @@ type Grant struct {
 	// one a constraint to the empty context.
 	EncryptionContextEquals map[string]string
 	EncryptionContextSubset map[string]string
-	Created                 time.Time
+	// SourceArn, when not "", is the SourceArn constraint: the grant
+	// applies only to requests made on behalf of that resource.
+	SourceArn string
+	Created   time.Time
+}
+
+// IsServicePrincipal says whether a grant's grantee or retiring principal
+// is an AWS service principal rather than a principal ARN.
+func IsServicePrincipal(p string) bool {
+	return p != "" && !strings.HasPrefix(p, "arn:")
 }
 
 // GrantFilter selects grants of one key, ordered by creation then id.

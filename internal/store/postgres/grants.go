@@ -34,10 +34,10 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 		}
 		return execOr(ctx, tx, store.ErrExists, `INSERT INTO grants
 			(id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-			 operations, context_equals, context_subset, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+			 operations, context_equals, context_subset, created, source_arn)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
 			g.ID, g.KeyID, g.Name, g.GranteePrincipal, g.RetiringPrincipal, g.IssuingAccount,
-			ops, equals, subset, millis(g.Created))
+			ops, equals, subset, millis(g.Created), g.SourceArn)
 	}))
 }
 
@@ -90,7 +90,7 @@ func (s *Store) CountGrants(ctx context.Context, keyID string) (int, error) {
 
 // grantColumns are the columns scanGrant reads, in its order.
 const grantColumns = `id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-	operations, context_equals, context_subset, created`
+	operations, context_equals, context_subset, created, source_arn`
 
 func scanGrant(row pgx.Row) (store.Grant, error) {
 	var (
@@ -100,7 +100,7 @@ func scanGrant(row pgx.Row) (store.Grant, error) {
 		created        *int64
 	)
 	if err := row.Scan(&g.ID, &g.KeyID, &g.Name, &g.GranteePrincipal, &g.RetiringPrincipal,
-		&g.IssuingAccount, &ops, &equals, &subset, &created); err != nil {
+		&g.IssuingAccount, &ops, &equals, &subset, &created, &g.SourceArn); err != nil {
 		return store.Grant{}, err
 	}
 	g.Created = fromMillis(created)

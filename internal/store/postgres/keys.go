@@ -381,6 +381,7 @@ type grantJSON struct {
 	Equals   *string `json:"e"`
 	Subset   *string `json:"s"`
 	Created  int64   `json:"c"`
+	Source   string  `json:"src"`
 }
 
 // GetKeyForUse implements [store.Store] in one statement, so one round trip
@@ -402,7 +403,7 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 			(SELECT array_agg(a.name) FROM aliases a WHERE a.key_id = k.id),
 			(SELECT json_agg(json_build_object('i', g.id, 'n', g.name, 'g', g.grantee_principal,
 				'r', g.retiring_principal, 'a', g.issuing_account, 'o', g.operations,
-				'e', g.context_equals, 's', g.context_subset, 'c', g.created)
+				'e', g.context_equals, 's', g.context_subset, 'c', g.created, 'src', g.source_arn)
 				ORDER BY g.created, g.id)::text
 			 FROM grants g WHERE g.key_id = k.id),
 			m.id, m.sealed, m.created, m.rotation_type, m.rotation_date, m.pending, m.valid_to, m.description
@@ -430,7 +431,7 @@ func (s *Store) GetKeyForUse(ctx context.Context, id string) (store.KeyForUse, e
 		}
 		for _, j := range gs {
 			g, err := store.DecodeGrantColumns(store.Grant{ID: j.ID, KeyID: id, Name: j.Name, GranteePrincipal: j.Grantee,
-				RetiringPrincipal: j.Retiring, IssuingAccount: j.Issuing, Created: fromMillis(&j.Created)},
+				RetiringPrincipal: j.Retiring, IssuingAccount: j.Issuing, SourceArn: j.Source, Created: fromMillis(&j.Created)},
 				j.Ops, j.Equals, j.Subset)
 			if err != nil {
 				return store.KeyForUse{}, wrap("get key for use", err)

@@ -221,6 +221,7 @@ var shippedMigrations = []string{
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
 	"f4e0b4527936def9139df47916abd85ab6ceddf58601b3a4a198f3033c74d705",
 	"b7812999cfc18b9aa276c81afb9d6ac3d896984d47d2049d3bec2e2d4441c521",
+	"b8407d90347cccc55714f024f4a9e7575d43b7a873d8b9b3911d0b7153a66628",
 }
 
 func TestMigrationsFrozen(t *testing.T) {

@@ -264,6 +264,11 @@ var migrations = [][]string{
 		`CREATE TRIGGER policy_attachments_changed AFTER INSERT OR UPDATE OR DELETE ON policy_attachments
 			FOR EACH ROW EXECUTE FUNCTION kms_notify_change('identity', '')`,
 	},
+	{ // version 6: grants to AWS service principals (the SQLite backend's version 9)
+		// The grant's SourceArn constraint; '' when it has none. The
+		// grants_changed trigger already announces changes to the row.
+		`ALTER TABLE grants ADD COLUMN source_arn TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+	},
 }
 
 // migrate brings the schema up to version target of migrations, recording

@@ -32,10 +32,10 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 		}
 		ok, err = exec(ctx, tx, `INSERT INTO grants
 			(id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-			 operations, context_equals, context_subset, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			 operations, context_equals, context_subset, created, source_arn)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			g.ID, g.KeyID, g.Name, g.GranteePrincipal, g.RetiringPrincipal, g.IssuingAccount,
-			ops, equals, subset, millis(g.Created))
+			ops, equals, subset, millis(g.Created), g.SourceArn)
 		if err == nil && !ok {
 			err = store.ErrExists
 		}
@@ -97,7 +97,7 @@ func (s *Store) CountGrants(ctx context.Context, keyID string) (int, error) {
 
 // grantColumns are the columns scanGrant reads, in its order.
 const grantColumns = `id, key_id, name, grantee_principal, retiring_principal, issuing_account,
-	operations, context_equals, context_subset, created`
+	operations, context_equals, context_subset, created, source_arn`
 
 func scanGrant(row scanner) (store.Grant, error) {
 	var (
@@ -107,7 +107,7 @@ func scanGrant(row scanner) (store.Grant, error) {
 		created        sql.NullInt64
 	)
 	if err := row.Scan(&g.ID, &g.KeyID, &g.Name, &g.GranteePrincipal, &g.RetiringPrincipal,
-		&g.IssuingAccount, &ops, &equals, &subset, &created); err != nil {
+		&g.IssuingAccount, &ops, &equals, &subset, &created, &g.SourceArn); err != nil {
 		return store.Grant{}, err
 	}
 	g.Created = fromMillis(created)

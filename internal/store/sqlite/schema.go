@@ -211,6 +211,12 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX policy_attachments_by_policy ON policy_attachments (account, policy_key)`,
 	},
+	{ // version 9: grants to AWS service principals
+		// The grant's SourceArn constraint; '' (all existing grants) when
+		// it has none. Service principals share the grantee and retiring
+		// columns with ARNs (see store.Grant).
+		`ALTER TABLE grants ADD COLUMN source_arn TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // migrate brings the schema up to the newest version in one transaction, so

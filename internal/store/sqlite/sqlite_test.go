@@ -172,6 +172,7 @@ var shippedMigrations = []string{
 	"080384825db273d3427b4e2dfcd06d4b58418cbed10fa19f2ed6fef2b012e57e",
 	"53e18d1d4cd164f7a21a69584ee3f4fedc3fe1c816352d9bc577aa51ae6969aa",
 	"12d3d5e3384773a4d30190f5f72cfceb0a0f83912d0b55b7b55de85a097253c4",
+	"1ab3dbf29be4369d13cf79cd6f825898b41df3874064168f545e74dbdc4d8f23",
 }
 
 func TestMigrationsFrozen(t *testing.T) {

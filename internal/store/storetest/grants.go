@@ -83,6 +83,7 @@ func grantDiff(got, want store.Grant) string {
 	}
 	constraint("EncryptionContextEquals", got.EncryptionContextEquals, want.EncryptionContextEquals)
 	constraint("EncryptionContextSubset", got.EncryptionContextSubset, want.EncryptionContextSubset)
+	str("SourceArn", got.SourceArn, want.SourceArn)
 	if !got.Created.UTC().Equal(want.Created.UTC()) {
 		d = append(d, fmt.Sprintf("Created = %v, want %v", got.Created, want.Created))
 	}
@@ -643,5 +644,79 @@ func testGrantsConcurrency(t *testing.T, s store.Store) {
 	}
 	if len(gs) != workers*perWorker/2 {
 		t.Errorf("ListRetirableGrants(bob) returned %d grants, want %d", len(gs), workers*perWorker/2)
+	}
+}
+
+// testServicePrincipalGrants: grants to and retirable by AWS service
+// principals, with a SourceArn constraint, read back by every path and
+// selected by the grantee and retiring filters like any principal.
+func testServicePrincipalGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := newKey(1, acct1, region1)
+	mustCreateKey(t, s, k, nil)
+	const (
+		s3     = "s3.amazonaws.com"
+		logs   = "logs.us-east-1.amazonaws.com"
+		bucket = "arn:aws:s3:::amzn-s3-demo-bucket"
+	)
+	service := newGrant(1, k.ID, s3, at(time.Minute))
+	service.RetiringPrincipal = logs
+	service.SourceArn = bucket
+	service.EncryptionContextSubset = map[string]string{"aws:s3:arn": bucket}
+	// A SourceArn on a grant to an ARN, retired by a service.
+	mixed := newGrant(2, k.ID, alice, at(2*time.Minute))
+	mixed.RetiringPrincipal = s3
+	mixed.SourceArn = "arn:aws:logs:us-east-1:" + acct1 + ":log-group:app"
+	plain := newGrant(3, k.ID, s3, at(3*time.Minute)) // no SourceArn: stored as ""
+	for _, g := range []store.Grant{service, mixed, plain} {
+		mustCreateGrant(t, s, g)
+	}
+	if !store.IsServicePrincipal(service.GranteePrincipal) || store.IsServicePrincipal(mixed.GranteePrincipal) ||
+		store.IsServicePrincipal("") {
+		t.Errorf("IsServicePrincipal does not tell %q from %q and \"\"", s3, alice)
+	}
+
+	all, err := s.ListGrants(ctx, store.GrantFilter{KeyID: k.ID})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("ListGrants = %d grants, %v; want 3", len(all), err)
+	}
+	for i, want := range []store.Grant{service, mixed, plain} {
+		checkGrant(t, all[i], want)
+	}
+	u, err := s.GetKeyForUse(ctx, k.ID)
+	if err != nil || len(u.Grants) != 3 {
+		t.Fatalf("GetKeyForUse = %d grants, %v; want 3", len(u.Grants), err)
+	}
+	for i, want := range []store.Grant{service, mixed, plain} {
+		checkGrant(t, u.Grants[i], want)
+	}
+
+	for _, c := range []struct {
+		grantee string
+		want    []string
+	}{
+		{s3, []string{grantID(1), grantID(3)}},
+		{alice, []string{grantID(2)}},
+		{logs, nil},
+	} {
+		gs, err := s.ListGrants(ctx, store.GrantFilter{KeyID: k.ID, GranteePrincipal: c.grantee})
+		if err != nil || !slices.Equal(grantIDs(gs), c.want) {
+			t.Errorf("ListGrants(grantee %s) = %v, %v; want %v", c.grantee, grantIDs(gs), err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		retiring string
+		want     []string
+	}{
+		{logs, []string{grantID(1)}},
+		{s3, []string{grantID(2)}},
+	} {
+		gs, err := s.ListRetirableGrants(ctx, c.retiring, "", 0)
+		if err != nil || !slices.Equal(grantIDs(gs), c.want) {
+			t.Errorf("ListRetirableGrants(%s) = %v, %v; want %v", c.retiring, grantIDs(gs), err, c.want)
+		}
+		if len(gs) == 1 {
+			checkGrant(t, gs[0], map[string]store.Grant{logs: service, s3: mixed}[c.retiring])
+		}
 	}
 }

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetirableGrants", testRetirableGrants},
 		{"DeleteKeyGrants", testDeleteKeyGrants},
 		{"GrantsConcurrency", testGrantsConcurrency},
+		{"ServicePrincipalGrants", testServicePrincipalGrants},
 		{"RotationFieldsRoundTrip", testRotationFieldsRoundTrip},
 		{"RotateKey", testRotateKey},
 		{"RotateKeyConcurrency", testRotateKeyConcurrency},
