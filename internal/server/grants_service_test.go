@@ -395,3 +395,27 @@ func TestServiceGrantConditionKeys(t *testing.T) {
 	_, err := granter.ListGrants(ctx, &awskms.ListGrantsInput{KeyId: key.Arn})
 	wantCode(t, err, "AccessDeniedException")
 }
+
+// TestListRetirableGrantsOtherAccount: a tenant cannot list the grants that
+// another tenant's principals may retire (AWS: "Enter a principal in your
+// Amazon Web Services account").
+func TestListRetirableGrantsOtherAccount(t *testing.T) {
+	ts := startServer(t, server.Config{})
+	owner := ts.client(testRegion)
+	key := must[*awskms.CreateKeyOutput](t)(owner.CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
+	retiring := "arn:aws:iam::111122223333:role/retirer"
+	must[*awskms.CreateGrantOutput](t)(owner.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: key.KeyId,
+		GranteePrincipal: aws.String("arn:aws:iam::111122223333:role/app"), RetiringPrincipal: aws.String(retiring),
+		Operations: []types.GrantOperation{types.GrantOperationDecrypt}}))
+	other, err := ts.CreateAccount("444455556666")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoot := newClient(ts.URL, testRegion, other.AccessKeyID, other.SecretAccessKey)
+	_, err = otherRoot.ListRetirableGrants(ctx, &awskms.ListRetirableGrantsInput{RetiringPrincipal: aws.String(retiring)})
+	wantMessage(t, err, "AccessDeniedException", "a principal of another account")
+	got := must[*awskms.ListRetirableGrantsOutput](t)(owner.ListRetirableGrants(ctx, &awskms.ListRetirableGrantsInput{RetiringPrincipal: aws.String(retiring)}))
+	if len(got.Grants) != 1 {
+		t.Fatalf("the owner's own listing: %d grants", len(got.Grants))
+	}
+}

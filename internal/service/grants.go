@@ -520,6 +520,11 @@ func (s *Service) ListRetirableGrants(ctx context.Context, c *Caller, in *ListRe
 	if err := s.authorizeIAM(ctx, c, "ListRetirableGrants", "*", nil); err != nil {
 		return nil, err
 	}
+	// AWS: "Enter a principal in your Amazon Web Services account." One
+	// tenant must not list the grants another tenant's principals retire.
+	if !store.IsServicePrincipal(retiring) && principalAccount(retiring) != c.Principal.Account {
+		return nil, kms.Errorf(kms.ErrAccessDenied, "User: %s is not authorized to perform: kms:ListRetirableGrants for %s, a principal of another account.", c.Principal.ARN, retiring)
+	}
 	after, err := s.parseMarker("ListRetirableGrants", in.Marker)
 	if err != nil {
 		return nil, err
@@ -685,4 +690,14 @@ func errGrantMarkerGone(marker *string) error {
 		m = *marker
 	}
 	return kms.Errorf(kms.ErrInvalidMarker, "Invalid marker: %s", m)
+}
+
+// principalAccount returns the account of a principal ARN
+// (arn:aws:iam::ACCOUNT:... or arn:aws:sts::ACCOUNT:...), "" if it has none.
+func principalAccount(arn string) string {
+	p := strings.SplitN(arn, ":", 6)
+	if len(p) != 6 {
+		return ""
+	}
+	return p[4]
 }
