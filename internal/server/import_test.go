@@ -478,25 +478,44 @@ func TestImportedMaterialNotInPlain(t *testing.T) {
 		must[*awskms.ImportKeyMaterialOutput](t)(c.ImportKeyMaterial(ctx, importInput(t, *k.KeyId, p, alg, material, nil)))
 	}
 	encryptWith(t, c, *k.KeyId, "x")
-	forms := [][]byte{material, []byte(hex.EncodeToString(material)), []byte(base64.StdEncoding.EncodeToString(material))}
+	checkNotInPlain(t, ts, dir, &logs, material)
+	if raw := storedMaterial(t, dir, *k.KeyId); !bytes.Equal(raw, material) {
+		t.Fatal("the stored material does not unseal to the imported one")
+	}
+}
+
+// checkNotInPlain stops ts after checking, while it runs and after, that
+// no secret (raw, in hex or in base64) is in a file of its data dir or in
+// its logs.
+func checkNotInPlain(t *testing.T, ts *testServer, dir string, logs *syncBuf, secrets ...[]byte) {
+	t.Helper()
+	var forms [][]byte
+	for _, s := range secrets {
+		forms = append(forms, s, []byte(hex.EncodeToString(s)), []byte(base64.StdEncoding.EncodeToString(s)))
+	}
 	scan := func(when string) {
 		for path, b := range snapshot(t, dir) {
 			for _, f := range forms {
 				if bytes.Contains(b, f) {
-					t.Errorf("%s: %s holds the imported material", when, path)
+					t.Errorf("%s: %s holds imported key material", when, path)
 				}
 			}
 		}
 		for _, f := range forms {
 			if bytes.Contains(logs.bytes(), f) {
-				t.Errorf("%s: the logs hold the imported material", when)
+				t.Errorf("%s: the logs hold imported key material", when)
 			}
 		}
 	}
 	scan("while running")
 	ts.stop()
 	scan("after stop")
+}
 
+// storedMaterial unseals, from a stopped server's data dir, the one
+// material stored for a key.
+func storedMaterial(t *testing.T, dir, keyID string) []byte {
+	t.Helper()
 	sealer, err := seal.Open(seal.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -506,14 +525,15 @@ func TestImportedMaterialNotInPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ms, err := st.ListMaterials(ctx, *k.KeyId)
+	ms, err := st.ListMaterials(ctx, keyID)
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("materials: %+v, %v", ms, err)
 	}
-	raw, err := sealer.Open(ms[0].Sealed, []byte("kms-material\x00"+*k.KeyId+"\x00"+ms[0].ID))
-	if err != nil || !bytes.Equal(raw, material) {
-		t.Fatalf("the stored material does not unseal to the imported one: %v", err)
+	raw, err := sealer.Open(ms[0].Sealed, []byte("kms-material\x00"+keyID+"\x00"+ms[0].ID))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return raw
 }
 
 // syncBuf is a log sink the test can read while the server writes.
