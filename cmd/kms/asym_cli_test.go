@@ -76,26 +76,8 @@ func TestREADMESigningScripts(t *testing.T) {
 		}
 	}
 
-	dir, work := t.TempDir(), t.TempDir()
-	p := startKMS(t, dir)
-	newAWSCLI(t, p.URL, dir) // fails the test if there is no AWS CLI
-	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+strings.ReplaceAll(script, "http://127.0.0.1:7900", p.URL))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1",
-	)
-	cmd.Dir = work
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("README scripts: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	r := runScript(t, "README scripts", script)
+	work, stdout, stderr := r.work, &r.stdout, &r.stderr
 	want := []string{"Verified OK", "Verified OK", "True", "True", "forged token rejected", "same secret"}
 	if got := strings.Split(strings.TrimSpace(stdout.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("README scripts printed:\n%s\nwant:\n%s\nstderr:\n%s", stdout.String(), strings.Join(want, "\n"), stderr.String())
@@ -132,7 +114,7 @@ func TestREADMESigningScripts(t *testing.T) {
 	}
 
 	// The keys are what the README says they are.
-	cli := newAWSCLI(t, p.URL, dir)
+	cli := newAWSCLI(t, r.p.URL, r.dir)
 	for alias, want := range map[string][2]string{
 		"alias/release-signing": {"ECC_NIST_P256", "SIGN_VERIFY"},
 		"alias/session-tokens":  {"HMAC_256", "GENERATE_VERIFY_MAC"},

@@ -227,26 +227,9 @@ func TestREADMEImportScript(t *testing.T) {
 	if !strings.Contains(script, "http://127.0.0.1:7900") {
 		t.Fatal("the README script does not name the quick-start endpoint")
 	}
-	dir, work := t.TempDir(), t.TempDir()
-	p := startKMS(t, dir)
-	newAWSCLI(t, p.URL, dir) // fails the test if there is no AWS CLI
-	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+strings.ReplaceAll(script, "http://127.0.0.1:7900", p.URL))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1",
-	)
-	cmd.Dir = work
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("README import script: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	r := runScript(t, "README import script", script)
+	work, stdout, stderr := r.work, &r.stdout, &r.stderr
+	p, dir := r.p, r.dir
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) < 2 || lines[len(lines)-1] != "hello" || !slices.Contains(lines, "PendingImport") {
 		t.Fatalf("README import script printed:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
@@ -273,4 +256,39 @@ func TestREADMEImportScript(t *testing.T) {
 	if meta["Origin"] != "EXTERNAL" || meta["KeyState"] != "Enabled" || meta["ExpirationModel"] != "KEY_MATERIAL_DOES_NOT_EXPIRE" {
 		t.Fatalf("key after the script: %v", meta)
 	}
+}
+
+// scriptRun is a README script run by runScript.
+type scriptRun struct {
+	p              *proc
+	dir, work      string // the server's data dir; where the script ran
+	stdout, stderr strings.Builder
+}
+
+// runScript runs a README script (bash, with -euo pipefail) with the AWS
+// CLI against a fresh server, whose endpoint replaces the quick start's,
+// in an empty directory. It fails the test if there is no AWS CLI or the
+// script fails; what names the script in the failure.
+func runScript(t *testing.T, what, script string) *scriptRun {
+	t.Helper()
+	r := &scriptRun{dir: t.TempDir(), work: t.TempDir()}
+	r.p = startKMS(t, r.dir)
+	newAWSCLI(t, r.p.URL, r.dir)
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+strings.ReplaceAll(script, "http://127.0.0.1:7900", r.p.URL))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(r.dir, "credentials"),
+		"AWS_CONFIG_FILE="+filepath.Join(r.dir, "no-config"),
+		"AWS_DEFAULT_REGION=us-east-1",
+	)
+	cmd.Dir = r.work
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", what, err, r.stdout.String(), r.stderr.String())
+	}
+	return r
 }

@@ -79,26 +79,8 @@ func TestImportECCScript(t *testing.T) {
 			t.Fatalf("README.md's %q differs from eccImportScript:\n%s", eccImportHeading, got)
 		}
 	}
-	dir, work := t.TempDir(), t.TempDir()
-	p := startKMS(t, dir)
-	newAWSCLI(t, p.URL, dir) // fails the test if there is no AWS CLI
-	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+strings.ReplaceAll(eccImportScript, "http://127.0.0.1:7900", p.URL))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1",
-	)
-	cmd.Dir = work
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("import script: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	r := runScript(t, "import script", eccImportScript)
+	work, stdout, stderr := r.work, &r.stdout, &r.stderr
 	// import-key-material prints its JSON answer; the checks print the rest.
 	if out := stdout.String(); !strings.HasSuffix(out, "Verified OK\nsame public key\n") || !strings.Contains(out, `"KeyMaterialId"`) {
 		t.Fatalf("import script printed:\n%s\nstderr:\n%s", out, stderr.String())
