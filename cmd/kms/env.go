@@ -14,8 +14,8 @@ const (
 	envInsecureHTTP    = "KMS_INSECURE_HTTP"          // --insecure-http ("true")
 	envSealKeyFile     = "KMS_SEAL_KEY_FILE"          // --seal-key-file
 	envSealPassphrase  = "KMS_SEAL_PASSPHRASE"        // passphrase seal; no flag, so it stays out of ps
-	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // first start only
-	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // first start only
+	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // --root-access-key-id (first start only)
+	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // --root-secret-access-key (first start only)
 	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
 	envAuditRetention  = "KMS_AUDIT_RETENTION"        // --audit-retention (e.g. 90d; empty keeps forever)
 	envAuditSync       = "KMS_AUDIT_SYNC"             // --audit-sync (changes or always)

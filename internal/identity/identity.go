@@ -421,9 +421,10 @@ func (i *Identity) CreateAccount(ctx context.Context, id, pinnedAKID, pinnedSecr
 	if (pinnedAKID == "") != (pinnedSecret == "") {
 		return RootCredentials{}, errors.New("the root access key id and secret must be given together")
 	}
-	if pinnedAKID != "" && (strings.HasPrefix(pinnedAKID, sessionKeyPrefix) || !accessKeyIDPattern.re.MatchString(pinnedAKID) ||
-		len(pinnedAKID) < 16 || len(pinnedAKID) > 128) {
-		return RootCredentials{}, fmt.Errorf("access key id %q must be 16-128 letters and digits, not starting with %s", pinnedAKID, sessionKeyPrefix)
+	if pinnedAKID != "" {
+		if err := CheckPinnedCredentials(pinnedAKID, pinnedSecret); err != nil {
+			return RootCredentials{}, err
+		}
 	}
 	_, err := i.store.GetAccount(ctx, id)
 	if err == nil {
@@ -481,6 +482,62 @@ func (i *Identity) CreateAccount(ctx context.Context, id, pinnedAKID, pinnedSecr
 	}
 	i.log.Info("account created", "account", id, "access_key_id", creds.AccessKeyID)
 	return creds, nil
+}
+
+// Limits of pinned root credentials. AWS's own are 16-128 word characters
+// and 40-character secrets; CI setups pin whatever their SDKs sign with
+// (LocalStack's test/test), so only what would break signing, the
+// credentials file or the logs is refused.
+const (
+	maxPinnedKeyID  = 128
+	maxPinnedSecret = 128
+)
+
+// CheckPinnedCredentials checks an access key id and secret that an
+// operator pins as an account's root key: each 1 to 128 printable ASCII
+// characters without spaces, the id without '/' or ',' (they split the
+// SigV4 Credential and Authorization header) and not starting with ASIA
+// (session keys). Its errors never show the secret.
+func CheckPinnedCredentials(id, secret string) error {
+	switch {
+	case id == "" || len(id) > maxPinnedKeyID || !printable(id) || strings.ContainsAny(id, "/,"):
+		return fmt.Errorf("the pinned access key id must be 1 to %d printable ASCII characters without spaces, '/' or ','", maxPinnedKeyID)
+	case strings.HasPrefix(id, sessionKeyPrefix):
+		return fmt.Errorf("the pinned access key id must not start with %s, the prefix of temporary credentials", sessionKeyPrefix)
+	case secret == "" || len(secret) > maxPinnedSecret || !printable(secret):
+		return fmt.Errorf("the pinned secret access key must be 1 to %d printable ASCII characters without spaces", maxPinnedSecret)
+	}
+	return nil
+}
+
+// printable reports whether s is all printable ASCII other than space.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckRootKey checks that id and secret are a root access key of account,
+// as it was pinned when the account was made: a later start that pins
+// other credentials is refused rather than silently ignored.
+func (i *Identity) CheckRootKey(ctx context.Context, account, id, secret string) error {
+	ak, err := i.store.GetAccessKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (ak.Account != account || ak.UserName != "") {
+		return fmt.Errorf("access key id %s is not a root access key of account %s", id, account)
+	}
+	if err != nil {
+		return err
+	}
+	if err := i.sameSecret(ctx, id, secret); err != nil {
+		return err
+	}
+	if !ak.Active {
+		return fmt.Errorf("root access key %s of account %s is inactive", id, account)
+	}
+	return nil
 }
 
 // sameSecret checks that a stored key has the given secret.

@@ -49,7 +49,9 @@ type Config struct {
 	SealKeyFile  string
 	Passphrase   string
 	// RootAccessKeyID and RootSecretAccessKey pin the first account's root
-	// credentials on first start (for CI and tests).
+	// credentials on first start (for CI and tests): any pair an SDK signs
+	// with, LocalStack's test/test too (identity.CheckPinnedCredentials).
+	// A later start with other ones set is refused.
 	RootAccessKeyID     string
 	RootSecretAccessKey string
 	// SweepInterval is how often due key deletions run; 0 means a minute.
@@ -173,14 +175,19 @@ func Open(cfg Config) (*Server, error) {
 
 // Check refuses a configuration that could not serve, before anything is
 // written to disk: a bad account id, half of a TLS pair or of the pinned
-// root credentials, a certificate that does not load, plain HTTP off
-// loopback.
+// root credentials, pinned credentials no SDK could sign with, a
+// certificate that does not load, plain HTTP off loopback.
 func (cfg Config) Check() error {
 	if cfg.AccountID != "" && !validAccountID(cfg.AccountID) {
 		return fmt.Errorf("account id %q must be 12 digits", cfg.AccountID)
 	}
 	if (cfg.RootAccessKeyID == "") != (cfg.RootSecretAccessKey == "") {
 		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY must be set together")
+	}
+	if cfg.RootAccessKeyID != "" {
+		if err := identity.CheckPinnedCredentials(cfg.RootAccessKeyID, cfg.RootSecretAccessKey); err != nil {
+			return fmt.Errorf("pinned root credentials: %w", err)
+		}
 	}
 	if _, err := cfg.tlsConfig(); err != nil {
 		return err
@@ -334,6 +341,15 @@ func (s *Server) openEmbedded() error {
 func (s *Server) bootstrap(ctx context.Context) error {
 	_, err := s.store.GetAccount(ctx, s.cfg.AccountID)
 	if err == nil {
+		if id := s.cfg.RootAccessKeyID; id != "" {
+			// Pinning happens only on a new data dir; other credentials
+			// pinned later would otherwise be ignored without a word.
+			if err := s.identity.CheckRootKey(ctx, s.cfg.AccountID, id, s.cfg.RootSecretAccessKey); err != nil {
+				return fmt.Errorf("pinned root credentials are set only when account %s is made, on the first start; "+
+					"this data dir has other ones (unset KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY, or start on a new data dir): %w",
+					s.cfg.AccountID, err)
+			}
+		}
 		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
