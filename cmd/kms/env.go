@@ -16,6 +16,7 @@ const (
 	envSealPassphrase  = "KMS_SEAL_PASSPHRASE"        // passphrase seal; no flag, so it stays out of ps
 	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // --root-access-key-id (first start only)
 	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // --root-secret-access-key (first start only)
+	envAllowCustomIDs  = "KMS_ALLOW_CUSTOM_KEY_IDS"   // --allow-custom-key-ids ("true")
 	envLogLevel        = "KMS_LOG_LEVEL"              // --log-level (debug, info, warn, error)
 	envAuditRetention  = "KMS_AUDIT_RETENTION"        // --audit-retention (e.g. 90d; empty keeps forever)
 	envAuditSync       = "KMS_AUDIT_SYNC"             // --audit-sync (changes or always)

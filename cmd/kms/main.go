@@ -132,13 +132,15 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
-	// LocalStack drop-in: pinned root credentials.
+	// LocalStack drop-in: pinned root credentials and its custom key tags.
 	// The credentials' defaults stay empty so that -h never prints a
 	// secret from the environment; the variables are read below.
 	fs.StringVar(&cfg.RootAccessKeyID, "root-access-key-id", "",
 		"pin the first account's root access key id on first start (any an SDK signs with, e.g. test; env "+envRootAccessKeyID+")")
 	fs.StringVar(&cfg.RootSecretAccessKey, "root-secret-access-key", "",
 		"its secret (shows in ps: prefer env "+envRootSecretKey+")")
+	fs.BoolVar(&cfg.AllowCustomKeyIDs, "allow-custom-key-ids", env(envAllowCustomIDs, "") == "true",
+		"honour LocalStack's _custom_id_ and _custom_key_material_ CreateKey tags (default: refuse them)")
 	if !parseFlags(fs, args, stderr) {
 		return 2
 	}

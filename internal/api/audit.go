@@ -200,6 +200,7 @@ func requestParameters(name string, in any) any {
 	if m == nil {
 		return nil
 	}
+	hideKeyMaterial(m)
 	for _, d := range paramDefaults[name] {
 		if _, ok := m[d.member]; !ok {
 			m[d.member] = d.value
@@ -209,6 +210,17 @@ func requestParameters(name string, in any) any {
 		return nil
 	}
 	return m
+}
+
+// hideKeyMaterial hides the value of a LocalStack _custom_key_material_
+// tag, which is key material, as CloudTrail hides secret members.
+func hideKeyMaterial(m map[string]any) {
+	tags, _ := m["tags"].([]any)
+	for _, t := range tags {
+		if t, ok := t.(map[string]any); ok && t["tagKey"] == service.CustomKeyMaterialTag {
+			t["tagValue"] = "HIDDEN_DUE_TO_SECURITY_REASONS"
+		}
+	}
 }
 
 // hotParameters is members(in, secretMembers) for the shapes of the

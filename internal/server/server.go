@@ -54,6 +54,9 @@ type Config struct {
 	// A later start with other ones set is refused.
 	RootAccessKeyID     string
 	RootSecretAccessKey string
+	// AllowCustomKeyIDs honours LocalStack's _custom_id_ and
+	// _custom_key_material_ CreateKey tags; off, they are refused.
+	AllowCustomKeyIDs bool
 	// SweepInterval is how often due key deletions run; 0 means a minute.
 	SweepInterval time.Duration
 	// AuditRetention is how long audit records are kept; 0 keeps them
@@ -253,7 +256,7 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		return nil, err
 	}
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
-		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted})
+		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted, AllowCustomKeyIDs: cfg.AllowCustomKeyIDs})
 	if pg, ok := st.(*postgres.Store); ok {
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
 			s.Service.Purge()

@@ -126,18 +126,24 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
+	custom, err := s.customKeyTags(in.Tags, spec, in.MultiRegion, origin)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(custom.material)
+	tags := custom.tags // without LocalStack's tags, which are no tags
 	fill := func(pc policy.Context) {
 		pc.Set(policy.KeyKeySpec, string(spec))
 		pc.Set(policy.KeyKeyUsage, string(usage))
 		pc.Set(policy.KeyKeyOrigin, string(origin))
 		pc.SetBool(policy.KeyMultiRegion, in.MultiRegion)
 		pc.SetBool(policy.KeyBypassPolicyLockoutSafetyCheck, in.BypassPolicyLockoutSafetyCheck)
-		pc.SetRequestTags(in.Tags)
+		pc.SetRequestTags(tags)
 	}
 	if err := s.authorizeIAM(ctx, c, "CreateKey", "*", fill); err != nil {
 		return nil, err
 	}
-	if len(in.Tags) > 0 {
+	if len(tags) > 0 {
 		if err := s.authorizeIAM(ctx, c, "TagResource", "*", fill); err != nil {
 			return nil, err
 		}
@@ -145,6 +151,12 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	id := kms.NewUUID()
 	if in.MultiRegion {
 		id = kms.NewMultiRegionID()
+	}
+	if custom.id != "" {
+		if err := s.claimCustomID(ctx, custom.id); err != nil {
+			return nil, err
+		}
+		id = custom.id
 	}
 	keyPolicy := policy.DefaultKeyPolicy(c.Principal.Account)
 	if in.Policy != nil {
@@ -164,7 +176,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		State:        kms.KeyStateEnabled,
 		CreationDate: s.now().UTC().Truncate(time.Millisecond),
 		Policy:       keyPolicy,
-		Tags:         slices.Clone(in.Tags),
+		Tags:         slices.Clone(tags),
 	}
 	if in.Description != nil {
 		k.Description = *in.Description
@@ -173,16 +185,27 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		k.PrimaryRegion = c.Region
 	}
 	var m *store.Material
-	if origin == kms.OriginExternal {
+	switch {
+	case origin == kms.OriginExternal:
 		k.State = kms.KeyStatePendingImport // until ImportKeyMaterial
-	} else {
-		var err error
+	case custom.material != nil:
+		// Named like imported material, so the same bytes under the same
+		// custom id on another server are the same material.
+		m = &store.Material{KeyID: k.ID, ID: importedMaterialID(k.KeyID(), custom.material), Created: s.now().UTC()}
+		if m.Sealed, err = s.sealer.Seal(custom.material, materialAAD(k.ID, m.ID)); err != nil {
+			return nil, kms.Internal(err)
+		}
+		k.CurrentMaterialID = m.ID
+	default:
 		if m, err = s.newMaterial(k.ID, k.Spec); err != nil {
 			return nil, kms.Internal(err)
 		}
 		k.CurrentMaterialID = m.ID
 	}
 	if err := s.store.CreateKey(ctx, k, m); err != nil {
+		if errors.Is(err, store.ErrExists) && custom.id != "" {
+			return nil, errCustomIDTaken(custom.id) // made meanwhile
+		}
 		return nil, kms.Internal(err)
 	}
 	c.noteKey(k.ARN())
@@ -430,6 +453,12 @@ func (s *Service) SweepDeletions(ctx context.Context, now time.Time) (int, error
 func (s *Service) TagResource(ctx context.Context, c *Caller, in *TagResourceInput) (*struct{}, error) {
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
+	}
+	for _, t := range in.Tags {
+		if t.Key == CustomIDTag || t.Key == CustomKeyMaterialTag {
+			// Key material must never be stored as a tag.
+			return nil, validationf("The %s tag is read by CreateKey only; it cannot be a tag of a key.", t.Key)
+		}
 	}
 	_, err := s.mutateKey(ctx, c, *in.KeyId, access{action: "TagResource", fill: func(pc policy.Context) {
 		pc.SetRequestTags(in.Tags)

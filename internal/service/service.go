@@ -47,6 +47,10 @@ type Config struct {
 	// Trail reads the audit trail for LookupEvents and GetKeyLastUsage;
 	// nil makes them unsupported.
 	Trail Trail
+	// AllowCustomKeyIDs honours LocalStack's _custom_id_ and
+	// _custom_key_material_ CreateKey tags (see customkeys.go); off, they
+	// are refused.
+	AllowCustomKeyIDs bool
 }
 
 // Identities is the IAM side of authorization (package identity).
@@ -68,6 +72,7 @@ type Service struct {
 	ids       Identities
 	audit     Auditor
 	trail     Trail
+	customIDs bool // Config.AllowCustomKeyIDs
 
 	// mu serializes changes, so a read-modify-write of a key or alias
 	// never loses a concurrent update. Reads and crypto do not take it.
@@ -118,6 +123,7 @@ func New(cfg Config) *Service {
 		grantKey:  cfg.Sealer.DeriveKey("grant-token"),
 		ids:       cfg.Identities,
 		audit:     cfg.Audit,
+		customIDs: cfg.AllowCustomKeyIDs,
 		trail:     cfg.Trail,
 	}
 	if s.now == nil {

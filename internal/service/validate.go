@@ -134,6 +134,13 @@ func (v *validator) tags(member string, tags []kms.Tag) {
 	for i, t := range tags {
 		p := member + "." + strconv.Itoa(i+1) + ".member."
 		v.str(p+"tagKey", &t.Key, 1, 128, nil)
+		if t.Key == CustomKeyMaterialTag {
+			// Key material: longer than a tag value, and never echoed.
+			if len(t.Value) > maxCustomMaterialTag {
+				v.add(&sensitive, p+"tagValue", "Member must have length less than or equal to "+strconv.Itoa(maxCustomMaterialTag))
+			}
+			continue
+		}
 		v.str(p+"tagValue", &t.Value, 0, 256, nil)
 	}
 }
