@@ -86,7 +86,13 @@ func (s *syncBuffer) String() string {
 // /healthz answers.
 func startKMS(t testing.TB, dir string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(kmsBinary, "server", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	return startKMSArgs(t, dir, nil, env...)
+}
+
+// startKMSArgs is startKMS with more flags for `kms server`.
+func startKMSArgs(t testing.TB, dir string, args []string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(kmsBinary, append([]string{"server", "--data-dir", dir, "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
