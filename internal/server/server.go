@@ -185,7 +185,7 @@ func (cfg Config) Check() error {
 		return fmt.Errorf("account id %q must be 12 digits", cfg.AccountID)
 	}
 	if (cfg.RootAccessKeyID == "") != (cfg.RootSecretAccessKey == "") {
-		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY must be set together")
+		return errors.New("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY (--root-access-key-id, --root-secret-access-key) must be set together")
 	}
 	if cfg.RootAccessKeyID != "" {
 		if err := identity.CheckPinnedCredentials(cfg.RootAccessKeyID, cfg.RootSecretAccessKey); err != nil {
@@ -349,7 +349,8 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			// pinned later would otherwise be ignored without a word.
 			if err := s.identity.CheckRootKey(ctx, s.cfg.AccountID, id, s.cfg.RootSecretAccessKey); err != nil {
 				return fmt.Errorf("pinned root credentials are set only when account %s is made, on the first start; "+
-					"this data dir has other ones (unset KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY, or start on a new data dir): %w",
+					"this data dir has other ones (unset KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY, or --root-access-key-id and --root-secret-access-key, "+
+					"or start on a new data dir): %w",
 					s.cfg.AccountID, err)
 			}
 		}
