@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -79,5 +80,29 @@ func TestPinnedCredentialsCLI(t *testing.T) {
 	stdout, stderr, _ := kmsCmd(t, []string{"KMS_ROOT_SECRET_ACCESS_KEY=Sup3rS3cretPinned"}, "server", "-h")
 	if strings.Contains(stdout+stderr, "Sup3rS3cretPinned") {
 		t.Fatal("kms server -h prints the pinned secret")
+	}
+}
+
+// TestLocalStackAccountCreate: `kms account create` takes LocalStack's
+// account id too, and its printed profile works.
+func TestLocalStackAccountCreate(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"KMS_ROOT_ACCESS_KEY_ID=test", "KMS_ROOT_SECRET_ACCESS_KEY=test"}
+	p := startKMS(t, dir, env...)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, p.stderr)
+	}
+	out, stderr, code := kmsCmd(t, nil, "account", "create", "--data-dir", dir, "--account-id", "000000000000")
+	if code != 0 || !strings.HasPrefix(out, "[000000000000]\n") {
+		t.Fatalf("exit %d: %s%s", code, out, stderr)
+	}
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "credentials"), []byte(strings.Replace(out, "[000000000000]", "[default]", 1)), 0o600)
+	p = startKMS(t, dir, env...) // the same pinned pair: it starts
+	cli := newAWSCLI(t, p.URL, work)
+	key := cli.run("kms", "create-key")["KeyMetadata"].(map[string]any)
+	if key["AWSAccountId"] != "000000000000" {
+		t.Fatalf("key of account %v", key["AWSAccountId"])
 	}
 }
