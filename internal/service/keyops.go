@@ -153,6 +153,11 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		id = kms.NewMultiRegionID()
 	}
 	if custom.id != "" {
+		// Under the change lock until the key is stored: two requests
+		// for one multi-Region id (rows in two regions) must not both
+		// find it free. On one node; a cluster's nodes may still race.
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if err := s.claimCustomID(ctx, custom.id); err != nil {
 			return nil, err
 		}
