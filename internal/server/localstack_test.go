@@ -16,9 +16,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/server"
 )
 
@@ -303,4 +306,25 @@ func TestCustomKeyMaterialTwoServers(t *testing.T) {
 			t.Fatalf("server %d's ciphertext decrypted by the other: %q under %s", i, out.Plaintext, *out.KeyId)
 		}
 	}
+}
+
+// TestPinnedRootKeyIAM: IAM calls reach a root key pinned in a shape AWS
+// would not make (test); for other such ids, and for other accounts'
+// callers, the model's ValidationError stands.
+func TestPinnedRootKeyIAM(t *testing.T) {
+	ts := startServer(t, server.Config{AccountID: localStackAccount, RootAccessKeyID: localStackKeyID, RootSecretAccessKey: localStackSecret})
+	root := newIAMClient(ts.URL, aws.Credentials{AccessKeyID: localStackKeyID, SecretAccessKey: localStackSecret})
+	keys := must[*iam.ListAccessKeysOutput](t)(root.ListAccessKeys(ctx, &iam.ListAccessKeysInput{})).AccessKeyMetadata
+	if len(keys) != 1 || *keys[0].AccessKeyId != localStackKeyID {
+		t.Fatalf("root keys %+v", keys)
+	}
+	_, err := root.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{AccessKeyId: aws.String("nope"), Status: iamtypes.StatusTypeInactive})
+	wantCode(t, err, "ValidationError")
+	other := must[identity.RootCredentials](t)(ts.CreateAccount("444455556666"))
+	_, err = newIAMClient(ts.URL, aws.Credentials{AccessKeyID: other.AccessKeyID, SecretAccessKey: other.SecretAccessKey}).
+		DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{AccessKeyId: aws.String(localStackKeyID)})
+	wantCode(t, err, "ValidationError")
+	must[*iam.UpdateAccessKeyOutput](t)(root.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{AccessKeyId: aws.String(localStackKeyID), Status: iamtypes.StatusTypeInactive}))
+	_, err = newClient(ts.URL, testRegion, localStackKeyID, localStackSecret).ListKeys(ctx, &awskms.ListKeysInput{})
+	wantCode(t, err, "UnrecognizedClientException")
 }
