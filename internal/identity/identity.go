@@ -495,17 +495,19 @@ const (
 
 // CheckPinnedCredentials checks an access key id and secret that an
 // operator pins as an account's root key: each 1 to 128 printable ASCII
-// characters without spaces, the id without '/' or ',' (they split the
-// SigV4 Credential and Authorization header) and not starting with ASIA
-// (session keys). Its errors never show the secret.
+// characters without spaces, not starting with '#' or ';' (aws-sdk-go-v2
+// reads such a value in the credentials file as a comment), the id
+// without '/' or ',' (they split the SigV4 Credential and Authorization
+// header) and not starting with ASIA (session keys). Its errors never
+// show the secret.
 func CheckPinnedCredentials(id, secret string) error {
 	switch {
-	case id == "" || len(id) > maxPinnedKeyID || !printable(id) || strings.ContainsAny(id, "/,"):
-		return fmt.Errorf("the pinned access key id must be 1 to %d printable ASCII characters without spaces, '/' or ','", maxPinnedKeyID)
+	case id == "" || len(id) > maxPinnedKeyID || !printable(id) || strings.ContainsAny(id, "/,") || strings.ContainsAny(id[:1], "#;"):
+		return fmt.Errorf("the pinned access key id must be 1 to %d printable ASCII characters without spaces, '/' or ',', not starting with '#' or ';'", maxPinnedKeyID)
 	case strings.HasPrefix(id, sessionKeyPrefix):
 		return fmt.Errorf("the pinned access key id must not start with %s, the prefix of temporary credentials", sessionKeyPrefix)
-	case secret == "" || len(secret) > maxPinnedSecret || !printable(secret):
-		return fmt.Errorf("the pinned secret access key must be 1 to %d printable ASCII characters without spaces", maxPinnedSecret)
+	case secret == "" || len(secret) > maxPinnedSecret || !printable(secret) || strings.ContainsAny(secret[:1], "#;"):
+		return fmt.Errorf("the pinned secret access key must be 1 to %d printable ASCII characters without spaces, not starting with '#' or ';'", maxPinnedSecret)
 	}
 	return nil
 }

@@ -76,6 +76,8 @@ func TestPinnedCredentialsRefused(t *testing.T) {
 		{"non-ASCII secret", "test", "sécret-value"},
 		{"long id", strings.Repeat("a", 129), "test"},
 		{"long secret", "test", strings.Repeat("s", 129)},
+		{"comment-like id", "#test", "test"},
+		{"comment-like secret", "test", ";secret-value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
