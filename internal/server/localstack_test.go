@@ -330,3 +330,22 @@ func TestPinnedRootKeyIAM(t *testing.T) {
 	_, err = newClient(ts.URL, testRegion, localStackKeyID, localStackSecret).ListKeys(ctx, &awskms.ListKeysInput{})
 	wantCode(t, err, "UnrecognizedClientException")
 }
+
+// TestLocalStackOnPostgres runs the custom key tests again on cluster
+// nodes (as TestOnPostgres does for the rest): the id claim reads the
+// PostgreSQL store.
+func TestLocalStackOnPostgres(t *testing.T) {
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"CustomKeyTags", TestCustomKeyTags},
+		{"CustomKeyTagsRefused", TestCustomKeyTagsRefused},
+		{"CustomKeyMaterialTwoServers", TestCustomKeyMaterialTwoServers},
+		{"LocalStackPinnedCredentials", TestLocalStackPinnedCredentials},
+	} {
+		t.Run(tc.name, tc.test)
+	}
+}
