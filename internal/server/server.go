@@ -52,6 +52,13 @@ type Config struct {
 	// credentials on first start (for CI and tests).
 	RootAccessKeyID     string
 	RootSecretAccessKey string
+	// Seed is the content of a seed file (package seed; `kms server
+	// --seed`): accounts, keys, aliases and IAM users and roles that Open
+	// makes exist, after the store opens and before serving, at every
+	// start. nil applies none. Check parses it, so a bad file is refused
+	// before anything is written; an entry that conflicts with what is
+	// stored makes Open fail with nothing of the file applied.
+	Seed []byte
 	// SweepInterval is how often due key deletions run; 0 means a minute.
 	SweepInterval time.Duration
 	// AuditRetention is how long audit records are kept; 0 keeps them
@@ -185,6 +192,9 @@ func (cfg Config) Check() error {
 	if _, err := cfg.tlsConfig(); err != nil {
 		return err
 	}
+	if _, err := cfg.parseSeed(); err != nil {
+		return err
+	}
 	return checkStore(cfg.Store)
 }
 
@@ -214,11 +224,23 @@ func (cfg Config) tlsConfig() (*tls.Config, error) {
 
 // open opens the data dir, whose lock the caller holds, for Open.
 func open(cfg Config, lock *dirLock) (*Server, error) {
+	sd, err := cfg.parseSeed()
+	if err != nil {
+		return nil, err
+	}
+	// The server's own account, listed with pinned credentials, is made
+	// with them on a first start rather than with random ones.
+	if sd != nil && cfg.RootAccessKeyID == "" {
+		for _, a := range sd.Accounts {
+			if a.ID == cfg.AccountID {
+				cfg.RootAccessKeyID, cfg.RootSecretAccessKey = a.AccessKeyID, a.SecretAccessKey
+			}
+		}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, lock: lock}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var err error
 	if cfg.Store != "" {
 		err = s.openCluster()
 	} else {
@@ -247,6 +269,14 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	}
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
 		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted})
+	if sd != nil {
+		if err := s.applySeed(context.Background(), sd); err != nil {
+			s.Service.Close()
+			s.identity.Close()
+			s.closeBackends()
+			return nil, err
+		}
+	}
 	if pg, ok := st.(*postgres.Store); ok {
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
 			s.Service.Purge()
