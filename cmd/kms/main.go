@@ -130,6 +130,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"which answers wait for their audit record's fdatasync: changes (requests that change state; the others' records are synced within --audit-sync-interval) or always")
 	fs.StringVar(&syncInterval, "audit-sync-interval", env(envAuditSyncEvery, audit.DefaultSyncInterval.String()),
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
+	var seedFile string
+	fs.StringVar(&seedFile, "seed", env(envSeed, ""), "YAML file of accounts, keys, aliases and IAM users applied at every start, all or nothing (this server's format or local-kms's; see examples/seed.yaml)")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
 	if !parseFlags(fs, args, stderr) {
@@ -165,6 +167,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kms server: bad --pprof-listen %q: %v\n", pprofAddr, err)
 			return 2
 		}
+	}
+	if seedFile != "" {
+		b, err := os.ReadFile(seedFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "kms server: --seed: %v\n", err)
+			return 2
+		}
+		cfg.Seed = b
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	for _, r := range strings.Split(regions, ",") {
