@@ -11,6 +11,7 @@ import (
 	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/policy"
 	"github.com/openkms/kms/internal/seed"
+	"github.com/openkms/kms/internal/service"
 	"github.com/openkms/kms/internal/store"
 )
 
@@ -59,7 +60,6 @@ func (s *Server) applySeed(ctx context.Context, sd *seed.Seed) error {
 }
 
 func (s *Server) runSeed(ctx context.Context, actions []seedAction) error {
-	defer s.Service.Purge()
 	defer s.identity.Purge()
 	for _, a := range actions {
 		if err := a(ctx); err != nil {
@@ -275,7 +275,7 @@ func (s *Server) planKey(ctx context.Context, k *seed.Key, now time.Time) ([]see
 		given = [][]byte{nil}
 	}
 	for i, b := range given {
-		m, err := s.Service.SeedMaterial(&base, b)
+		m, err := service.SeedMaterial(s.sealer, &base, b, now)
 		if err != nil {
 			var ae *kms.Error
 			if errors.As(err, &ae) {
@@ -342,12 +342,20 @@ func (s *Server) planKey(ctx context.Context, k *seed.Key, now time.Time) ([]see
 			return slices.ContainsFunc(stored, func(m store.Material) bool { return m.ID == id })
 		}
 		// The current material must be there; it may have rotated since.
-		if !has(current.ID) {
+		i := slices.IndexFunc(stored, func(m store.Material) bool { return m.ID == current.ID })
+		if i < 0 {
 			return nil, conflict(k.Entry, "exists with other key material")
 		}
-		for _, m := range ms[:len(ms)-1] {
+		// Earlier materials missing (a start stopped after the key's
+		// first write) are dated as that start would have dated them.
+		cur := stored[i].Created
+		for j, m := range ms[:len(ms)-1] {
 			if !has(m.ID) {
 				m.KeyID = rowID
+				m.Created = cur.Add(time.Duration(j-len(ms)+1) * time.Second)
+				if j > 0 {
+					m.RotationDate = m.Created
+				}
 				acts = append(acts, func(ctx context.Context) error { return st.AddMaterial(ctx, m) })
 			}
 		}

@@ -267,16 +267,24 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		s.closeBackends()
 		return nil, err
 	}
-	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
-		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted})
+	// The seed goes in before the data dir's audit trail opens (which
+	// starts a segment), so a refused seed leaves the data dir unchanged.
 	if sd != nil {
 		if err := s.applySeed(context.Background(), sd); err != nil {
-			s.Service.Close()
 			s.identity.Close()
 			s.closeBackends()
 			return nil, err
 		}
 	}
+	if cfg.Store == "" {
+		if err := s.openAudit(); err != nil {
+			s.identity.Close()
+			s.closeBackends()
+			return nil, err
+		}
+	}
+	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
+		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted})
 	if pg, ok := st.(*postgres.Store); ok {
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
 			s.Service.Purge()
@@ -332,15 +340,21 @@ func (s *Server) closeBackends() error {
 	return errors.Join(err, s.store.Close())
 }
 
-// openEmbedded opens the seal, the store and the audit trail of the data
-// dir.
+// openEmbedded opens the seal and the store of the data dir; openAudit
+// then opens its audit trail.
 func (s *Server) openEmbedded() error {
-	cfg := s.cfg
-	sealer, st, _, err := openData(cfg, true)
+	sealer, st, _, err := openData(s.cfg, true)
 	if err != nil {
 		return err
 	}
 	s.sealer, s.store = sealer, st
+	return nil
+}
+
+// openAudit opens the audit trail of the data dir.
+func (s *Server) openAudit() error {
+	cfg, sealer := s.cfg, s.sealer
+	var err error
 	s.Audit, err = audit.Open(audit.Config{
 		Path:         filepath.Join(cfg.DataDir, auditFile),
 		Signer:       AuditSigner(sealer),
@@ -351,7 +365,7 @@ func (s *Server) openEmbedded() error {
 		SyncInterval: cfg.AuditSyncInterval,
 	})
 	if err != nil {
-		st.Close()
+		s.Audit = nil
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil

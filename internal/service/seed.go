@@ -1,18 +1,24 @@
 package service
 
 import (
+	"time"
+
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/store"
 )
 
 // SeedMaterial makes the sealed material of a seeded key k (package
-// seed): fresh material when material is nil, else the given bytes,
-// checked as an import checks them and named by importedMaterialID, so a
-// later ImportKeyMaterial of the same bytes matches them and a seed
-// applied again finds them by id. It writes nothing.
-func (s *Service) SeedMaterial(k *kms.Key, material []byte) (*store.Material, error) {
+// seed), created at now: fresh material when material is nil, else the
+// given bytes, checked as an import checks them and named by
+// importedMaterialID, so that a later ImportKeyMaterial of the same bytes
+// matches them and a seed applied again finds them by id. It writes
+// nothing, and needs no Service: the server applies a seed before it
+// opens the audit trail that a Service needs, so a refused seed leaves
+// the data dir as it was.
+func SeedMaterial(sealer *seal.Sealer, k *kms.Key, material []byte, now time.Time) (*store.Material, error) {
 	if material == nil {
-		return s.newMaterial(k.ID, k.Spec)
+		return sealNewMaterial(sealer, k.ID, k.Spec, now)
 	}
 	b, err := checkMaterial(k, material)
 	if err != nil {
@@ -20,9 +26,9 @@ func (s *Service) SeedMaterial(k *kms.Key, material []byte) (*store.Material, er
 	}
 	defer clear(b)
 	id := importedMaterialID(k.KeyID(), b)
-	sealed, err := s.sealer.Seal(b, materialAAD(k.ID, id))
+	sealed, err := sealer.Seal(b, materialAAD(k.ID, id))
 	if err != nil {
 		return nil, err
 	}
-	return &store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: s.now().UTC()}, nil
+	return &store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: now.UTC()}, nil
 }
