@@ -438,3 +438,55 @@ func checkSeededSignature(t testing.TB, c *awskms.Client, keyID string, pemKey [
 		t.Fatalf("unexpected key type %T", priv)
 	}
 }
+
+// TestSeedCompletesInterruptedApply: what a start that stopped halfway
+// left (a key without its earlier material, its replica and an alias) is
+// completed by the next start, as a whole apply would have made it.
+func TestSeedCompletesInterruptedApply(t *testing.T) {
+	ctx := context.Background()
+	doc := "keys:\n  - id: " + seedMRK + "\n    regions: [us-east-1, eu-west-1]\n    materials: [hex:" + seedAESHex + ", hex:" + seedAESHex2 + "]\n    aliases: [alias/k]\n"
+	cfg := seedConfig(t, []byte(doc))
+	ts := startServer(t, cfg)
+	c := ts.client(testRegion)
+	want := apiSnapshot(t, c) + apiSnapshot(t, ts.client("eu-west-1"))
+	ct := must[*awskms.EncryptOutput](t)(c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String("alias/k"), Plaintext: []byte("x")}))
+
+	// Undo the writes that follow the key's first one.
+	st := ts.Store()
+	ms, err := st.ListMaterials(ctx, seedMRK+"@us-east-1")
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("materials %+v, %v", ms, err)
+	}
+	for _, err := range []error{
+		st.DeleteKey(ctx, seedMRK+"@eu-west-1"),
+		st.DeleteMaterial(ctx, seedMRK+"@us-east-1", ms[0].ID),
+		st.DeleteAlias(ctx, testAccount, testRegion, "alias/k"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.stop()
+
+	ts = startServer(t, cfg)
+	eu := ts.client("eu-west-1")
+	got := apiSnapshot(t, ts.client(testRegion)) + apiSnapshot(t, eu)
+	// The replica is new: only its creation date may differ.
+	if strip(got) != strip(want) {
+		t.Errorf("after completion:\n%s\nwant:\n%s", got, want)
+	}
+	if pt := must[*awskms.DecryptOutput](t)(eu.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})); string(pt.Plaintext) != "x" {
+		t.Fatalf("decrypted %q", pt.Plaintext)
+	}
+}
+
+// strip drops the creation dates from an apiSnapshot.
+func strip(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[0], "mrk-") {
+			lines[i] = strings.Join(f[:3], " ")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
