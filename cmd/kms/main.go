@@ -188,6 +188,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	cfg.Logger = log
 
 	srv, err := server.Open(cfg)
+	clear(cfg.Seed) // applied (or refused): no copy of its material stays in memory
 	if err != nil {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 1

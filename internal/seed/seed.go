@@ -77,6 +77,15 @@ type Key struct {
 	Tags               []kms.Tag
 }
 
+// Wipe clears the key material the seed holds, once it is applied.
+func (s *Seed) Wipe() {
+	for i := range s.Keys {
+		for _, m := range s.Keys[i].Materials {
+			clear(m)
+		}
+	}
+}
+
 // MultiRegion reports whether k is a multi-Region key.
 func (k *Key) MultiRegion() bool { return strings.HasPrefix(k.ID, kms.MultiRegionPrefix) }
 

@@ -17,7 +17,7 @@ const (
 	keyID   = "e32d1ab2-3499-4a1d-8983-76ea309281c1"
 )
 
-func TestParseExample(t *testing.T) {
+func TestSeedParseExample(t *testing.T) {
 	b, err := os.ReadFile("../../examples/seed.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestParseExample(t *testing.T) {
 	}
 }
 
-func TestParseLocalKMS(t *testing.T) {
+func TestSeedParseLocalKMS(t *testing.T) {
 	b, err := os.ReadFile("testdata/local-kms.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestParseLocalKMS(t *testing.T) {
 	}
 }
 
-func TestParseLocalKMSLegacy(t *testing.T) {
+func TestSeedParseLocalKMSLegacy(t *testing.T) {
 	doc := "Keys:\n  - Metadata:\n      KeyId: " + keyID + "\n    BackingKeys: [" + aesHex + "]\nAliases:\n  - AliasName: alias/x\n    TargetKeyId: " + keyID + "\n"
 	s, err := Parse([]byte(doc), Defaults{})
 	if err != nil {
@@ -104,7 +104,7 @@ func TestParseLocalKMSLegacy(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestSeedParseErrors(t *testing.T) {
 	key := func(extra string) string {
 		return "keys:\n  - id: " + keyID + "\n" + extra
 	}
@@ -157,9 +157,9 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestErrorsHideMaterial: no error shows the material it refused, even
+// TestSeedErrorsHideMaterial: no error shows the material it refused, even
 // when the value is of the wrong YAML type (the decoder quotes values).
-func TestErrorsHideMaterial(t *testing.T) {
+func TestSeedErrorsHideMaterial(t *testing.T) {
 	const secret = "c0ffeec0ffeec0ffeec0ffeec0ffee"
 	for _, doc := range []string{
 		"keys:\n  - id: " + keyID + "\n    material: hex:" + secret + "\n",
@@ -182,7 +182,7 @@ func TestErrorsHideMaterial(t *testing.T) {
 	}
 }
 
-func TestParseEmpty(t *testing.T) {
+func TestSeedParseEmpty(t *testing.T) {
 	for _, doc := range []string{"", "# nothing\n", "{}\n"} {
 		s, err := Parse([]byte(doc), Defaults{})
 		if err != nil || len(s.Keys) != 0 {
@@ -191,9 +191,9 @@ func TestParseEmpty(t *testing.T) {
 	}
 }
 
-// FuzzParse: the parser never panics, and whatever it accepts is valid
+// FuzzSeedParse: the parser never panics, and whatever it accepts is valid
 // (every alias names a key of the file, every key has a region).
-func FuzzParse(f *testing.F) {
+func FuzzSeedParse(f *testing.F) {
 	for _, p := range []string{"../../examples/seed.yaml", "testdata/local-kms.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {

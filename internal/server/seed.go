@@ -50,7 +50,7 @@ func (s *Server) applySeed(ctx context.Context, sd *seed.Seed) error {
 			return nil
 		}
 		err = s.runSeed(ctx, actions)
-		if err == nil || attempt == 2 || !errors.Is(err, store.ErrExists) {
+		if err == nil || attempt == 2 || !errors.Is(err, store.ErrExists) && !errors.Is(err, identity.ErrAccountExists) {
 			if err == nil {
 				s.log.Info("seed file applied", "writes", len(actions))
 			}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/pgtest"
 	"github.com/openkms/kms/internal/server"
 	"github.com/openkms/kms/internal/store"
@@ -259,8 +262,12 @@ func TestSeedLocalKMS(t *testing.T) {
 	checkSeededSignature(t, c, "alias/signer", examplePEM(t, localKMSSeed, seedLKECC), types.SigningAlgorithmSpecEcdsaSha256)
 	mac := must[*awskms.GenerateMacOutput](t)(c.GenerateMac(ctx, &awskms.GenerateMacInput{KeyId: aws.String("49fb5f3e-3b31-4b6f-8e7b-5b8e1b3e9c11"),
 		Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256}))
-	if len(mac.Mac) != 32 {
-		t.Errorf("MAC of %d bytes", len(mac.Mac))
+	// The MAC is HMAC-SHA-256 under the BackingKey given.
+	raw, _ := hex.DecodeString(seedAESHex)
+	h := hmac.New(sha256.New, raw)
+	h.Write([]byte("m"))
+	if !hmac.Equal(mac.Mac, h.Sum(nil)) {
+		t.Errorf("the MAC is not HMAC-SHA-256 under the seeded BackingKey")
 	}
 }
 
@@ -290,6 +297,31 @@ func TestSeedEarlierMaterial(t *testing.T) {
 	}
 	if string(ct2.CiphertextBlob) == string(ct.CiphertextBlob) {
 		t.Fatal("same ciphertext twice")
+	}
+
+	// A ciphertext made outside the server, with the earlier material as
+	// given in the file and the blob format, decrypts: the seeded material
+	// is those bytes.
+	ms, err := ts.Store().ListMaterials(ctx, seedAppKey)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("materials %+v, %v", ms, err)
+	}
+	raw, _ := hex.DecodeString(seedAESHex)
+	sk, err := keys.SymmetricKeyFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid, err := keys.ParseMaterialID(ms[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := keys.Encrypt(sk, "arn:aws:kms:"+testRegion+":"+testAccount+":key/"+seedAppKey, mid, []byte("outside"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt = must[*awskms.DecryptOutput](t)(c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: outside}))
+	if string(pt.Plaintext) != "outside" {
+		t.Fatalf("decrypted %q", pt.Plaintext)
 	}
 }
 

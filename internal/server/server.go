@@ -270,7 +270,10 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	// The seed goes in before the data dir's audit trail opens (which
 	// starts a segment), so a refused seed leaves the data dir unchanged.
 	if sd != nil {
-		if err := s.applySeed(context.Background(), sd); err != nil {
+		err := s.applySeed(context.Background(), sd)
+		sd.Wipe()
+		s.cfg.Seed = nil // the server keeps no copy of the file's material
+		if err != nil {
 			s.identity.Close()
 			s.closeBackends()
 			return nil, err
