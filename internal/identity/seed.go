@@ -12,6 +12,9 @@ import (
 func NewUserID() string { return uniqueID(userIDPrefix, 17) }
 func NewRoleID() string { return uniqueID(roleIDPrefix, 17) }
 
+// NewManagedPolicyID returns a fresh unique id of a managed policy.
+func NewManagedPolicyID() string { return uniqueID(policyIDPrefix, 17) }
+
 // UserARN returns the ARN of a user.
 func UserARN(account, path, name string) string { return userARN(account, path, name) }
 

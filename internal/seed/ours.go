@@ -18,6 +18,7 @@ type ourFile struct {
 	Accounts []ourAccount `yaml:"accounts"`
 	Keys     []ourKey     `yaml:"keys"`
 	Users    []ourUser    `yaml:"users"`
+	Managed  []ourManaged `yaml:"managedPolicies"`
 	Roles    []ourRole    `yaml:"roles"`
 }
 
@@ -57,6 +58,15 @@ type ourUser struct {
 	Path       string            `yaml:"path"`
 	AccessKeys []ourAccessKey    `yaml:"accessKeys"`
 	Policies   map[string]string `yaml:"policies"`
+	Managed    []string          `yaml:"managedPolicies"`
+}
+
+type ourManaged struct {
+	Name        string `yaml:"name"`
+	Account     string `yaml:"account"`
+	Path        string `yaml:"path"`
+	Description string `yaml:"description"`
+	Document    string `yaml:"document"`
 }
 
 type ourAccessKey struct {
@@ -71,6 +81,7 @@ type ourRole struct {
 	Description string            `yaml:"description"`
 	TrustPolicy string            `yaml:"trustPolicy"`
 	Policies    map[string]string `yaml:"policies"`
+	Managed     []string          `yaml:"managedPolicies"`
 }
 
 func parseOurs(data []byte, d Defaults) (*Seed, error) {
@@ -97,9 +108,13 @@ func parseOurs(data []byte, d Defaults) (*Seed, error) {
 		s.Accounts = append(s.Accounts, Account{Entry: entryName("accounts", i, a.ID), ID: a.ID,
 			AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey})
 	}
+	for i, p := range f.Managed {
+		s.ManagedPolicies = append(s.ManagedPolicies, ManagedPolicy{Entry: entryName("managedPolicies", i, p.Name),
+			Account: or(p.Account, d.Account), Name: p.Name, Path: p.Path, Description: p.Description, Document: p.Document})
+	}
 	for i, u := range f.Users {
 		out := User{Entry: entryName("users", i, u.Name), Account: or(u.Account, d.Account), Name: u.Name, Path: u.Path,
-			Policies: policies(u.Policies)}
+			Policies: policies(u.Policies), Attached: u.Managed}
 		for _, ak := range u.AccessKeys {
 			out.AccessKeys = append(out.AccessKeys, AccessKey(ak))
 		}
@@ -107,7 +122,7 @@ func parseOurs(data []byte, d Defaults) (*Seed, error) {
 	}
 	for i, r := range f.Roles {
 		s.Roles = append(s.Roles, Role{Entry: entryName("roles", i, r.Name), Account: or(r.Account, d.Account), Name: r.Name,
-			Path: r.Path, Description: r.Description, TrustPolicy: r.TrustPolicy, Policies: policies(r.Policies)})
+			Path: r.Path, Description: r.Description, TrustPolicy: r.TrustPolicy, Policies: policies(r.Policies), Attached: r.Managed})
 	}
 	for i, k := range f.Keys {
 		entry := entryName("keys", i, k.ID)

@@ -38,12 +38,23 @@ import (
 
 // Seed is a parsed and validated seed file: what should exist.
 type Seed struct {
-	Format   string // "openkms" or "local-kms"
-	Accounts []Account
-	Users    []User
-	Roles    []Role
-	Keys     []Key
-	Aliases  []Alias
+	Format          string // "openkms" or "local-kms"
+	Accounts        []Account
+	ManagedPolicies []ManagedPolicy
+	Users           []User
+	Roles           []Role
+	Keys            []Key
+	Aliases         []Alias
+}
+
+// ManagedPolicy is a customer managed policy with one version.
+type ManagedPolicy struct {
+	Entry       string
+	Account     string
+	Name        string
+	Path        string
+	Description string
+	Document    string
 }
 
 // Account is an account with pinned root credentials.
@@ -106,6 +117,7 @@ type User struct {
 	Path       string
 	AccessKeys []AccessKey
 	Policies   []Policy
+	Attached   []string // managed policies of the file, by name
 }
 
 // AccessKey is a pinned access key of a user.
@@ -129,6 +141,7 @@ type Role struct {
 	Description string
 	TrustPolicy string
 	Policies    []Policy
+	Attached    []string // managed policies of the file, by name
 }
 
 // Defaults are what entries that name no account or region get: the
@@ -222,9 +235,11 @@ var (
 	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
 	aliasRE  = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)
 	iamName  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	akidRE   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	pathRE   = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
-	digits12 = regexp.MustCompile(`^\d{12}$`)
+	// policyName: managed policy names are longer than user names.
+	policyName = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
+	akidRE     = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+	pathRE     = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
+	digits12   = regexp.MustCompile(`^\d{12}$`)
 )
 
 // decodeMaterial reads one given key material: "base64:…" or "hex:…", or a
@@ -319,8 +334,42 @@ func (s *Seed) check(d Defaults) error {
 		}
 		return nil
 	}
+	managed := map[string]bool{}
+	for _, p := range s.ManagedPolicies {
+		if err := accountOK(p.Entry, p.Account); err != nil {
+			return err
+		}
+		if !policyName.MatchString(p.Name) {
+			return errf(p.Entry, "policy name %q is not a valid IAM name", p.Name)
+		}
+		if p.Path != "" && !pathRE.MatchString(p.Path) {
+			return errf(p.Entry, "path %q must begin and end with /", p.Path)
+		}
+		k := p.Account + "/" + strings.ToLower(p.Name)
+		if managed[k] {
+			return errf(p.Entry, "managed policy %s is given twice", p.Name)
+		}
+		managed[k] = true
+		if _, err := policy.Parse(p.Document, policy.IdentityPolicy); err != nil {
+			return errf(p.Entry, "document: %v", err)
+		}
+	}
+	attachedOK := func(entry, account string, names []string) error {
+		for j, n := range names {
+			if !managed[account+"/"+strings.ToLower(n)] {
+				return errf(entry, "managed policy %s is not under managedPolicies of account %s", n, account)
+			}
+			if slices.ContainsFunc(names[:j], func(o string) bool { return strings.EqualFold(o, n) }) {
+				return errf(entry, "managed policy %s is attached twice", n)
+			}
+		}
+		return nil
+	}
 	users := map[string]bool{}
 	for _, u := range s.Users {
+		if err := attachedOK(u.Entry, u.Account, u.Attached); err != nil {
+			return err
+		}
 		if err := accountOK(u.Entry, u.Account); err != nil {
 			return err
 		}
@@ -349,6 +398,9 @@ func (s *Seed) check(d Defaults) error {
 	}
 	roles := map[string]bool{}
 	for _, r := range s.Roles {
+		if err := attachedOK(r.Entry, r.Account, r.Attached); err != nil {
+			return err
+		}
 		if err := accountOK(r.Entry, r.Account); err != nil {
 			return err
 		}

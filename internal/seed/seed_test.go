@@ -26,7 +26,8 @@ func TestSeedParseExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Format != "openkms" || len(s.Keys) != 6 || len(s.Users) != 1 || len(s.Roles) != 1 || len(s.Accounts) != 1 {
+	if s.Format != "openkms" || len(s.Keys) != 6 || len(s.Users) != 1 || len(s.Roles) != 1 || len(s.Accounts) != 1 ||
+		len(s.ManagedPolicies) != 1 || len(s.Users[0].Attached) != 1 || len(s.Roles[0].Attached) != 1 {
 		t.Fatalf("parsed %+v", s)
 	}
 	k := s.Keys[0]
@@ -136,6 +137,8 @@ func TestSeedParseErrors(t *testing.T) {
 		{"account without creds", "accounts:\n  - id: \"444455556666\"\n", "accounts[0] (444455556666): an account needs"},
 		{"short secret", "users:\n  - name: u\n    accessKeys: [{id: AKIAAAAAAAAAAAAAAAAA, secret: short}]\n", "users[0] (u): the secret of access key"},
 		{"duplicate akid", "users:\n  - name: u\n    accessKeys: [{id: AKIAAAAAAAAAAAAAAAAA, secret: aaaaaaaaaaaaaaaaaaaa}, {id: AKIAAAAAAAAAAAAAAAAA, secret: aaaaaaaaaaaaaaaaaaaa}]\n", "given twice"},
+		{"unknown managed policy", "users:\n  - name: u\n    managedPolicies: [nope]\n", "users[0] (u): managed policy nope is not under managedPolicies"},
+		{"bad managed policy", "managedPolicies:\n  - name: p\n    document: '{}'\n", "managedPolicies[0] (p): document:"},
 		{"role without trust", "roles:\n  - name: r\n", "roles[0] (r): a role needs a trustPolicy"},
 		{"bad inline policy", "users:\n  - name: u\n    policies: {p: 'nope'}\n", "users[0] (u): policy p:"},
 		{"alias to unknown key", "Aliases:\n  - AliasName: alias/x\n    TargetKeyId: " + keyID + "\n", "not a key of the seed file"},

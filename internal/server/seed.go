@@ -149,6 +149,47 @@ func (s *Server) planSeed(ctx context.Context, sd *seed.Seed) ([]seedAction, err
 		return nil
 	}
 
+	for _, p := range sd.ManagedPolicies {
+		old, err := st.GetManagedPolicy(ctx, p.Account, p.Name)
+		switch {
+		case err == nil:
+			v, err := st.GetPolicyVersion(ctx, p.Account, p.Name, old.DefaultVersion)
+			if err != nil {
+				return nil, err
+			}
+			if v.Document != p.Document {
+				return nil, conflict(p.Entry, "exists with another default version")
+			}
+		case errors.Is(err, store.ErrNotFound):
+			acts = append(acts, func(ctx context.Context) error {
+				mp := store.ManagedPolicy{Account: p.Account, Name: p.Name, ID: identity.NewManagedPolicyID(), Path: pathOrRoot(p.Path),
+					Description: p.Description, DefaultVersion: 1, LatestVersion: 1, Created: now, Updated: now}
+				return st.CreateManagedPolicy(ctx, mp, []store.PolicyVersion{{Number: 1, Document: p.Document, Created: now}})
+			})
+		default:
+			return nil, err
+		}
+	}
+
+	// attach attaches the managed policies an owner lacks; AttachPolicy
+	// of one attached already changes nothing, but is a write.
+	attach := func(account string, kind store.OwnerKind, owner string, names []string, exists bool) error {
+		var have []store.AttachedPolicy
+		if exists {
+			var err error
+			if have, err = st.ListAttachedPolicies(ctx, account, kind, owner); err != nil {
+				return err
+			}
+		}
+		for _, n := range names {
+			if slices.ContainsFunc(have, func(a store.AttachedPolicy) bool { return store.NameKey(a.Policy.Name) == store.NameKey(n) }) {
+				continue
+			}
+			acts = append(acts, func(ctx context.Context) error { return st.AttachPolicy(ctx, account, kind, owner, n) })
+		}
+		return nil
+	}
+
 	for _, u := range sd.Users {
 		_, err := st.GetUser(ctx, u.Account, u.Name)
 		exists := err == nil
@@ -191,6 +232,9 @@ func (s *Server) planSeed(ctx context.Context, sd *seed.Seed) ([]seedAction, err
 		if err := checkPolicies(u.Entry, u.Account, store.OwnerUser, u.Name, u.Policies, exists); err != nil {
 			return nil, err
 		}
+		if err := attach(u.Account, store.OwnerUser, u.Name, u.Attached, exists); err != nil {
+			return nil, err
+		}
 	}
 
 	for _, r := range sd.Roles {
@@ -210,6 +254,9 @@ func (s *Server) planSeed(ctx context.Context, sd *seed.Seed) ([]seedAction, err
 			return nil, err
 		}
 		if err := checkPolicies(r.Entry, r.Account, store.OwnerRole, r.Name, r.Policies, exists); err != nil {
+			return nil, err
+		}
+		if err := attach(r.Account, store.OwnerRole, r.Name, r.Attached, exists); err != nil {
 			return nil, err
 		}
 	}

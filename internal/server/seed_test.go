@@ -114,7 +114,16 @@ func storeSnapshot(t testing.TB, st store.Store) string {
 		for _, u := range us {
 			aks, _ := st.ListAccessKeys(ctx, a.ID, u.Name)
 			ps, _ := st.ListPolicies(ctx, a.ID, store.OwnerUser, u.Name)
-			fmt.Fprintf(&b, "user %+v keys %+v policies %+v\n", u, aks, ps)
+			at, _ := st.ListAttachedPolicies(ctx, a.ID, store.OwnerUser, u.Name)
+			fmt.Fprintf(&b, "user %+v keys %+v policies %+v attached %+v\n", u, aks, ps, at)
+		}
+		mps, err := st.ListManagedPolicies(ctx, a.ID, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range mps {
+			vs, _ := st.ListPolicyVersions(ctx, a.ID, p.Name)
+			fmt.Fprintf(&b, "managed policy %+v versions %+v\n", p, vs)
 		}
 		rs, err := st.ListRoles(ctx, a.ID, "", 0)
 		if err != nil {
@@ -122,7 +131,8 @@ func storeSnapshot(t testing.TB, st store.Store) string {
 		}
 		for _, r := range rs {
 			ps, _ := st.ListPolicies(ctx, a.ID, store.OwnerRole, r.Name)
-			fmt.Fprintf(&b, "role %+v policies %+v\n", r, ps)
+			at, _ := st.ListAttachedPolicies(ctx, a.ID, store.OwnerRole, r.Name)
+			fmt.Fprintf(&b, "role %+v policies %+v attached %+v\n", r, ps, at)
 		}
 	}
 	return b.String()
@@ -173,6 +183,10 @@ func TestSeedExample(t *testing.T) {
 	}
 	if _, err := user.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(seedAppKey)}); err == nil {
 		t.Fatal("seeded user may do more than its policy allows")
+	}
+	// Its attached managed policy allows GetPublicKey.
+	if _, err := user.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: aws.String("alias/signer")}); err != nil {
+		t.Fatalf("seeded user's managed policy: %v", err)
 	}
 	// The second account's pinned root key sees its key in eu-west-1.
 	other := newClient(ts.URL, "eu-west-1", seedAcctKey, seedAcctSec)
@@ -353,6 +367,8 @@ func TestSeedConflicts(t *testing.T) {
 			"seed: users[1] (ci): access key id " + seedUserKey + " exists with another secret", nil},
 		{"other trust policy", `"arn:aws:iam::111122223333:user/build/ci"`, `"arn:aws:iam::111122223333:root"`,
 			"seed: roles[0] (app): exists with another trust policy", nil},
+		{"other managed policy", `"Action": "kms:GetPublicKey"`, `"Action": "kms:Verify"`,
+			"seed: managedPolicies[0] (read-public-keys): exists with another default version", nil},
 		{"other account secret", "secretAccessKey: " + seedAcctSec, "secretAccessKey: seedExampleSecretForAccount000000000000",
 			"seed: accounts[0] (444455556666): access key id " + seedAcctKey + " exists with another secret", nil},
 	}
