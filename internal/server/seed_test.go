@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -8,11 +9,13 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -537,4 +540,48 @@ func strip(s string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestSeedMaterialLikeImported: seeded material of an EXTERNAL key is
+// stored as an import stores it (a later import of the same bytes matches
+// it, of other bytes is refused), sealed, and never in plain in the data
+// dir or the logs, not even when a conflicting seed is refused.
+func TestSeedMaterialLikeImported(t *testing.T) {
+	dir := t.TempDir()
+	var logs syncBuf
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, b := newMaterial(t), newMaterial(t)
+	doc := func(m []byte) []byte {
+		return []byte("keys:\n  - id: " + seedAppKey + "\n    origin: EXTERNAL\n    material: base64:" + base64.StdEncoding.EncodeToString(m) + "\n")
+	}
+	cfg := server.Config{DataDir: dir, Seed: doc(a), Logger: logger}
+	ts := startServer(t, cfg)
+	c := ts.client(testRegion)
+	k, err := ts.Store().GetKey(ctx, seedAppKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := importMaterial(t, c, seedAppKey, a, nil); aws.ToString(out.KeyMaterialId) != k.CurrentMaterialID {
+		t.Errorf("re-import gave material %s, the seed %s", aws.ToString(out.KeyMaterialId), k.CurrentMaterialID)
+	}
+	alg := types.AlgorithmSpecRsaesOaepSha256
+	p := getParams(t, c, seedAppKey, alg, types.WrappingKeySpecRsa2048)
+	_, err = c.ImportKeyMaterial(ctx, importInput(t, seedAppKey, p, alg, b, nil))
+	wantCode(t, err, "IncorrectKeyMaterialException")
+	encryptWith(t, c, seedAppKey, "x")
+	checkNotInPlain(t, ts, dir, &logs, a)
+	if raw := storedMaterial(t, dir, seedAppKey); !bytes.Equal(raw, a) {
+		t.Fatal("the stored material does not unseal to the seeded one")
+	}
+
+	cfg.Seed, cfg.RootAccessKeyID, cfg.RootSecretAccessKey = doc(b), testAccessKeyID, testSecret
+	_, err = server.Open(cfg)
+	if err == nil || !strings.Contains(err.Error(), "exists with other key material") {
+		t.Fatalf("Open = %v", err)
+	}
+	for _, f := range []string{hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), string(b)} {
+		if strings.Contains(err.Error(), f) || bytes.Contains(logs.bytes(), []byte(f)) {
+			t.Fatal("the refusal shows the material")
+		}
+	}
 }
