@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openkms/kms"
+	"github.com/openkms/kms/internal/keys"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -179,7 +180,7 @@ func defaultUsage(spec kms.KeySpec) kms.KeyUsage {
 	switch {
 	case spec == kms.KeySpecSymmetricDefault:
 		return kms.KeyUsageEncryptDecrypt
-	case len(spec) > 5 && spec[:5] == "HMAC_":
+	case keys.IsHMAC(spec):
 		return kms.KeyUsageGenerateVerifyMAC
 	}
 	return kms.KeyUsageSignVerify
