@@ -17,6 +17,7 @@ require (
 	github.com/emmansun/gmsm v0.44.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/segmentio/asm v1.2.1
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.59.0
 	golang.org/x/sys v0.50.0
 	modernc.org/sqlite v1.62.0

@@ -22,4 +22,5 @@ const (
 	envAuditSync       = "KMS_AUDIT_SYNC"             // --audit-sync (changes or always)
 	envAuditSyncEvery  = "KMS_AUDIT_SYNC_INTERVAL"    // --audit-sync-interval (e.g. 10ms)
 	envPprofListen     = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
+	envSeed            = "KMS_SEED"                   // --seed (a seed file applied at every start)
 )

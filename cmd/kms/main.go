@@ -130,6 +130,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"which answers wait for their audit record's fdatasync: changes (requests that change state; the others' records are synced within --audit-sync-interval) or always")
 	fs.StringVar(&syncInterval, "audit-sync-interval", env(envAuditSyncEvery, audit.DefaultSyncInterval.String()),
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
+	var seedFile string
+	fs.StringVar(&seedFile, "seed", env(envSeed, ""), "YAML file of accounts, keys, aliases and IAM users applied at every start, all or nothing (this server's format or local-kms's; see examples/seed.yaml)")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
 	// LocalStack drop-in: pinned root credentials and its custom key tags.
@@ -175,6 +177,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if seedFile != "" {
+		b, err := os.ReadFile(seedFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "kms server: --seed: %v\n", err)
+			return 2
+		}
+		cfg.Seed = b
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	for _, r := range strings.Split(regions, ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -191,6 +201,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	cfg.Logger = log
 
 	srv, err := server.Open(cfg)
+	clear(cfg.Seed) // applied (or refused): no copy of its material stays in memory
 	if err != nil {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 1

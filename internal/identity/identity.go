@@ -554,7 +554,7 @@ func (i *Identity) sameSecret(ctx context.Context, id, secret string) error {
 	}
 	defer clear(stored)
 	if subtle.ConstantTimeCompare(stored, []byte(secret)) != 1 {
-		return fmt.Errorf("access key id %s exists with another secret", id)
+		return fmt.Errorf("access key id %s %w", id, ErrOtherSecret)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package server
 
-import "github.com/openkms/kms/internal/api"
+import (
+	"github.com/openkms/kms/internal/api"
+	"github.com/openkms/kms/internal/store"
+)
 
 // SetAuditor replaces the auditor of the API handler, before Serve. It is
 // for the benchmark that compares the real audit store with a discarding
@@ -12,3 +15,6 @@ func (s *Server) SetAuditor(a api.Auditor) {
 	}
 	h.Audit = a
 }
+
+// Store returns the server's store, for tests that compare what is stored.
+func (s *Server) Store() store.Store { return s.store }

@@ -70,6 +70,11 @@ func TestOnPostgres(t *testing.T) {
 		{"CrossAccountRecords", TestCrossAccountRecords},
 		{"MultiRegionKeys", TestMultiRegionKeys},
 		{"MultiRegionDeletion", TestMultiRegionDeletion},
+		{"SeedExample", TestSeedExample},
+		{"SeedSecondStartWritesNothing", TestSeedSecondStartWritesNothing},
+		{"SeedLocalKMS", TestSeedLocalKMS},
+		{"SeedConflicts", TestSeedConflicts},
+		{"SeedCompletesInterruptedApply", TestSeedCompletesInterruptedApply},
 	} {
 		t.Run(tc.name, tc.test)
 	}

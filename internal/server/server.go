@@ -57,6 +57,13 @@ type Config struct {
 	// AllowCustomKeyIDs honours LocalStack's _custom_id_ and
 	// _custom_key_material_ CreateKey tags; off, they are refused.
 	AllowCustomKeyIDs bool
+	// Seed is the content of a seed file (package seed; `kms server
+	// --seed`): accounts, keys, aliases and IAM users and roles that Open
+	// makes exist, after the store opens and before serving, at every
+	// start. nil applies none. Check parses it, so a bad file is refused
+	// before anything is written; an entry that conflicts with what is
+	// stored makes Open fail with nothing of the file applied.
+	Seed []byte
 	// SweepInterval is how often due key deletions run; 0 means a minute.
 	SweepInterval time.Duration
 	// AuditRetention is how long audit records are kept; 0 keeps them
@@ -195,6 +202,9 @@ func (cfg Config) Check() error {
 	if _, err := cfg.tlsConfig(); err != nil {
 		return err
 	}
+	if _, err := cfg.parseSeed(); err != nil {
+		return err
+	}
 	return checkStore(cfg.Store)
 }
 
@@ -224,11 +234,23 @@ func (cfg Config) tlsConfig() (*tls.Config, error) {
 
 // open opens the data dir, whose lock the caller holds, for Open.
 func open(cfg Config, lock *dirLock) (*Server, error) {
+	sd, err := cfg.parseSeed()
+	if err != nil {
+		return nil, err
+	}
+	// The server's own account, listed with pinned credentials, is made
+	// with them on a first start rather than with random ones.
+	if sd != nil && cfg.RootAccessKeyID == "" {
+		for _, a := range sd.Accounts {
+			if a.ID == cfg.AccountID {
+				cfg.RootAccessKeyID, cfg.RootSecretAccessKey = a.AccessKeyID, a.SecretAccessKey
+			}
+		}
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, lock: lock}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var err error
 	if cfg.Store != "" {
 		err = s.openCluster()
 	} else {
@@ -254,6 +276,25 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		s.identity.Close()
 		s.closeBackends()
 		return nil, err
+	}
+	// The seed goes in before the data dir's audit trail opens (which
+	// starts a segment), so a refused seed leaves the data dir unchanged.
+	if sd != nil {
+		err := s.applySeed(context.Background(), sd)
+		sd.Wipe()
+		s.cfg.Seed = nil // the server keeps no copy of the file's material
+		if err != nil {
+			s.identity.Close()
+			s.closeBackends()
+			return nil, err
+		}
+	}
+	if cfg.Store == "" {
+		if err := s.openAudit(); err != nil {
+			s.identity.Close()
+			s.closeBackends()
+			return nil, err
+		}
 	}
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
 		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted, AllowCustomKeyIDs: cfg.AllowCustomKeyIDs})
@@ -312,15 +353,21 @@ func (s *Server) closeBackends() error {
 	return errors.Join(err, s.store.Close())
 }
 
-// openEmbedded opens the seal, the store and the audit trail of the data
-// dir.
+// openEmbedded opens the seal and the store of the data dir; openAudit
+// then opens its audit trail.
 func (s *Server) openEmbedded() error {
-	cfg := s.cfg
-	sealer, st, _, err := openData(cfg, true)
+	sealer, st, _, err := openData(s.cfg, true)
 	if err != nil {
 		return err
 	}
 	s.sealer, s.store = sealer, st
+	return nil
+}
+
+// openAudit opens the audit trail of the data dir.
+func (s *Server) openAudit() error {
+	cfg, sealer := s.cfg, s.sealer
+	var err error
 	s.Audit, err = audit.Open(audit.Config{
 		Path:         filepath.Join(cfg.DataDir, auditFile),
 		Signer:       AuditSigner(sealer),
@@ -331,7 +378,7 @@ func (s *Server) openEmbedded() error {
 		SyncInterval: cfg.AuditSyncInterval,
 	})
 	if err != nil {
-		st.Close()
+		s.Audit = nil
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil

@@ -417,6 +417,10 @@ func materialAAD(keyID, materialID string) []byte {
 // spec: an AES key, an HMAC key, or a key pair (which has passed its
 // pair-wise consistency test) as PKCS#8.
 func (s *Service) newMaterial(keyID string, spec kms.KeySpec) (*store.Material, error) {
+	return sealNewMaterial(s.sealer, keyID, spec, s.now())
+}
+
+func sealNewMaterial(sealer *seal.Sealer, keyID string, spec kms.KeySpec, now time.Time) (*store.Material, error) {
 	var b []byte
 	switch {
 	case spec == kms.KeySpecSymmetricDefault:
@@ -447,11 +451,11 @@ func (s *Service) newMaterial(keyID string, spec kms.KeySpec) (*store.Material, 
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.sealer.Seal(b, materialAAD(keyID, mid.String()))
+	sealed, err := sealer.Seal(b, materialAAD(keyID, mid.String()))
 	if err != nil {
 		return nil, err
 	}
-	return &store.Material{KeyID: keyID, ID: mid.String(), Sealed: sealed, Created: s.now().UTC()}, nil
+	return &store.Material{KeyID: keyID, ID: mid.String(), Sealed: sealed, Created: now.UTC()}, nil
 }
 
 // --- pagination markers ---
