@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/openkms/kms"
-	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/identity"
+	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/policy"
 	"go.yaml.in/yaml/v3"
 )
