@@ -139,3 +139,22 @@ func TestEphemeralRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestEphemeralStopDuringStart: a SIGTERM at any moment of a start leaves
+// nothing behind. Signals are caught before the temporary dir is made, so
+// this holds whichever step the signal lands in; the delays only spread
+// the signals over the steps.
+func TestEphemeralStopDuringStart(t *testing.T) {
+	tmp := t.TempDir()
+	for i := range 12 {
+		cmd := exec.Command(kmsBinary, "server", "--ephemeral", "--listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 4 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait() // killed by the signal early on, exit 0 once it is caught
+		emptyDir(t, tmp)
+	}
+}
