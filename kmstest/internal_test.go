@@ -2,6 +2,8 @@ package kmstest
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +51,47 @@ func TestTailBuffer(t *testing.T) {
 			last := string(rune('a'+(tc.lines-1)%26)) + "\n"
 			if !strings.HasSuffix(got, last) || len(got) > 64+len("(earlier lines dropped)\n") {
 				t.Fatalf("kept %q", got)
+			}
+		})
+	}
+}
+
+// fakeTB records what NewServer does with its test; the embedded TB (the
+// real test) answers the rest.
+type fakeTB struct {
+	testing.TB
+	failed   bool
+	logs     []string
+	cleanups []func()
+}
+
+func (f *fakeTB) Helper()           {}
+func (f *fakeTB) Failed() bool      { return f.failed }
+func (f *fakeTB) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeTB) Logf(format string, args ...any) {
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+// TestLogOnFailure: NewServer's default logger shows the server's log in
+// the test's log only when the test failed.
+func TestLogOnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		failed  bool
+		wantLog bool
+	}{
+		{"passed", false, false},
+		{"failed", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeTB{TB: t, failed: tc.failed}
+			NewServer(f)
+			for _, fn := range slices.Backward(f.cleanups) {
+				fn()
+			}
+			logged := strings.Join(f.logs, "\n")
+			if got := strings.Contains(logged, "root credentials written"); got != tc.wantLog {
+				t.Fatalf("server log shown %v, want %v: %q", got, tc.wantLog, logged)
 			}
 		})
 	}
