@@ -213,7 +213,7 @@ func (s *Server) CredentialsFile() string { return filepath.Join(s.cfg.DataDir, 
 // Check refuses a configuration that could not serve, before anything is
 // written to disk: a bad account id, half of a TLS pair or of the pinned
 // root credentials, a certificate that does not load, plain HTTP off
-// loopback.
+// loopback, an ephemeral server given a place of the caller's to write to.
 func (cfg Config) Check() error {
 	if cfg.Ephemeral {
 		for _, c := range []struct {
