@@ -5,6 +5,7 @@ package main
 // create` and `kms audit` read the data dir and seal ones too.
 const (
 	envDataDir         = "KMS_DATA_DIR"               // --data-dir
+	envEphemeral       = "KMS_EPHEMERAL"              // --ephemeral (1 or true)
 	envStore           = "KMS_STORE"                  // --store (postgres://...; empty: embedded)
 	envListen          = "KMS_LISTEN"                 // --listen
 	envAccountID       = "KMS_ACCOUNT_ID"             // --account-id

@@ -24,7 +24,7 @@ func TestLocalStackAWSCLI(t *testing.T) {
 		{"env", nil, []string{"KMS_ROOT_ACCESS_KEY_ID=test", "KMS_ROOT_SECRET_ACCESS_KEY=test", "KMS_ACCOUNT_ID=000000000000", "KMS_ALLOW_CUSTOM_KEY_IDS=true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startKMSArgs(t, t.TempDir(), tc.args, tc.env...)
+			p := startKMSArgs(t, append([]string{"--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, tc.args...), tc.env...)
 			work := t.TempDir() // no credentials file: the CLI signs with the env's
 			cli := newAWSCLI(t, p.URL, work)
 			cli.env = []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -84,6 +85,14 @@ func usage(w io.Writer) {
 `)
 }
 
+// given reports whether a flag was set on the command line or through its
+// environment variable.
+func given(fs *flag.FlagSet, name, envName string) bool {
+	_, set := os.LookupEnv(envName)
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -132,6 +141,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
 	var seedFile string
 	fs.StringVar(&seedFile, "seed", env(envSeed, ""), "YAML file of accounts, keys, aliases and IAM users applied at every start, all or nothing (this server's format or local-kms's; see examples/seed.yaml)")
+	ephemeral, err := strconv.ParseBool(env(envEphemeral, "false"))
+	if err != nil {
+		fmt.Fprintf(stderr, "kms server: bad %s %q: want 1 or 0\n", envEphemeral, os.Getenv(envEphemeral))
+		return 2
+	}
+	fs.BoolVar(&cfg.Ephemeral, "ephemeral", ephemeral, "keep everything in a new temporary data dir (under $TMPDIR, named "+server.EphemeralPrefix+"*), removed at exit")
 	var pprofAddr string
 	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
 	// LocalStack drop-in: pinned root credentials and its custom key tags.
@@ -145,6 +160,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"honour LocalStack's _custom_id_ and _custom_key_material_ CreateKey tags (default: refuse them)")
 	if !parseFlags(fs, args, stderr) {
 		return 2
+	}
+	if cfg.Ephemeral && !given(fs, "data-dir", envDataDir) {
+		cfg.DataDir = "" // the default; Check refuses one given
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -200,6 +218,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Logger = log
 
+	// Caught from before Open, so that a signal during a start still runs
+	// Close (which removes an ephemeral server's data dir).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	srv, err := server.Open(cfg)
 	clear(cfg.Seed) // applied (or refused): no copy of its material stays in memory
 	if err != nil {
@@ -207,6 +229,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
+	if ctx.Err() != nil {
+		log.Info("stopped before serving")
+		return 0
+	}
 	ln, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
@@ -227,10 +253,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "kms %s listening on %s://%s (data dir %s)\n", version, scheme, ln.Addr(), cfg.DataDir)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	// Scripts read the URL as the word after "listening on"; an ephemeral
+	// server's credentials file is named rather than printed, as secrets on
+	// stdout end up in CI logs.
+	where := "data dir " + srv.DataDir()
+	if cfg.Ephemeral {
+		where = "ephemeral data dir " + srv.DataDir() + ", credentials " + srv.CredentialsFile()
+	}
+	fmt.Fprintf(stdout, "kms %s listening on %s://%s (%s)\n", version, scheme, ln.Addr(), where)
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 1

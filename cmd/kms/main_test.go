@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd     *exec.Cmd
 	URL     string
+	line    string // the "listening on" line
 	stderr  *syncBuffer
 	done    chan struct{} // closed when the process has exited
 	waitErr error
@@ -86,13 +87,13 @@ func (s *syncBuffer) String() string {
 // /healthz answers.
 func startKMS(t testing.TB, dir string, env ...string) *proc {
 	t.Helper()
-	return startKMSArgs(t, dir, nil, env...)
+	return startKMSArgs(t, []string{"--data-dir", dir, "--listen", "127.0.0.1:0"}, env...)
 }
 
-// startKMSArgs is startKMS with more flags for `kms server`.
-func startKMSArgs(t testing.TB, dir string, args []string, env ...string) *proc {
+// startKMSArgs is startKMS with the flags of `kms server` given.
+func startKMSArgs(t testing.TB, args []string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(kmsBinary, append([]string{"server", "--data-dir", dir, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(kmsBinary, append([]string{"server"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -107,8 +108,8 @@ func startKMSArgs(t testing.TB, dir string, args []string, env ...string) *proc 
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if _, addr, ok := strings.Cut(sc.Text(), " listening on "); ok {
-				lines <- strings.Fields(addr)[0]
+			if strings.Contains(sc.Text(), " listening on ") {
+				lines <- sc.Text()
 			}
 		}
 		close(lines)
@@ -122,11 +123,12 @@ func startKMSArgs(t testing.TB, dir string, args []string, env ...string) *proc 
 		p.wait()
 	})
 	select {
-	case u, ok := <-lines:
+	case line, ok := <-lines:
 		if !ok {
 			t.Fatalf("kms server exited before listening:\n%s", p.stderr)
 		}
-		p.URL = u
+		_, addr, _ := strings.Cut(line, " listening on ")
+		p.URL, p.line = strings.Fields(addr)[0], line
 	case <-time.After(60 * time.Second):
 		t.Fatalf("kms server did not start:\n%s", p.stderr)
 	}

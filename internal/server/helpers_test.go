@@ -34,10 +34,10 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg server.Config) *testServer {
 	t.Helper()
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && !cfg.Ephemeral {
 		cfg.DataDir = t.TempDir()
 	}
-	if onPostgres && cfg.Store == "" {
+	if onPostgres && cfg.Store == "" && !cfg.Ephemeral {
 		cfg.Store = pgtest.DSN(t)
 	}
 	cfg.Listen = "127.0.0.1:0"

@@ -36,6 +36,12 @@ const DefaultListen = "127.0.0.1:7900"
 // Config is everything `kms server` can be told.
 type Config struct {
 	DataDir string
+	// Ephemeral keeps everything in a new temporary directory (under
+	// os.TempDir, named EphemeralPrefix...) instead of DataDir, removed by
+	// Close or by a failed Open. DataDir, Store and SealKeyFile must then be
+	// empty: a dir or database of the caller's would not be removed, and a
+	// new root key file would outlive the data it opens.
+	Ephemeral bool
 	// Store is the URL of the PostgreSQL database of a cluster
 	// (postgres://...): keys, identities, the seal's state and the audit
 	// trail live there, shared by every node. "" keeps them in DataDir.
@@ -118,8 +124,9 @@ type AuditTrail interface {
 }
 
 const (
-	dbFile    = "kms.db"
-	auditFile = "audit.db"
+	dbFile          = "kms.db"
+	auditFile       = "audit.db"
+	credentialsFile = "credentials"
 )
 
 // auditSigningLabel derives the key that signs audit checkpoints from the
@@ -157,7 +164,12 @@ func openData(cfg Config, create bool) (sealer *seal.Sealer, st store.Store, fre
 	return sealer, st, fresh, nil
 }
 
-// Open opens (or, on first start, creates) the data dir.
+// EphemeralPrefix begins the name of an ephemeral server's data dir, so
+// that one left behind by a kill -9 can be found and removed.
+const EphemeralPrefix = "kms-ephemeral-"
+
+// Open opens (or, on first start, creates) the data dir; with
+// cfg.Ephemeral, a new temporary one.
 func Open(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -168,9 +180,27 @@ func Open(cfg Config) (*Server, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	if cfg.Ephemeral {
+		dir, err := os.MkdirTemp("", EphemeralPrefix)
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir = dir
+		s, err := openDir(cfg)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	return openDir(cfg)
+}
+
+// openDir locks and opens the data dir, which exists.
+func openDir(cfg Config) (*Server, error) {
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -183,11 +213,31 @@ func Open(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// DataDir returns the server's data dir: the temporary one of an
+// ephemeral server.
+func (s *Server) DataDir() string { return s.cfg.DataDir }
+
+// CredentialsFile returns the path of the first account's root
+// credentials (an AWS shared-credentials file, profile default). A cluster
+// node that did not make the account has none.
+func (s *Server) CredentialsFile() string { return filepath.Join(s.cfg.DataDir, credentialsFile) }
+
 // Check refuses a configuration that could not serve, before anything is
 // written to disk: a bad account id, half of a TLS pair or of the pinned
 // root credentials, pinned credentials no SDK could sign with, a
-// certificate that does not load, plain HTTP off loopback.
+// certificate that does not load, plain HTTP off loopback, an ephemeral
+// server given a place of the caller's to write to.
 func (cfg Config) Check() error {
+	if cfg.Ephemeral {
+		for _, c := range []struct {
+			set  bool
+			flag string
+		}{{cfg.DataDir != "", "--data-dir (KMS_DATA_DIR)"}, {cfg.Store != "", "--store (KMS_STORE)"}, {cfg.SealKeyFile != "", "--seal-key-file (KMS_SEAL_KEY_FILE)"}} {
+			if c.set {
+				return fmt.Errorf("--ephemeral cannot be combined with %s: an ephemeral server keeps everything in a temporary dir of its own, removed at exit", c.flag)
+			}
+		}
+	}
 	if cfg.AccountID != "" && !validAccountID(cfg.AccountID) {
 		return fmt.Errorf("account id %q must be 12 digits", cfg.AccountID)
 	}
@@ -341,7 +391,11 @@ func (s *Server) Close() error {
 	}
 	s.Service.Close()
 	s.identity.Close()
-	return errors.Join(s.closeBackends(), s.lock.unlock())
+	err := errors.Join(s.closeBackends(), s.lock.unlock())
+	if s.cfg.Ephemeral {
+		err = errors.Join(err, os.RemoveAll(s.cfg.DataDir))
+	}
+	return err
 }
 
 // closeBackends closes the audit trail and the store.
@@ -410,7 +464,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if id == "" { // Check saw that both or neither are set
 		id, secret = identity.NewAccessKey()
 	}
-	path := filepath.Join(s.cfg.DataDir, "credentials")
+	path := s.CredentialsFile()
 	if err := writeCredentials(path, "default", id, secret); err != nil {
 		return err
 	}
