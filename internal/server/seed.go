@@ -61,12 +61,22 @@ func (s *Server) applySeed(ctx context.Context, sd *seed.Seed) error {
 
 func (s *Server) runSeed(ctx context.Context, actions []seedAction) error {
 	defer s.identity.Purge()
-	for _, a := range actions {
-		if err := a(ctx); err != nil {
-			return fmt.Errorf("seed: %w", err)
+	run := func(ctx context.Context) error {
+		for _, a := range actions {
+			if err := a(ctx); err != nil {
+				return fmt.Errorf("seed: %w", err)
+			}
 		}
+		return nil
 	}
-	return nil
+	// One transaction where the store has them (SQLite): one commit for
+	// the whole file, and all of it or nothing. Elsewhere each write is
+	// its own, and a start that stops halfway is completed by the next
+	// (see applySeed).
+	if b, ok := s.store.(store.Bulker); ok {
+		return b.Bulk(ctx, run)
+	}
+	return run(ctx)
 }
 
 func conflict(entry, format string, args ...any) error {

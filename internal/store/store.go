@@ -42,6 +42,18 @@ var (
 	ErrUnavailable = kms.ErrUnavailable
 )
 
+// Bulker is implemented by a store that can make many writes one
+// transaction: Bulk runs fn, and every write fn makes through the store
+// with the context fn is given joins one transaction, committed (and
+// synced once) if fn returns nil, rolled back otherwise. Reads see the
+// transaction's writes only where a write method reads (existence checks
+// and the like); fn must not wait for other goroutines' writes. It is for
+// writes made before the server serves, such as a seed file applied at
+// start: thousands of keys cost one commit, and all or none of them land.
+type Bulker interface {
+	Bulk(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // AccountLocker is implemented by a store that several processes share (a
 // cluster's PostgreSQL database). LockAccount serializes, across all of
 // them, the IAM changes of one account that check before they write (at

@@ -127,6 +127,46 @@ func Open(path string) (*Store, error) {
 	return &Store{w: w, r: &readDB{DB: r}}, nil
 }
 
+// Bulk implements [store.Bulker]: fn's writes run in one transaction of
+// the writer connection (write finds it in the context), through
+// statements prepared once for the transaction: parsing an INSERT costs
+// SQLite more than running it, and a seed makes thousands of each.
+func (s *Store) Bulk(ctx context.Context, fn func(ctx context.Context) error) error {
+	return InTx(ctx, s.w, func(tx *sql.Tx) error {
+		return fn(context.WithValue(ctx, bulkTx{}, &bulk{tx: tx, stmts: map[string]*sql.Stmt{}}))
+	})
+}
+
+// bulkTx is the context key of Bulk's transaction.
+type bulkTx struct{}
+
+// bulk is Bulk's transaction and its prepared statements, which close
+// with it. One goroutine uses it (Bulker's contract), so it has no lock.
+type bulk struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns query prepared in the transaction of ctx's Bulk, if tx is
+// that transaction; nil otherwise.
+func bulkStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	b, ok := ctx.Value(bulkTx{}).(*bulk)
+	if !ok || b.tx != tx {
+		return nil, nil
+	}
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[query] = st
+	return st, nil
+}
+
+var _ store.Bulker = (*Store)(nil)
+
 // Close closes both pools. Closing the writer last lets SQLite checkpoint
 // the WAL into the main file.
 func (s *Store) Close() error {
@@ -135,6 +175,9 @@ func (s *Store) Close() error {
 
 // write runs fn in a write transaction and commits it.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if b, ok := ctx.Value(bulkTx{}).(*bulk); ok {
+		return fn(b.tx) // inside Bulk: its transaction, committed at its end
+	}
 	return InTx(ctx, s.w, fn)
 }
 
@@ -200,7 +243,16 @@ func fromMillis(n sql.NullInt64) time.Time {
 
 // exec runs one statement and reports whether it touched any row.
 func exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
-	res, err := tx.ExecContext(ctx, query, args...)
+	st, err := bulkStmt(ctx, tx, query)
+	if err != nil {
+		return false, err
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -212,7 +264,15 @@ func exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, err
 // within a write transaction.
 func exists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
 	var one int
-	err := tx.QueryRowContext(ctx, query, args...).Scan(&one)
+	st, err := bulkStmt(ctx, tx, query)
+	if err != nil {
+		return false, err
+	}
+	if st != nil {
+		err = st.QueryRowContext(ctx, args...).Scan(&one)
+	} else {
+		err = tx.QueryRowContext(ctx, query, args...).Scan(&one)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -476,7 +536,7 @@ func (s *Store) SetPrimaryRegion(ctx context.Context, id, region string) error {
 
 func insertTags(ctx context.Context, tx *sql.Tx, keyID string, tags []kms.Tag) error {
 	for i, t := range tags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO key_tags
+		if _, err := exec(ctx, tx, `INSERT INTO key_tags
 			(key_id, position, tag_key, tag_value) VALUES (?, ?, ?, ?)`,
 			keyID, i, t.Key, t.Value); err != nil {
 			return err

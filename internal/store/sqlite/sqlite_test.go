@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -874,5 +875,55 @@ func TestUpgradeFromV6(t *testing.T) {
 	k, err := s.GetKey(ctx, v1KeyID)
 	if err != nil || k.PrimaryRegion != "" || k.PendingWindowDays != 0 {
 		t.Errorf("key after the upgrade: %+v, %v", k, err)
+	}
+}
+
+// TestBulk: the writes made in a Bulk are one transaction: all of them
+// when fn succeeds, none when it fails, and they see each other (an alias
+// of a key made earlier in the same Bulk).
+func TestBulk(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "kms.db"))
+	key := func(n int) kms.Key {
+		return kms.Key{ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", n), Account: "111122223333", Region: "us-east-1",
+			Spec: kms.KeySpecSymmetricDefault, Usage: kms.KeyUsageEncryptDecrypt, Origin: kms.OriginAWSKMS,
+			Manager: kms.KeyManagerCustomer, State: kms.KeyStateEnabled, Policy: "{}", CreationDate: time.Now(),
+			Tags: []kms.Tag{{Key: "n", Value: fmt.Sprint(n)}}}
+	}
+	write := func(ctx context.Context, from, to int) error {
+		for n := from; n < to; n++ {
+			if err := s.CreateKey(ctx, key(n), nil); err != nil {
+				return err
+			}
+			if err := s.CreateAlias(ctx, kms.Alias{Name: fmt.Sprintf("alias/k%d", n), Account: "111122223333", Region: "us-east-1", TargetKeyID: key(n).ID,
+				CreationDate: time.Now(), LastUpdatedDate: time.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.Bulk(ctx, func(ctx context.Context) error { return write(ctx, 0, 50) }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := s.Bulk(ctx, func(ctx context.Context) error {
+		if err := write(ctx, 50, 60); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Bulk returned %v, want fn's error", err)
+	}
+	ks, err := s.ListKeys(ctx, store.KeyFilter{Account: "111122223333", Region: "us-east-1"})
+	if err != nil || len(ks) != 50 || len(ks[49].Tags) != 1 {
+		t.Fatalf("after a Bulk of 50 and a failed one: %d keys, %v", len(ks), err)
+	}
+	if n, err := s.CountAliases(ctx, key(10).ID); err != nil || n != 1 {
+		t.Fatalf("aliases of key 10: %d, %v", n, err)
+	}
+	// Outside a Bulk, writes are their own transactions again.
+	if err := write(ctx, 60, 61); err != nil {
+		t.Fatal(err)
 	}
 }
