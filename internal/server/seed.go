@@ -33,10 +33,10 @@ type seedAction func(ctx context.Context) error
 // one conflicts; only then does it write what is missing, leaving what
 // matches untouched (so a second start writes nothing).
 //
-// The writes are not one transaction (the Store interface has none across
-// its methods), but each is, and each is ordered so that what a crash
-// leaves is a prefix that the next start's comparison finds matching and
-// completes: an account's row after its root key, a key's row with its
+// On a store that is a Bulker (SQLite) the writes are one transaction
+// (runSeed). Elsewhere (PostgreSQL) each is its own, ordered so that what
+// a crash leaves is a prefix that the next start's comparison finds
+// matching and completes: an account's row after its root key, a key's row with its
 // current material before its earlier ones and its copies, aliases last.
 func (s *Server) applySeed(ctx context.Context, sd *seed.Seed) error {
 	// A cluster's other node may apply the same file at the same time:
