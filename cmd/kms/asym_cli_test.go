@@ -77,21 +77,14 @@ func TestREADMESigningScripts(t *testing.T) {
 	}
 
 	r := runScript(t, "README scripts", script)
-	work, stdout, stderr := r.work, &r.stdout, &r.stderr
+	stdout, stderr := &r.stdout, &r.stderr
 	want := []string{"Verified OK", "Verified OK", "True", "True", "forged token rejected", "same secret"}
 	if got := strings.Split(strings.TrimSpace(stdout.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("README scripts printed:\n%s\nwant:\n%s\nstderr:\n%s", stdout.String(), strings.Join(want, "\n"), stderr.String())
 	}
 
 	// The signatures verify with Go's crypto too, against the artifact.
-	read := func(name string) []byte {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(work, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return r.read(t, name) }
 	k, err := x509.ParsePKIXPublicKey(read("pub.der"))
 	if err != nil {
 		t.Fatal(err)

@@ -292,3 +292,13 @@ func runScript(t *testing.T, what, script string) *scriptRun {
 	}
 	return r
 }
+
+// read returns a file the script wrote.
+func (r *scriptRun) read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.work, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -80,20 +80,13 @@ func TestImportECCScript(t *testing.T) {
 		}
 	}
 	r := runScript(t, "import script", eccImportScript)
-	work, stdout, stderr := r.work, &r.stdout, &r.stderr
+	stdout, stderr := &r.stdout, &r.stderr
 	// import-key-material prints its JSON answer; the checks print the rest.
 	if out := stdout.String(); !strings.HasSuffix(out, "Verified OK\nsame public key\n") || !strings.Contains(out, `"KeyMaterialId"`) {
 		t.Fatalf("import script printed:\n%s\nstderr:\n%s", out, stderr.String())
 	}
 
-	read := func(name string) []byte {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(work, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return r.read(t, name) }
 	k, err := x509.ParsePKCS8PrivateKey(read("PlaintextKeyMaterial.der"))
 	if err != nil {
 		t.Fatal(err)

@@ -374,23 +374,9 @@ func (s *Seed) check(d Defaults) error {
 	}
 	users := map[string]bool{}
 	for _, u := range s.Users {
-		if err := attachedOK(u.Entry, u.Account, u.Attached); err != nil {
+		if err := checkOwner(u.Entry, "user", u.Account, u.Name, u.Path, u.Attached, users, attachedOK, accountOK); err != nil {
 			return err
 		}
-		if err := accountOK(u.Entry, u.Account); err != nil {
-			return err
-		}
-		if !iamName.MatchString(u.Name) {
-			return errf(u.Entry, "user name %q is not a valid IAM name", u.Name)
-		}
-		if u.Path != "" && !pathRE.MatchString(u.Path) {
-			return errf(u.Entry, "path %q must begin and end with /", u.Path)
-		}
-		k := u.Account + "/" + strings.ToLower(u.Name)
-		if users[k] {
-			return errf(u.Entry, "user %s is given twice", u.Name)
-		}
-		users[k] = true
 		for _, ak := range u.AccessKeys {
 			if err := checkAccessKey(u.Entry, ak.ID, ak.Secret, akids); err != nil {
 				return err
@@ -405,23 +391,9 @@ func (s *Seed) check(d Defaults) error {
 	}
 	roles := map[string]bool{}
 	for _, r := range s.Roles {
-		if err := attachedOK(r.Entry, r.Account, r.Attached); err != nil {
+		if err := checkOwner(r.Entry, "role", r.Account, r.Name, r.Path, r.Attached, roles, attachedOK, accountOK); err != nil {
 			return err
 		}
-		if err := accountOK(r.Entry, r.Account); err != nil {
-			return err
-		}
-		if !iamName.MatchString(r.Name) {
-			return errf(r.Entry, "role name %q is not a valid IAM name", r.Name)
-		}
-		if r.Path != "" && !pathRE.MatchString(r.Path) {
-			return errf(r.Entry, "path %q must begin and end with /", r.Path)
-		}
-		k := r.Account + "/" + strings.ToLower(r.Name)
-		if roles[k] {
-			return errf(r.Entry, "role %s is given twice", r.Name)
-		}
-		roles[k] = true
 		if r.TrustPolicy == "" {
 			return errf(r.Entry, "a role needs a trustPolicy")
 		}
@@ -584,4 +556,29 @@ func entryName(list string, i int, id string) string {
 		return fmt.Sprintf("%s[%d]", list, i)
 	}
 	return fmt.Sprintf("%s[%d] (%s)", list, i, id)
+}
+
+// checkOwner checks what users and roles share: their account, name, path,
+// attached policies, and that the file names each once (seen, by account
+// and name in any case).
+func checkOwner(entry, kind, account, name, path string, attached []string, seen map[string]bool,
+	attachedOK func(entry, account string, names []string) error, accountOK func(entry, account string) error) error {
+	if err := attachedOK(entry, account, attached); err != nil {
+		return err
+	}
+	if err := accountOK(entry, account); err != nil {
+		return err
+	}
+	if !iamName.MatchString(name) {
+		return errf(entry, "%s name %q is not a valid IAM name", kind, name)
+	}
+	if path != "" && !pathRE.MatchString(path) {
+		return errf(entry, "path %q must begin and end with /", path)
+	}
+	k := account + "/" + strings.ToLower(name)
+	if seen[k] {
+		return errf(entry, "%s %s is given twice", kind, name)
+	}
+	seen[k] = true
+	return nil
 }
