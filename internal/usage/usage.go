@@ -505,9 +505,10 @@ func classOf(name, pairSpec string, ks []*key) Class {
 }
 
 // hours counts the UTC clock hours, within [since, until), that the
-// intervals touch from `from` on: a started hour is a billed hour, and an
-// hour two intervals touch counts once. Intervals are in time order;
-// since and until are whole hours.
+// intervals touch from `from` on: a started hour is a billed hour (so a
+// key scheduled for deletion in the second it was created is billed one
+// hour), and an hour two intervals touch counts once. Intervals are in
+// time order; since and until are whole hours.
 func hours(ivs [][2]time.Time, from, since, until time.Time) int64 {
 	var n int64
 	var done time.Time // end of the last hour counted
@@ -517,12 +518,13 @@ func hours(ivs [][2]time.Time, from, since, until time.Time) int64 {
 		if b.After(until) {
 			b = until
 		}
-		if !a.Before(b) {
+		instant := iv[0].Equal(iv[1]) && a.Equal(b) && a.Before(until)
+		if !a.Before(b) && !instant {
 			continue
 		}
 		h0 := later(a.Truncate(time.Hour), done)
 		h1 := b.Truncate(time.Hour)
-		if h1.Before(b) {
+		if h1.Before(b) || instant {
 			h1 = h1.Add(time.Hour)
 		}
 		if h1.After(h0) {

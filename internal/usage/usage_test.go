@@ -343,3 +343,21 @@ func readTrail(t *testing.T, path string) trail {
 	}
 	return tr
 }
+
+// TestInstantKey: a key scheduled for deletion in the second it was
+// created is billed the hour it was created in; one created before the
+// period and deleted exactly at its start is not billed.
+func TestInstantKey(t *testing.T) {
+	b := &builder{t: t}
+	b.req(1, "2026-10-31T20:00:00Z", acctA, "CreateKey", arnA2, "", nil, created(arnA2, "RSA_2048"))
+	b.service("2026-11-01T00:00:00Z", "DeleteKey", arnA2)
+	b.req(1, "2026-11-03T05:00:00Z", acctA, "CreateKey", arnA3, "", nil, created(arnA3, "ECC_NIST_P256"))
+	b.req(1, "2026-11-03T05:00:00Z", acctA, "ScheduleKeyDeletion", arnA3, "", nil, nil)
+	rep, err := Compute(context.Background(), b.tr, november)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Keys) != 1 || rep.Keys[0].Key != arnA3 || rep.Keys[0].KeyHours != 1 {
+		t.Errorf("rows %+v, want A3 alone, billed 1 hour", rep.Keys)
+	}
+}
