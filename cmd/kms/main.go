@@ -47,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAccount(args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "usage":
+		return runUsage(args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(args[1:], stdout, stderr)
 	case "restore":
@@ -74,6 +76,9 @@ func usage(w io.Writer) {
                                (kms account create -h lists the flags)
   kms audit verify|export|tail check, export or follow the audit log
                                (kms audit help)
+  kms usage --since DATE [flags]
+                               requests, key-months, rotations and their AWS
+                               cost, from the audit trail (kms usage -h)
   kms backup --out FILE        back up a data dir, beside its running server
                                (kms backup -h)
   kms restore --from FILE --data-dir NEW

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+)
+
+// TestUsageCLI makes a known workload on a real server, stops it, and
+// checks every figure of `kms usage --format csv`.
+func TestUsageCLI(t *testing.T) {
+	dir := t.TempDir()
+	p := startKMS(t, dir, pinned...)
+	c := p.client()
+	ctx := context.Background()
+	hour := time.Now().UTC().Truncate(time.Hour)
+	create := func(in *awskms.CreateKeyInput) string {
+		t.Helper()
+		k, err := c.CreateKey(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *k.KeyMetadata.Arn
+	}
+	sym := create(&awskms.CreateKeyInput{})
+	rsa := create(&awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
+	ecc := create(&awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	for range 5 {
+		if _, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(sym), Plaintext: []byte("usage")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign := func(key string, alg types.SigningAlgorithmSpec) {
+		t.Helper()
+		if _, err := c.Sign(ctx, &awskms.SignInput{KeyId: aws.String(key), Message: []byte("usage"), SigningAlgorithm: alg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		sign(rsa, types.SigningAlgorithmSpecRsassaPssSha256)
+	}
+	for range 2 {
+		sign(ecc, types.SigningAlgorithmSpecEcdsaSha256)
+	}
+	if _, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(sym), KeyPairSpec: types.DataKeyPairSpecRsa2048}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String("alias/aws/s3"), Plaintext: []byte("usage")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: aws.String(sym)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(ecc), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().UTC().Truncate(time.Hour) != hour {
+		t.Skip("the workload crossed an hour boundary; its key-hours are not the ones checked")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, p.stderr)
+	}
+
+	since, until := hour.Format(time.RFC3339), hour.Add(2*time.Hour).Format(time.RFC3339)
+	stdout, stderr, code := kmsCmd(t, nil, "usage", "--data-dir", dir, "--since", since, "--until", until, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("kms usage: exit %d\n%s", code, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rows[0], ","); got != "account,key_arn,key_spec,key_manager,requests,symmetric,rsa_2048,asymmetric,ecc_data_key_pair,rsa_data_key_pair,"+
+		"failed,throttled,key_hours,rotations,rotation_hours,request_cost,key_cost,rotation_cost,total_cost" {
+		t.Fatalf("header %s", got)
+	}
+	account := strings.Split(sym, ":")[4]
+	byKey := map[string]string{}
+	var managed []string
+	for _, row := range rows[1:] {
+		if row[0] != account && row[0] != "total" {
+			t.Errorf("row of account %s: %v", row[0], row)
+		}
+		if row[3] == "AWS" {
+			managed = row
+			continue
+		}
+		byKey[row[1]] = strings.Join(row[2:], ",")
+	}
+	// A key-hour costs $1/730; a symmetric or RSA_2048 request $0.000003
+	// (all free: within the free tier), an ECC one $0.000015, an RSA data
+	// key pair $0.0012.
+	want := map[string]string{
+		// CreateKey, 5 Encrypt, RotateKeyOnDemand; GenerateDataKeyPair; 2
+		// hours; its first rotation, 2 hours.
+		sym: "SYMMETRIC_DEFAULT,CUSTOMER,8,7,0,0,0,1,0,0,2,1,2,0.001221,0.002740,0.002740,0.006700",
+		// CreateKey; 3 Sign.
+		rsa: "RSA_2048,CUSTOMER,4,1,3,0,0,0,0,0,2,0,0,0.000012,0.002740,0.000000,0.002752",
+		// CreateKey, ScheduleKeyDeletion; 2 Sign; billed until scheduled
+		// for deletion: 1 hour.
+		ecc: "ECC_NIST_P256,CUSTOMER,4,2,0,2,0,0,0,0,1,0,0,0.000036,0.001370,0.000000,0.001406",
+		// 11 free symmetric-class requests: 10 above and 1 on the AWS
+		// managed key.
+		"(free tier)": ",,,,,,,,,,,,,-0.000033,0.000000,0.000000,-0.000033",
+		// 0.001272 for requests, less 0.000033, and 7 hours at $1/730.
+		"": ",,,,,,,,,,,,,,,,0.010828",
+	}
+	for k, w := range want {
+		if byKey[k] != w {
+			t.Errorf("row of %q:\n got %s\nwant %s", k, byKey[k], w)
+		}
+	}
+	if len(byKey) != len(want) {
+		t.Errorf("rows %v", byKey)
+	}
+	if strings.Join(managed[2:], ",") != "SYMMETRIC_DEFAULT,AWS,1,1,0,0,0,0,0,0,0,0,0,0.000003,0.000000,0.000000,0.000003" {
+		t.Errorf("AWS managed key's row: %v", managed)
+	}
+	if t.Failed() {
+		t.Log(stdout)
+	}
+
+	// The same trail gives the same figures, and bad flags are refused.
+	if again, _, _ := kmsCmd(t, nil, "usage", "--data-dir", dir, "--since", since, "--until", until, "--format", "csv"); again != stdout {
+		t.Errorf("a second run differs:\n%s", again)
+	}
+	if _, stderr, code := kmsCmd(t, nil, "usage", "--data-dir", dir); code != 2 || !strings.Contains(stderr, "--since is required") {
+		t.Errorf("no --since: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := kmsCmd(t, nil, "usage", "--data-dir", dir, "--since", since, "--price-requests", "-1"); code != 2 {
+		t.Errorf("negative price: exit %d\n%s", code, stderr)
+	}
+}
