@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ type builder struct {
 	tr trail
 }
 
+// eventID numbers the records, so the known-answer trail is the same each
+// time it is written.
+func (b *builder) eventID() string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", len(b.tr)+1) }
+
 // req appends n requests of account on key (none if ""); opts set the
 // error code, request parameters and response elements.
 func (b *builder) req(n int, when, account, name, key, errorCode string, params, response any) {
@@ -63,7 +68,7 @@ func (b *builder) req(n int, when, account, name, key, errorCode string, params,
 			EventVersion: audit.EventVersion, EventTime: at(when), EventSource: audit.EventSourceKMS,
 			EventName: name, AWSRegion: "us-east-1", ErrorCode: errorCode,
 			RequestParameters: params, ResponseElements: response,
-			EventID: audit.NewEventID(), EventType: audit.EventTypeAPICall, RecipientAccountID: account,
+			EventID: b.eventID(), EventType: audit.EventTypeAPICall, RecipientAccountID: account,
 			UserIdentity: &audit.UserIdentity{Type: "Root", AccountID: account},
 		}
 		if key != "" {
@@ -76,7 +81,7 @@ func (b *builder) req(n int, when, account, name, key, errorCode string, params,
 func (b *builder) service(when, name, key string) {
 	b.add(audit.Record{
 		EventVersion: audit.EventVersion, EventTime: at(when), EventSource: audit.EventSourceKMS,
-		EventName: name, AWSRegion: "us-east-1", EventID: audit.NewEventID(),
+		EventName: name, AWSRegion: "us-east-1", EventID: b.eventID(),
 		EventType: audit.EventTypeService, RecipientAccountID: arnAccount(key),
 		UserIdentity: &audit.UserIdentity{AccountID: arnAccount(key), InvokedBy: audit.InvokedByInternal},
 		Resources:    []audit.Resource{{AccountID: arnAccount(key), Type: audit.ResourceTypeKey, ARN: key}},
@@ -139,7 +144,7 @@ func workload(t *testing.T) trail {
 	b.service("2026-11-15T00:00:00Z", "DeleteKey", arnA2)
 	b.req(1, "2026-11-20T12:30:00Z", acctA, "RotateKeyOnDemand", arnA1, "", map[string]any{"keyId": arnA1}, nil)
 	b.add(audit.Record{EventTime: at("2026-11-21T00:00:00Z"), EventSource: audit.EventSourceIAM, EventName: "CreateUser",
-		AWSRegion: "us-east-1", EventID: audit.NewEventID(), RecipientAccountID: acctA})
+		AWSRegion: "us-east-1", EventID: b.eventID(), RecipientAccountID: acctA})
 	b.req(1, "2026-12-01T00:00:00Z", acctA, "Encrypt", arnA1, "", nil, nil) // after the period
 	return b.tr
 }
@@ -298,6 +303,8 @@ func TestKnownAnswers(t *testing.T) {
 		{"workload-by-key.csv", func(b *bytes.Buffer) error { return rep.WriteCSV(b, ByKey) }},
 		{"workload-by-operation.csv", func(b *bytes.Buffer) error { return rep.WriteCSV(b, ByOperation) }},
 		{"workload-by-key.json", func(b *bytes.Buffer) error { return rep.WriteJSON(b, ByKey) }},
+		{"workload-by-key.txt", func(b *bytes.Buffer) error { return rep.WriteTable(b, ByKey) }},
+		{"workload-by-operation.txt", func(b *bytes.Buffer) error { return rep.WriteTable(b, ByOperation) }},
 	} {
 		var got bytes.Buffer
 		if err := f.write(&got); err != nil {
