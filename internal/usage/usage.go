@@ -29,8 +29,9 @@
 //     rotation on; later rotations are free.
 //   - Requests: every KMS API request record counts, failed or not, except
 //     throttled ones (ThrottlingException), charged to the account that
-//     made it (recipientAccountId; a request no account made, such as one
-//     with a bad signature, bills nobody), in one of five price classes
+//     made it (userIdentity.accountId, also for a key of another account;
+//     a request no account made, such as one with a bad signature, bills
+//     nobody), in one of five price classes
 //     (see [Class]): GenerateDataKeyPair* by the pair's spec; uses of key
 //     material (Encrypt, Sign, GenerateMac, GetPublicKey, ...) by the
 //     key's spec, from its CreateKey record (symmetric if the trail does
@@ -197,10 +198,12 @@ type AccountUsage struct {
 
 // record is what Compute reads of an event's JSON.
 type record struct {
-	EventType          string `json:"eventType"`
-	ErrorCode          string `json:"errorCode"`
-	RecipientAccountID string `json:"recipientAccountId"`
-	RequestParameters  struct {
+	EventType    string `json:"eventType"`
+	ErrorCode    string `json:"errorCode"`
+	UserIdentity struct {
+		AccountID string `json:"accountId"`
+	} `json:"userIdentity"`
+	RequestParameters struct {
 		KeyID                 string `json:"keyId"`
 		KeySpec               string `json:"keySpec"`
 		CustomerMasterKeySpec string `json:"customerMasterKeySpec"`
@@ -348,11 +351,13 @@ func Compute(ctx context.Context, r Reader, q Query) (*Report, error) {
 				}
 			}
 		}
+		// The caller's account pays, even for a key of another account
+		// (whose account the record is filed with, as recipientAccountId).
 		// Requests that no account made (a bad signature) bill nobody.
-		if t.Before(since) || !t.Before(until) || rec.RecipientAccountID == "" {
+		account := rec.UserIdentity.AccountID
+		if t.Before(since) || !t.Before(until) || account == "" {
 			return nil
 		}
-		account := rec.RecipientAccountID
 		arn := ""
 		if len(ks) > 0 {
 			arn = ks[0].arn

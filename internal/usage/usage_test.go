@@ -72,7 +72,12 @@ func (b *builder) req(n int, when, account, name, key, errorCode string, params,
 			UserIdentity: &audit.UserIdentity{Type: "Root", AccountID: account},
 		}
 		if key != "" {
+			// Filed with the key's account, as the server files it.
 			r.Resources = []audit.Resource{{AccountID: arnAccount(key), Type: audit.ResourceTypeKey, ARN: key}}
+			r.RecipientAccountID = arnAccount(key)
+		}
+		if account == "" {
+			r.UserIdentity = nil
 		}
 		b.add(r)
 	}
