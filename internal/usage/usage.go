@@ -15,8 +15,9 @@
 //
 //   - A customer managed key costs PriceKeyMonth ($1) a month, prorated by
 //     the hour: a key is billed for every UTC clock hour it existed in,
-//     from its CreateKey record (or, for a key created before the trail
-//     starts, its first record) to its DeleteKey service event. A month is
+//     from its CreateKey record (a replica's ReplicateKey record; for a
+//     key created before the trail starts, its first successful record) to
+//     its DeleteKey service event. A month is
 //     HoursPerMonth (730) hours.
 //   - AWS managed keys (those used through alias/aws/<service>) cost
 //     nothing to keep; their requests are charged.
@@ -321,6 +322,12 @@ func Compute(ctx context.Context, r Reader, q Query) (*Report, error) {
 			return nil
 		}
 		// A request.
+		if ok && e.EventName == "ReplicateKey" && len(ks) == 2 {
+			// The primary, then the new replica: a key of the same spec,
+			// billed from now like any other (AWS bills each replica).
+			r := ks[1]
+			r.spec, r.intervals, r.open, r.deleted, r.seen = ks[0].spec, nil, t, false, true
+		}
 		if ok {
 			for _, k := range ks {
 				if strings.HasPrefix(rec.RequestParameters.KeyID, "alias/aws/") {

@@ -373,3 +373,28 @@ func TestInstantKey(t *testing.T) {
 		t.Errorf("rows %+v, want A3 alone, billed 1 hour", rep.Keys)
 	}
 }
+
+// TestReplica: a multi-Region replica is billed from its ReplicateKey
+// record, and its requests are priced by the primary's spec.
+func TestReplica(t *testing.T) {
+	const replica = "arn:aws:kms:eu-west-1:111111111111:key/mrk-3"
+	b := &builder{t: t}
+	b.req(1, "2026-11-02T00:00:00Z", acctA, "CreateKey", arnA3, "", nil, created(arnA3, "ECC_NIST_P256"))
+	b.req(1, "2026-11-03T00:30:00Z", acctA, "ReplicateKey", arnA3, "", nil, nil)
+	b.tr[1].Resources = append(b.tr[1].Resources, audit.Resource{AccountID: acctA, Type: audit.ResourceTypeKey, ARN: replica})
+	b.req(2, "2026-11-04T00:00:00Z", acctA, "Sign", replica, "", nil, nil)
+	rep, err := Compute(context.Background(), b.tr, november)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]KeyUsage{}
+	for _, k := range rep.Keys {
+		rows[k.Key] = k
+	}
+	if r := rows[replica]; r.Spec != "ECC_NIST_P256" || r.KeyHours != 28*24 || r.Requests[ClassAsymmetric] != 2 {
+		t.Errorf("replica: %+v", r)
+	}
+	if r := rows[arnA3]; r.KeyHours != 29*24 {
+		t.Errorf("primary: %+v", r)
+	}
+}
