@@ -199,9 +199,10 @@ type AccountUsage struct {
 
 // record is what Compute reads of an event's JSON.
 type record struct {
-	EventType    string `json:"eventType"`
-	ErrorCode    string `json:"errorCode"`
-	UserIdentity struct {
+	EventType          string `json:"eventType"`
+	ErrorCode          string `json:"errorCode"`
+	RecipientAccountID string `json:"recipientAccountId"`
+	UserIdentity       struct {
 		AccountID string `json:"accountId"`
 	} `json:"userIdentity"`
 	RequestParameters struct {
@@ -299,6 +300,12 @@ func Compute(ctx context.Context, r Reader, q Query) (*Report, error) {
 		var rec record
 		if err := json.Unmarshal(e.Raw, &rec); err != nil {
 			return fmt.Errorf("usage: record %s: %w", e.EventID, err)
+		}
+		// A request on another account's key is recorded twice, once for
+		// each account (as CloudTrail delivers it); the key owner's copy
+		// is the same request again.
+		if rec.EventType != audit.EventTypeService && rec.UserIdentity.AccountID != "" && rec.RecipientAccountID != rec.UserIdentity.AccountID {
+			return nil
 		}
 		t := e.EventTime.UTC()
 		ok := rec.ErrorCode == ""

@@ -57,7 +57,7 @@ type builder struct {
 }
 
 // eventID numbers the records, so the known-answer trail is the same each
-// time it is written.
+// time it is written. (Both copies of a cross-account request share one.)
 func (b *builder) eventID() string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", len(b.tr)+1) }
 
 // req appends n requests of account on key (none if ""); opts set the
@@ -78,6 +78,11 @@ func (b *builder) req(n int, when, account, name, key, errorCode string, params,
 		}
 		if account == "" {
 			r.UserIdentity = nil
+		}
+		if account != "" && r.RecipientAccountID != account && errorCode != "AccessDeniedException" {
+			// The key owner's copy, then the caller's (api.callerCopy).
+			b.add(r)
+			r.RecipientAccountID = account
 		}
 		b.add(r)
 	}
