@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,11 +14,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// TestUsageCLI makes a known workload on a real server, stops it, and
-// checks every figure of `kms usage --format csv`.
+// TestUsageCLI makes a known workload on a real server, with a second
+// account using a key of the first, stops it, and checks every figure of
+// `kms usage --format csv`.
 func TestUsageCLI(t *testing.T) {
 	dir := t.TempDir()
 	p := startKMS(t, dir, pinned...)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, p.stderr)
+	}
+	const other = "444455556666"
+	out, errOut, code := kmsCmd(t, nil, "account", "create", "--data-dir", dir, "--account-id", other)
+	creds := regexp.MustCompile(`aws_access_key_id = (\S+)\naws_secret_access_key = (\S+)\n`).FindStringSubmatch(out)
+	if code != 0 || creds == nil {
+		t.Fatalf("kms account create: exit %d\n%s", code, errOut)
+	}
+	p = startKMS(t, dir, pinned...)
 	c := p.client()
 	ctx := context.Background()
 	hour := time.Now().UTC().Truncate(time.Hour)
@@ -29,7 +42,15 @@ func TestUsageCLI(t *testing.T) {
 		}
 		return *k.KeyMetadata.Arn
 	}
-	sym := create(&awskms.CreateKeyInput{})
+	account := "111122223333"
+	sym := create(&awskms.CreateKeyInput{Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+		`"Principal":{"AWS":["arn:aws:iam::` + account + `:root","arn:aws:iam::` + other + `:root"]},"Action":"kms:*","Resource":"*"}]}`)})
+	// The other account's requests on sym are its to pay.
+	for range 2 {
+		if _, err := p.clientAs(testRegion, creds[1], creds[2]).Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(sym), Plaintext: []byte("usage")}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rsa := create(&awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
 	ecc := create(&awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	for range 5 {
@@ -82,18 +103,14 @@ func TestUsageCLI(t *testing.T) {
 		"failed,throttled,key_hours,rotations,rotation_hours,request_cost,key_cost,rotation_cost,total_cost" {
 		t.Fatalf("header %s", got)
 	}
-	account := strings.Split(sym, ":")[4]
 	byKey := map[string]string{}
 	var managed []string
 	for _, row := range rows[1:] {
-		if row[0] != account && row[0] != "total" {
-			t.Errorf("row of account %s: %v", row[0], row)
-		}
 		if row[3] == "AWS" {
 			managed = row
 			continue
 		}
-		byKey[row[1]] = strings.Join(row[2:], ",")
+		byKey[row[0]+" "+row[1]] = strings.Join(row[2:], ",")
 	}
 	// A key-hour costs $1/730; a symmetric or RSA_2048 request $0.000003
 	// (all free: within the free tier), an ECC one $0.000015, an RSA data
@@ -101,17 +118,20 @@ func TestUsageCLI(t *testing.T) {
 	want := map[string]string{
 		// CreateKey, 5 Encrypt, RotateKeyOnDemand; GenerateDataKeyPair; 2
 		// hours; its first rotation, 2 hours.
-		sym: "SYMMETRIC_DEFAULT,CUSTOMER,8,7,0,0,0,1,0,0,2,1,2,0.001221,0.002740,0.002740,0.006700",
+		account + " " + sym: "SYMMETRIC_DEFAULT,CUSTOMER,8,7,0,0,0,1,0,0,2,1,2,0.001221,0.002740,0.002740,0.006700",
 		// CreateKey; 3 Sign.
-		rsa: "RSA_2048,CUSTOMER,4,1,3,0,0,0,0,0,2,0,0,0.000012,0.002740,0.000000,0.002752",
+		account + " " + rsa: "RSA_2048,CUSTOMER,4,1,3,0,0,0,0,0,2,0,0,0.000012,0.002740,0.000000,0.002752",
 		// CreateKey, ScheduleKeyDeletion; 2 Sign; billed until scheduled
 		// for deletion: 1 hour.
-		ecc: "ECC_NIST_P256,CUSTOMER,4,2,0,2,0,0,0,0,1,0,0,0.000036,0.001370,0.000000,0.001406",
+		account + " " + ecc: "ECC_NIST_P256,CUSTOMER,4,2,0,2,0,0,0,0,1,0,0,0.000036,0.001370,0.000000,0.001406",
 		// 11 free symmetric-class requests: 10 above and 1 on the AWS
 		// managed key.
-		"(free tier)": ",,,,,,,,,,,,,-0.000033,0.000000,0.000000,-0.000033",
+		account + " (free tier)": ",,,,,,,,,,,,,-0.000033,0.000000,0.000000,-0.000033",
 		// 0.001272 for requests, less 0.000033, and 7 hours at $1/730.
-		"": ",,,,,,,,,,,,,,,,0.010828",
+		"total ": ",,,,,,,,,,,,,,,,0.010828",
+		// The other account's 2 Encrypt, free.
+		other + " " + sym:      "SYMMETRIC_DEFAULT,CUSTOMER,2,2,0,0,0,0,0,0,0,0,0,0.000006,0.000000,0.000000,0.000006",
+		other + " (free tier)": ",,,,,,,,,,,,,-0.000006,0.000000,0.000000,-0.000006",
 	}
 	for k, w := range want {
 		if byKey[k] != w {
@@ -121,7 +141,7 @@ func TestUsageCLI(t *testing.T) {
 	if len(byKey) != len(want) {
 		t.Errorf("rows %v", byKey)
 	}
-	if strings.Join(managed[2:], ",") != "SYMMETRIC_DEFAULT,AWS,1,1,0,0,0,0,0,0,0,0,0,0.000003,0.000000,0.000000,0.000003" {
+	if managed == nil || managed[0] != account || strings.Join(managed[2:], ",") != "SYMMETRIC_DEFAULT,AWS,1,1,0,0,0,0,0,0,0,0,0,0.000003,0.000000,0.000000,0.000003" {
 		t.Errorf("AWS managed key's row: %v", managed)
 	}
 	if t.Failed() {
