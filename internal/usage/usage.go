@@ -13,12 +13,11 @@
 //
 // The defaults are AWS KMS's price list (https://aws.amazon.com/kms/pricing/):
 //
-//   - A customer managed key costs PriceKeyMonth ($1) a month, prorated by
+//   - A customer managed key costs Prices.KeyMonth ($1) a month, prorated by
 //     the hour: a key is billed for every UTC clock hour it existed in,
 //     from its CreateKey record (a replica's ReplicateKey record; for a
-//     key created before the trail starts, its first successful record) to
-//     its DeleteKey service event. A month is
-//     HoursPerMonth (730) hours.
+//     key created before the trail starts, its first successful record)
+//     to its DeleteKey service event. A month is HoursPerMonth (730) hours.
 //   - AWS managed keys (those used through alias/aws/<service>) cost
 //     nothing to keep; their requests are charged.
 //   - A key scheduled for deletion is not charged from its
@@ -26,18 +25,18 @@
 //     the waiting period is charged as though it had never been scheduled.
 //   - Each of the first ChargedRotations (2) rotations of a key's material
 //     (RotateKey service events and RotateKeyOnDemand requests) adds
-//     PriceRotationMonth ($1) a month, prorated like the key, from the
+//     RotationMonth ($1) a month, prorated like the key, from the
 //     rotation on; later rotations are free.
 //   - Requests: every KMS API request record counts, failed or not, except
-//     throttled ones (ThrottlingException), charged to the account that
-//     made it (userIdentity.accountId, also for a key of another account;
-//     a request no account made, such as one with a bad signature, bills
-//     nobody), in one of five price classes
+//     throttled ones (ThrottlingException). The account that made it pays
+//     (userIdentity.accountId), also for a key of another account; such a
+//     request is recorded once for each account and counted once. A request
+//     no account made (a bad signature) bills nobody. IAM, STS and
+//     CloudTrail requests are free. Each falls in one of five price classes
 //     (see [Class]): GenerateDataKeyPair* by the pair's spec; uses of key
-//     material (Encrypt, Sign, GenerateMac, GetPublicKey, ...) by the
-//     key's spec, from its CreateKey record (symmetric if the trail does
-//     not have it); every other request is symmetric. IAM, STS and
-//     CloudTrail requests are free.
+//     material (Encrypt, Sign, GenerateMac, GetPublicKey, ...) by the key's
+//     spec, from its CreateKey record (symmetric if the trail does not
+//     have it); every other request is symmetric.
 //   - Free tier: FreeRequests (20,000) symmetric-class requests per account
 //     and calendar month (UTC) are free; the other classes are excluded
 //     from the free tier, as on AWS.
