@@ -96,7 +96,13 @@ func rat(s string) *big.Rat {
 	return r
 }
 
-// AWSPrices returns AWS KMS's published prices (us-east-1).
+// AWSPrices returns AWS KMS's published prices (us-east-1): $1 a key-month,
+// $1 a month for each of a key's first two rotations (since April 2024),
+// and per 10,000 requests "$0.03 per 10,000 requests; $0.03 per 10,000
+// requests involving RSA 2048 keys; $0.10 per 10,000 ECC
+// GenerateDataKeyPair requests; $0.15 per 10,000 asymmetric requests except
+// RSA 2048; $12.00 per 10,000 RSA GenerateDataKeyPair requests", with
+// 20,000 free requests a month.
 func AWSPrices() Prices {
 	return Prices{
 		KeyMonth:         rat("1"),
