@@ -24,12 +24,13 @@ import (
 //
 //	go test ./internal/server -run '^$' -bench QuotaNoisyNeighbour -benchtime 1x
 //
-// KMS_QUOTA_FLOOD sets A's rate (default 1000 a second); KMS_QUOTA_OFF=1
+// KMS_QUOTA_FLOOD sets A's rate (default 1000 a second),
+// KMS_QUOTA_FLOOD_OP=sign makes it RSA_2048 Sign; KMS_QUOTA_OFF=1
 // runs the same loads on a server without quotas.
 func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 	const (
 		victimRate = 500 // requests a second
-		quota      = 100 // A's symmetric quota
+		quota      = 100 // A's symmetric and RSA quotas
 		window     = 5 * time.Second
 	)
 	// A's rate, many times its quota: KMS_QUOTA_FLOOD, default 1000.
@@ -39,7 +40,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg, err := server.ParseQuotaConfig([]byte(`{"accounts": {"` + testAccount + `": {"Symmetric": 100}}}`))
+	cfg, err := server.ParseQuotaConfig([]byte(`{"accounts": {"` + testAccount + `": {"Symmetric": 100, "RSA": 100}}}`))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,8 +58,14 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 		return &loadgenClient{target: loadgen.Target{Name: id, Endpoint: ts.URL, Client: c}}
 	}
 	flooder, victim := client(testAccessKeyID, testSecret), client(other.AccessKeyID, other.SecretAccessKey)
-	load := func(c *loadgenClient, rate float64) *loadgen.Bench {
-		lb, err := loadgen.New(ctx, loadgen.Config{Op: loadgen.OpEncrypt, Concurrency: 64, Duration: window,
+	// KMS_QUOTA_FLOOD_OP=sign floods with RSA_2048 Sign (RSA quota)
+	// instead of Encrypt (symmetric quota).
+	floodOp, floodSpec := loadgen.OpEncrypt, ""
+	if os.Getenv("KMS_QUOTA_FLOOD_OP") == "sign" {
+		floodOp, floodSpec = loadgen.OpSign, "RSA_2048"
+	}
+	load := func(c *loadgenClient, op loadgen.Op, spec string, rate float64) *loadgen.Bench {
+		lb, err := loadgen.New(ctx, loadgen.Config{Op: op, KeySpec: spec, Concurrency: 64, Duration: window,
 			Warmup: time.Second, Rate: rate, Keys: 1, CreateKeys: true}, c.target.Client)
 		if err != nil {
 			b.Fatal(err)
@@ -66,7 +73,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 		b.Cleanup(func() { lb.Close(context.Background()) })
 		return lb
 	}
-	victimLoad, floodLoad := load(victim, victimRate), load(flooder, floodRate)
+	victimLoad, floodLoad := load(victim, loadgen.OpEncrypt, "", victimRate), load(flooder, floodOp, floodSpec, floodRate)
 
 	for range b.N {
 		alone, err := victimLoad.Run(ctx, victim.target)
