@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,4 +66,21 @@ func TestBucketConcurrent(t *testing.T) {
 	if allowed != 100 {
 		t.Fatalf("%d of 400 racing requests allowed, want the burst of 100", allowed)
 	}
+}
+
+// BenchmarkQuotaTake is the cost a quota adds to a request, allowed or
+// throttled, with goroutines of 100 accounts at once.
+func BenchmarkQuotaTake(b *testing.B) {
+	q := NewQuotas(&QuotaConfig{Default: map[string]float64{QuotaSymmetric: 1e9}}, nil)
+	accounts := make([]string, 100)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("%012d", i)
+	}
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		a := accounts[int(n.Add(1))%len(accounts)]
+		for pb.Next() {
+			q.Take(a, "us-east-1", QuotaSymmetric)
+		}
+	})
 }
