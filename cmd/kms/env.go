@@ -24,4 +24,5 @@ const (
 	envAuditSyncEvery  = "KMS_AUDIT_SYNC_INTERVAL"    // --audit-sync-interval (e.g. 10ms)
 	envPprofListen     = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
 	envSeed            = "KMS_SEED"                   // --seed (a seed file applied at every start)
+	envQuotas          = "KMS_QUOTAS"                 // --quotas (off, aws, or a quota file)
 )

@@ -146,6 +146,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"with --audit-sync changes: the longest a written audit record waits for its sync (what a power loss can lose)")
 	var seedFile string
 	fs.StringVar(&seedFile, "seed", env(envSeed, ""), "YAML file of accounts, keys, aliases and IAM users applied at every start, all or nothing (this server's format or local-kms's; see examples/seed.yaml)")
+	var quotas string
+	fs.StringVar(&quotas, "quotas", env(envQuotas, "off"), "request-rate quotas per account and region: off, aws (AWS's defaults), or a YAML/JSON file adjusting them (see README)")
 	ephemeral, err := strconv.ParseBool(env(envEphemeral, "false"))
 	if err != nil {
 		fmt.Fprintf(stderr, "kms server: bad %s %q: want 1 or 0\n", envEphemeral, os.Getenv(envEphemeral))
@@ -207,6 +209,20 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Seed = b
+	}
+	switch quotas {
+	case "", "off":
+	case "aws":
+		cfg.Quotas = &server.QuotaConfig{}
+	default:
+		b, err := os.ReadFile(quotas)
+		if err == nil {
+			cfg.Quotas, err = server.ParseQuotaConfig(b)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kms server: --quotas: %v\n", err)
+			return 2
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	for _, r := range strings.Split(regions, ",") {

@@ -171,6 +171,9 @@ type Handler struct {
 	Audit Auditor
 	// Now is the clock of audit records; nil means time.Now.
 	Now func() time.Time
+	// Quotas, when set, throttles KMS requests over their account's
+	// request-rate quotas (quota.go); nil throttles none.
+	Quotas *Quotas
 }
 
 func (h *Handler) now() time.Time {
@@ -416,10 +419,22 @@ func (h *Handler) runKMS(w http.ResponseWriter, r *http.Request, reqID string, r
 	if run == nil {
 		return nil, nil, kms.Errorf(kms.ErrUnsupportedOperation, "%s", pending[name])
 	}
+	var charge func(string) error
+	if h.Quotas != nil {
+		// Before the body is decoded: a throttled request costs its
+		// authentication and little more.
+		if quota, ok := opQuota[name]; ok {
+			if err := h.Quotas.Take(auth.Principal.Account, auth.Region, quota); err != nil {
+				return nil, nil, err
+			}
+		}
+		charge = h.Quotas.charger(auth.Principal.Account, auth.Region, name)
+	}
 	if err := h.auditHealthy(); err != nil {
 		return nil, nil, err
 	}
 	c := &service.Caller{
+		Quota:     charge,
 		Principal: auth.Principal,
 		Region:    auth.Region,
 		RequestID: reqID,

@@ -88,12 +88,23 @@ type Config struct {
 	// AuditFailWrites, if set, is consulted before every audit write and
 	// fails it with its error. It is for tests of the fail-closed path.
 	AuditFailWrites func() error
+	// Quotas turns on AWS's request-rate quotas (ThrottlingException "Rate
+	// exceeded"), per account and region, with its adjustments of AWS's
+	// defaults; nil (the default) throttles nothing. See api.DefaultQuotas
+	// and ParseQuotaConfig.
+	Quotas *QuotaConfig
 	// Now is the server's clock (session expiry, creation and deletion
 	// dates); nil means time.Now. Tests move it. SigV4's clock-skew check
 	// always uses the real clock, which clients sign with.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// QuotaConfig adjusts the request-rate quotas, per account or for all.
+type QuotaConfig = api.QuotaConfig
+
+// ParseQuotaConfig reads a quota file (YAML or JSON).
+func ParseQuotaConfig(b []byte) (*QuotaConfig, error) { return api.ParseQuotaConfig(b) }
 
 // Server is an opened data dir ready to serve.
 type Server struct {
@@ -376,7 +387,7 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 			return false
 		}
 	}
-	s.handler = &api.Handler{
+	h := &api.Handler{
 		Service:  s.Service,
 		Identity: s.identity,
 		// The SigV4 skew check keeps the real clock: clients sign with it.
@@ -386,6 +397,10 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		Audit:    s.Audit,
 		Now:      s.now,
 	}
+	if cfg.Quotas != nil {
+		h.Quotas = api.NewQuotas(cfg.Quotas, s.now)
+	}
+	s.handler = h
 	if cfg.Store != "" {
 		s.handler = withDeadline(s.handler)
 	}

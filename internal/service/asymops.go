@@ -330,6 +330,10 @@ func (s *Service) generateDataKeyPair(ctx context.Context, c *Caller, in *Genera
 		return nil, err
 	}
 	spec := *in.KeyPairSpec
+	// AWS's quota of a data key pair is that of its spec, not its key's.
+	if err := c.chargeQuota(string(spec)); err != nil {
+		return nil, err
+	}
 	x, err := s.encrypterFor(ctx, c, *in.KeyId, op, access{action: op, fill: func(pc policy.Context) {
 		algorithmContext(nil, in.EncryptionContext)(pc)
 		pc.Set(policy.KeyDataKeyPairSpec, spec)

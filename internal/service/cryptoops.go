@@ -286,10 +286,15 @@ func (s *Service) blobKey(ctx context.Context, c *Caller, keyARN string) (*keyEn
 	if errors.As(err, &ke) && ke.Code == kms.ErrNotFound {
 		return nil, denied
 	}
-	if err == nil {
-		c.noteKey(e.key.ARN())
+	if err != nil {
+		return nil, err
 	}
-	return e, err
+	c.noteKey(e.key.ARN())
+	if err := c.chargeQuota(string(e.key.Spec)); err != nil {
+		s.cache.release(e)
+		return nil, err
+	}
+	return e, nil
 }
 
 // Decrypt decrypts a ciphertext blob made by Encrypt or GenerateDataKey*.

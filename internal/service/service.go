@@ -92,7 +92,12 @@ type Caller struct {
 	// X-Amz-Source-Arn header, "" when absent or unsigned. It is matched
 	// against grants' SourceArn constraint and sets aws:SourceArn.
 	SourceArn string
+	// Quota, when set, charges the request to the request-rate quota of a
+	// key spec: the spec of the first key it resolves, or of the data key
+	// pair it makes. It is called once at most, before the key is used.
+	Quota func(spec string) error
 
+	charged bool
 	// keys are the ARNs of the keys the request resolved, for its audit
 	// record.
 	keys []string
@@ -101,6 +106,15 @@ type Caller struct {
 // Keys returns the ARNs of the keys the request used, in the order it
 // resolved them.
 func (c *Caller) Keys() []string { return c.keys }
+
+// chargeQuota charges the request to the quota of spec, once.
+func (c *Caller) chargeQuota(spec string) error {
+	if c.Quota == nil || c.charged {
+		return nil
+	}
+	c.charged = true
+	return c.Quota(spec)
+}
 
 func (c *Caller) noteKey(arn string) {
 	for _, k := range c.keys {
@@ -157,10 +171,15 @@ func (s *Service) Purge() { s.cache.purge() }
 // alias names and alias ARNs.
 func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias bool) (*keyEntry, error) {
 	e, err := s.resolve(ctx, c, id, allowAlias)
-	if err == nil {
-		c.noteKey(e.key.ARN())
+	if err != nil {
+		return nil, err
 	}
-	return e, err
+	c.noteKey(e.key.ARN())
+	if err := c.chargeQuota(string(e.key.Spec)); err != nil {
+		s.cache.release(e)
+		return nil, err
+	}
+	return e, nil
 }
 
 func (s *Service) resolve(ctx context.Context, c *Caller, id string, allowAlias bool) (*keyEntry, error) {
