@@ -21,7 +21,10 @@ type Config struct {
 	Dir        string // data dir; the seal state file lives here as DIR/seal.json
 	KeyFile    string // root key file; "" = DIR/root.key
 	Passphrase string // non-empty selects the passphrase seal (Argon2id)
-	Create     bool   // true on first start with an empty data dir: create the seal
+	// PKCS11, if set, selects the PKCS#11 seal: a key in an HSM wraps the
+	// root key.
+	PKCS11 *PKCS11Config
+	Create bool // true on first start with an empty data dir: create the seal
 	// State, if set, keeps the seal state (seal.json's content) instead of
 	// DIR/seal.json: the database that the nodes of a cluster share, so
 	// that every node opens the same seal or none.
@@ -53,6 +56,7 @@ const (
 	keyFileName     = "root.key"
 	kindKeyFile     = "key-file"
 	kindPassphrase  = "passphrase"
+	kindPKCS11      = "pkcs11"
 	stateVersion    = 1
 	verifierText    = "openkms root key verifier"
 	verifierAAD     = "openkms seal.json verifier v1\x00"
@@ -91,7 +95,36 @@ type state struct {
 	Version  int           `json:"version"`
 	Kind     string        `json:"kind"`
 	Argon2id *argon2Params `json:"argon2id,omitempty"`
+	PKCS11   *pkcs11State  `json:"pkcs11,omitempty"`
 	Verifier []byte        `json:"verifier"`
+}
+
+// kindNames name the seal kinds in errors.
+var kindNames = map[string]string{
+	kindKeyFile:    "a root key file",
+	kindPassphrase: "a passphrase",
+	kindPKCS11:     "a PKCS#11 key",
+}
+
+// kind returns the seal kind cfg selects.
+func (cfg *Config) kind() (string, error) {
+	n := 0
+	kind := kindKeyFile
+	if cfg.KeyFile != "" {
+		n++
+	}
+	if cfg.Passphrase != "" {
+		n++
+		kind = kindPassphrase
+	}
+	if cfg.PKCS11 != nil {
+		n++
+		kind = kindPKCS11
+	}
+	if n > 1 {
+		return "", errors.New("seal: give one of a passphrase, a root key file or a PKCS#11 key")
+	}
+	return kind, nil
 }
 
 // Open returns the Sealer of a data dir.
@@ -107,12 +140,9 @@ func Open(cfg Config) (*Sealer, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("seal: no data dir given")
 	}
-	kind := kindKeyFile
-	if cfg.Passphrase != "" {
-		kind = kindPassphrase
-		if cfg.KeyFile != "" {
-			return nil, errors.New("seal: give a passphrase or a root key file, not both")
-		}
+	kind, err := cfg.kind()
+	if err != nil {
+		return nil, err
 	}
 	keyFile := cfg.KeyFile
 	if keyFile == "" {
@@ -146,17 +176,21 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 		sealed = "the store"
 	}
 	if st.Kind != kind {
-		if st.Kind == kindPassphrase {
-			return nil, fmt.Errorf("seal: %s is sealed with a passphrase, but none was given (%w)", sealed, ErrKindMismatch)
-		}
-		return nil, fmt.Errorf("seal: %s is sealed with a root key file, not a passphrase (%w)", sealed, ErrKindMismatch)
+		return nil, fmt.Errorf("seal: %s is sealed with %s, not %s (%w)", sealed, kindNames[st.Kind], kindNames[kind], ErrKindMismatch)
 	}
 
 	var root []byte
-	if kind == kindPassphrase {
+	switch kind {
+	case kindPassphrase:
 		root = st.Argon2id.key(cfg.Passphrase)
-	} else if root, err = readKeyFile(keyFile); err != nil {
-		return nil, err
+	case kindPKCS11:
+		if root, err = openPKCS11Root(cfg.PKCS11, st.PKCS11); err != nil {
+			return nil, err
+		}
+	default:
+		if root, err = readKeyFile(keyFile); err != nil {
+			return nil, err
+		}
 	}
 	defer clear(root)
 	s, err := New(root)
@@ -164,8 +198,11 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 		return nil, err
 	}
 	if got, err := s.Open(st.Verifier, []byte(verifierAAD+st.Kind)); err != nil || string(got) != verifierText {
-		if kind == kindPassphrase {
+		switch kind {
+		case kindPassphrase:
 			return nil, fmt.Errorf("seal: wrong passphrase for %s (%w)", sealed, ErrWrongPassphrase)
+		case kindPKCS11:
+			return nil, fmt.Errorf("seal: the PKCS#11 key does not match %s (%w)", sealed, ErrWrongRootKey)
 		}
 		return nil, fmt.Errorf("seal: root key file %s does not match %s (%w)", keyFile, sealed, ErrWrongRootKey)
 	}
@@ -188,12 +225,16 @@ func parseState(data []byte) (*state, error) {
 	}
 	switch st.Kind {
 	case kindKeyFile:
-		if st.Argon2id != nil {
-			return nil, errors.New("argon2id parameters in a key-file seal")
+		if st.Argon2id != nil || st.PKCS11 != nil {
+			return nil, errors.New("argon2id or pkcs11 parameters in a key-file seal")
 		}
 	case kindPassphrase:
-		if st.Argon2id == nil || !st.Argon2id.valid() {
+		if st.Argon2id == nil || !st.Argon2id.valid() || st.PKCS11 != nil {
 			return nil, errors.New("missing or out-of-range argon2id parameters")
+		}
+	case kindPKCS11:
+		if st.PKCS11 == nil || st.PKCS11.KeyLabel == "" || len(st.PKCS11.Wrapped) == 0 || st.Argon2id != nil {
+			return nil, errors.New("missing pkcs11 parameters")
 		}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", st.Kind)
@@ -288,7 +329,8 @@ func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 	st := state{Version: stateVersion, Kind: kind}
 	var root []byte
 	var err error
-	if kind == kindPassphrase {
+	switch kind {
+	case kindPassphrase:
 		p := argon2Cost
 		p.Salt = make([]byte, argon2SaltSize)
 		if _, err := rand.Read(p.Salt); err != nil {
@@ -296,7 +338,11 @@ func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 		}
 		st.Argon2id = &p
 		root = p.key(cfg.Passphrase)
-	} else {
+	case kindPKCS11:
+		if root, st.PKCS11, err = newPKCS11Root(cfg.PKCS11); err != nil {
+			return nil, nil, err
+		}
+	default:
 		root, err = readKeyFile(keyFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			root, err = writeNewKeyFile(keyFile)

@@ -5,7 +5,7 @@
 //
 // # Root key
 //
-// The root key comes from one of two seals, chosen when the data dir is
+// The root key comes from one of three seals, chosen when the data dir is
 // created (see [Open]):
 //
 //   - key file: 32 random bytes kept in a file, by default DIR/root.key,
@@ -14,6 +14,12 @@
 //     newline; anything else, raw bytes included, is refused.
 //   - passphrase: Argon2id(passphrase, salt), with the salt and cost
 //     parameters stored in DIR/seal.json.
+//   - PKCS#11: 32 random bytes, wrapped (AES-256-GCM, CKM_AES_GCM) by a
+//     sensitive, non-extractable AES-256 key inside an HSM token; the
+//     wrapped key is stored in DIR/seal.json. The token is used only when
+//     the seal is opened: the unwrapped root key then lives in memory, as
+//     with the other seals, so requests make no HSM round trips. Who takes
+//     the disk (or a backup) without the token and its PIN opens nothing.
 //
 // DIR/seal.json records which seal the data dir uses and a verifier, a
 // known constant sealed under the root key, so that a wrong key or
