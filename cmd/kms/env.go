@@ -15,6 +15,12 @@ const (
 	envInsecureHTTP    = "KMS_INSECURE_HTTP"          // --insecure-http ("true")
 	envSealKeyFile     = "KMS_SEAL_KEY_FILE"          // --seal-key-file
 	envSealPassphrase  = "KMS_SEAL_PASSPHRASE"        // passphrase seal; no flag, so it stays out of ps
+	envSeal            = "KMS_SEAL"                   // --seal (file, passphrase or pkcs11)
+	envPKCS11Module    = "KMS_PKCS11_MODULE"          // --pkcs11-module
+	envPKCS11Token     = "KMS_PKCS11_TOKEN_LABEL"     // --pkcs11-token-label
+	envPKCS11Slot      = "KMS_PKCS11_SLOT"            // --pkcs11-slot
+	envPKCS11KeyLabel  = "KMS_PKCS11_KEY_LABEL"       // --pkcs11-key-label
+	envPKCS11PIN       = "KMS_PKCS11_PIN"             // the token's user PIN; no flag, so it stays out of ps
 	envRootAccessKeyID = "KMS_ROOT_ACCESS_KEY_ID"     // --root-access-key-id (first start only)
 	envRootSecretKey   = "KMS_ROOT_SECRET_ACCESS_KEY" // --root-secret-access-key (first start only)
 	envAllowCustomIDs  = "KMS_ALLOW_CUSTOM_KEY_IDS"   // --allow-custom-key-ids ("true")

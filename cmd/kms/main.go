@@ -133,6 +133,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSKey, "tls-key", env(envTLSKey, ""), "TLS private key file (PEM)")
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", env(envInsecureHTTP, "") == "true", "allow plain HTTP on a non-loopback address")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
 	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
 	fs.StringVar(&auditSync, "audit-sync", env(envAuditSync, string(audit.SyncChanges)),
@@ -209,7 +210,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			cfg.Regions = append(cfg.Regions, r)
 		}
 	}
-	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	if err := sf.apply(&cfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 2
+	}
 	if cfg.RootAccessKeyID == "" {
 		cfg.RootAccessKeyID = os.Getenv(envRootAccessKeyID)
 	}
