@@ -49,6 +49,7 @@ var (
 	ErrKindMismatch    = errors.New("seal kind mismatch")
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	ErrWrongRootKey    = errors.New("wrong root key")
+	ErrRotationPending = errors.New("interrupted seal rotation")
 )
 
 const (
@@ -60,6 +61,8 @@ const (
 	stateVersion    = 1
 	verifierText    = "openkms root key verifier"
 	verifierAAD     = "openkms seal.json verifier v1\x00"
+	deriveAAD       = "openkms seal.json derive v1"
+	nextSuffix      = ".next"
 	keyFileFormat   = "64 hex digits and an optional newline"
 	argon2SaltSize  = 16
 	maxKeyFileBytes = 2*RootKeySize + 1
@@ -96,7 +99,10 @@ type state struct {
 	Kind     string        `json:"kind"`
 	Argon2id *argon2Params `json:"argon2id,omitempty"`
 	PKCS11   *pkcs11State  `json:"pkcs11,omitempty"`
-	Verifier []byte        `json:"verifier"`
+	// Derive, after a rotation, is the secret DeriveKey uses (the first
+	// seal's root key), sealed under this seal's root key.
+	Derive   []byte `json:"derive,omitempty"`
+	Verifier []byte `json:"verifier"`
 }
 
 // kindNames name the seal kinds in errors.
@@ -153,6 +159,9 @@ func Open(cfg Config) (*Sealer, error) {
 		return openStored(cfg, kind, keyFile)
 	}
 
+	if _, err := os.Stat(statePath + nextSuffix); err == nil {
+		return nil, fmt.Errorf("seal: %s%s exists: a seal rotation was interrupted; see the README's \"Seal rotation\" (%w)", statePath, nextSuffix, ErrRotationPending)
+	}
 	data, err := os.ReadFile(statePath)
 	switch {
 	case err == nil:
@@ -205,6 +214,14 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 			return nil, fmt.Errorf("seal: the PKCS#11 key does not match %s (%w)", sealed, ErrWrongRootKey)
 		}
 		return nil, fmt.Errorf("seal: root key file %s does not match %s (%w)", keyFile, sealed, ErrWrongRootKey)
+	}
+	if st.Derive != nil {
+		d, err := s.Open(st.Derive, []byte(deriveAAD))
+		if err != nil || len(d) != RootKeySize {
+			return nil, fmt.Errorf("seal: the seal state of %s is damaged: its derivation key does not open (%w)", sealed, ErrWrongRootKey)
+		}
+		copy(s.derive[:], d)
+		clear(d)
 	}
 	return s, nil
 }
@@ -294,7 +311,7 @@ func openStored(cfg Config, kind, keyFile string) (*Sealer, error) {
 	case !cfg.Create:
 		return nil, fmt.Errorf("seal: no seal state in %s (%w)", where, ErrNotInitialized)
 	}
-	s, data, err := newState(cfg, kind, keyFile)
+	s, data, err := newState(cfg, kind, keyFile, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +327,7 @@ func openStored(cfg Config, kind, keyFile string) (*Sealer, error) {
 
 // create makes a new seal in cfg.Dir. On failure it leaves no seal.json.
 func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
-	s, data, err := newState(cfg, kind, keyFile)
+	s, data, err := newState(cfg, kind, keyFile, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +339,9 @@ func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
 
 // newState makes a new seal: its root key (from the passphrase, or the key
 // file, written with a fresh key if missing) and its state.
-func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
+// With derive (a rotation), DeriveKey of the new Sealer derives from it,
+// and the state keeps it sealed under the new root key.
+func newState(cfg Config, kind, keyFile string, derive []byte) (*Sealer, []byte, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("seal: %w", err)
 	}
@@ -359,6 +378,12 @@ func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 	}
 	if st.Verifier, err = s.Seal([]byte(verifierText), []byte(verifierAAD+kind)); err != nil {
 		return nil, nil, err
+	}
+	if derive != nil {
+		copy(s.derive[:], derive)
+		if st.Derive, err = s.Seal(derive, []byte(deriveAAD)); err != nil {
+			return nil, nil, err
+		}
 	}
 	data, err := json.MarshalIndent(&st, "", "\t")
 	if err != nil {
@@ -448,4 +473,65 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Rotate moves the data dir of old (opened from DIR/seal.json) to the seal
+// that cfg selects, with a new random root key (or, for a key file, the
+// one in cfg.KeyFile, written fresh if missing; it must differ from the
+// old one). reseal must re-seal, in one transaction, every value sealed
+// under old so that the new Sealer opens it; Rotate calls it between
+// writing the new state to DIR/seal.json.next and renaming that over
+// DIR/seal.json. Open refuses to start while seal.json.next exists: a
+// crash in between leaves it for the operator (see the README).
+//
+// The new seal's DeriveKey gives the same keys as old's.
+func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, error) {
+	if cfg.Dir == "" || cfg.State != nil {
+		return nil, errors.New("seal: Rotate works on a data dir's seal.json only")
+	}
+	kind, err := cfg.kind()
+	if err != nil {
+		return nil, err
+	}
+	keyFile := cfg.KeyFile
+	if kind == kindKeyFile {
+		if keyFile == "" {
+			return nil, errors.New("seal: rotating to a root key file needs the new file's path (it may not exist yet)")
+		}
+		if abs, _ := filepath.Abs(keyFile); abs == mustAbs(filepath.Join(cfg.Dir, keyFileName)) {
+			if _, err := os.Stat(abs); err == nil {
+				return nil, fmt.Errorf("seal: the new root key file %s is the data dir's current one", keyFile)
+			}
+		}
+	}
+	next, data, err := newState(cfg, kind, keyFile, old.derive[:])
+	if err != nil {
+		return nil, err
+	}
+	if next.root == old.root {
+		return nil, errors.New("seal: the new seal has the same root key as the old one")
+	}
+	statePath := filepath.Join(cfg.Dir, stateFileName)
+	if err := writeNew(statePath+nextSuffix, data); err != nil {
+		return nil, fmt.Errorf("seal: writing %s%s: %w", statePath, nextSuffix, err)
+	}
+	if err := reseal(next); err != nil {
+		os.Remove(statePath + nextSuffix)
+		return nil, err
+	}
+	if err := os.Rename(statePath+nextSuffix, statePath); err != nil {
+		return nil, fmt.Errorf("seal: the secrets are re-sealed, but renaming %s%s over %s failed (do it by hand): %w", statePath, nextSuffix, statePath, err)
+	}
+	if err := syncDir(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return next, nil
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
 }

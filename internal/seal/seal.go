@@ -63,7 +63,12 @@ var ErrUnseal = errors.New("seal: cannot unseal: wrong key, wrong additional dat
 // use.
 type Sealer struct {
 	root [RootKeySize]byte
-	aead cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
+	// derive is the secret DeriveKey derives from: the root key of the
+	// data dir's first seal, which Rotate carries over (sealed under the
+	// new root key), so that derived keys (the audit trail's signing key
+	// among them) outlive a change of seal.
+	derive [RootKeySize]byte
+	aead   cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
 }
 
 // New returns a Sealer over a 32-byte root key, with no state on disk. The
@@ -74,6 +79,7 @@ func New(rootKey []byte) (*Sealer, error) {
 	}
 	s := new(Sealer)
 	copy(s.root[:], rootKey)
+	copy(s.derive[:], rootKey)
 	k, err := hkdf.Key(sha256.New, s.root[:], nil, aeadLabel, 32)
 	if err != nil {
 		return nil, err
@@ -120,7 +126,7 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 // by label (e.g. "pagination marker"). The same label always gives the same
 // key; different labels give independent keys.
 func (s *Sealer) DeriveKey(label string) []byte {
-	k, err := hkdf.Key(sha256.New, s.root[:], nil, deriveLabel+label, 32)
+	k, err := hkdf.Key(sha256.New, s.derive[:], nil, deriveLabel+label, 32)
 	if err != nil {
 		panic("seal: HKDF failed: " + err.Error()) // only for impossible lengths
 	}
