@@ -7,6 +7,7 @@
 //	kms restore --from FILE      restore a backup into a new data dir
 //	kms migrate --from DIR --to postgres://...
 //	                             copy a data dir into a new cluster's database
+//	kms seal rotate [flags]      move a stopped data dir to a new seal
 //	kms bench [flags]            load-test a KMS endpoint (see BENCHMARKS.md)
 //	kms version                  print the version
 package main
@@ -53,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRestore(args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(args[1:], stdout, stderr)
+	case "seal":
+		return runSeal(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -80,6 +83,8 @@ func usage(w io.Writer) {
                                restore a backup into a new data dir
   kms migrate --from DIR --to postgres://...
                                copy a stopped data dir into a new cluster's database
+  kms seal rotate [flags]      move a stopped data dir to a new seal
+                               (kms seal rotate -h)
   kms bench [flags]            load-test a KMS endpoint (kms bench -h)
   kms version                  print the version
 `)

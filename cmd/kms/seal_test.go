@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/openkms/kms/internal/hsmtest"
@@ -81,4 +83,107 @@ func TestSealPKCS11Server(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "PKCS#11") {
 		t.Fatalf("key-file start of a PKCS#11 data dir: %v\n%s", err, out)
 	}
+}
+
+// TestSealRotate: keys, rotated key material and access keys made under a
+// key-file seal survive `kms seal rotate` to a passphrase and then to
+// PKCS#11 (SoftHSM2): after each, the server starts with the new seal only,
+// every ciphertext decrypts, every access key authenticates, the audit
+// trail still verifies, and the previous seal no longer opens the data dir.
+func TestSealRotate(t *testing.T) {
+	hsmtest.Token(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	p := startKMS(t, dir, pinned...)
+	c := p.client()
+	key, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("before")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("after")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := p.iamClient()
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	ak, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not beside a running server.
+	if _, stderr, code := kmsCmd(t, []string{"KMS_NEW_SEAL_PASSPHRASE=pw"}, "seal", "rotate", "--data-dir", dir, "--new-seal", "passphrase"); code == 0 || !strings.Contains(stderr, "in use") {
+		t.Fatalf("rotate beside a running server: exit %d\n%s", code, stderr)
+	}
+	stop(t, p)
+
+	plain := []string{"--data-dir", dir}
+	hsmSeal := []string{"--seal", "pkcs11", "--pkcs11-module", hsmtest.Module, "--pkcs11-token-label", hsmtest.TokenLabel, "--pkcs11-key-label", "kms-root"}
+	pin := "KMS_PKCS11_PIN=" + hsmtest.PIN
+	// check starts a server with the seal given, and checks everything.
+	check := func(sealArgs []string, env ...string) {
+		t.Helper()
+		args := append(append([]string{"--listen", "127.0.0.1:0"}, plain...), sealArgs...)
+		p := startKMSArgs(t, args, append(pinned, env...)...)
+		for want, blob := range map[string][]byte{"before": before.CiphertextBlob, "after": after.CiphertextBlob} {
+			dec, err := p.client().Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+			if err != nil || string(dec.Plaintext) != want {
+				t.Fatalf("Decrypt = %q, %v; want %q", dec.Plaintext, err, want)
+			}
+		}
+		// The user's access key authenticates: AccessDenied (no policy), not a signature error.
+		_, err := p.clientAs(testRegion, *ak.AccessKey.AccessKeyId, *ak.AccessKey.SecretAccessKey).ListKeys(ctx, &awskms.ListKeysInput{})
+		if code := errorCode(err); code != "AccessDeniedException" {
+			t.Fatalf("the user's access key: %v", err)
+		}
+		stop(t, p)
+		if _, stderr, code := kmsCmd(t, env, append(append([]string{"audit", "verify"}, plain...), sealArgs...)...); code != 0 {
+			t.Fatalf("audit verify after the rotation: exit %d\n%s", code, stderr)
+		}
+	}
+	refused := func(what string, sealArgs []string, env ...string) {
+		t.Helper()
+		cmd := exec.Command(kmsBinary, append(append([]string{"server", "--listen", "127.0.0.1:0"}, plain...), sealArgs...)...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Fatalf("%s: the server started:\n%s", what, out)
+		}
+	}
+	rotate := func(sealArgs []string, env ...string) string {
+		t.Helper()
+		stdout, stderr, code := kmsCmd(t, env, append(append([]string{"seal", "rotate"}, plain...), sealArgs...)...)
+		if code != 0 {
+			t.Fatalf("seal rotate %v: exit %d\n%s%s", sealArgs, code, stdout, stderr)
+		}
+		return stdout
+	}
+
+	// Key file -> passphrase.
+	if out := rotate([]string{"--new-seal", "passphrase"}, "KMS_NEW_SEAL_PASSPHRASE=pw"); !strings.Contains(out, "re-sealed 4 secrets") {
+		// Two materials, the root's and the user's access keys.
+		t.Errorf("rotate said %q", out)
+	}
+	check(nil, "KMS_SEAL_PASSPHRASE=pw")
+	refused("the old key file", nil)
+
+	// Passphrase -> PKCS#11.
+	rotate([]string{"--new-seal", "pkcs11", "--new-pkcs11-module", hsmtest.Module, "--new-pkcs11-token-label", hsmtest.TokenLabel, "--new-pkcs11-key-label", "kms-root"},
+		"KMS_SEAL_PASSPHRASE=pw", "KMS_NEW_PKCS11_PIN="+hsmtest.PIN)
+	refused("the old passphrase", nil, "KMS_SEAL_PASSPHRASE=pw")
+	refused("the first key file", nil)
+	check(hsmSeal, pin)
+
+	// PKCS#11 -> a new key file.
+	newKey := filepath.Join(t.TempDir(), "new.key")
+	rotate(append([]string{"--new-seal", "file", "--new-seal-key-file", newKey}, hsmSeal...), pin)
+	refused("the HSM", hsmSeal, pin)
+	check([]string{"--seal-key-file", newKey})
 }
