@@ -14,6 +14,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/openkms/kms/internal/hsmtest"
+	"github.com/openkms/kms/internal/pgtest"
 )
 
 // hsmArgs are the flags of a server on the test token's PKCS#11 seal.
@@ -65,7 +66,7 @@ func TestSealPKCS11Server(t *testing.T) {
 	stop(t, p)
 
 	for name, env := range map[string][]string{
-		"wrong PIN": {"KMS_PKCS11_PIN=4321"},
+		"wrong PIN": {"KMS_PKCS11_PIN=wrong-pin-x7q"},
 		"no PIN":    nil,
 	} {
 		cmd := exec.Command(kmsBinary, append([]string{"server"}, hsmArgs(dir)...)...)
@@ -74,7 +75,7 @@ func TestSealPKCS11Server(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: the server started", name)
 		}
-		if strings.Contains(string(out), hsmtest.PIN) {
+		if strings.Contains(string(out), "wrong-pin-x7q") {
 			t.Errorf("%s: output quotes the PIN:\n%s", name, out)
 		}
 	}
@@ -186,4 +187,46 @@ func TestSealRotate(t *testing.T) {
 	rotate(append([]string{"--new-seal", "file", "--new-seal-key-file", newKey}, hsmSeal...), pin)
 	refused("the HSM", hsmSeal, pin)
 	check([]string{"--seal-key-file", newKey})
+}
+
+// TestSealPKCS11Cluster: nodes of a cluster share one PKCS#11 seal (its
+// state in the database): a key made on one node is used on the other; a
+// PKCS#11-sealed data dir migrates into a cluster whose nodes then open it
+// with the token.
+func TestSealPKCS11Cluster(t *testing.T) {
+	hsmtest.Token(t)
+	ctx := context.Background()
+	hsmEnv := []string{"KMS_SEAL=pkcs11", "KMS_PKCS11_MODULE=" + hsmtest.Module, "KMS_PKCS11_TOKEN_LABEL=" + hsmtest.TokenLabel,
+		"KMS_PKCS11_KEY_LABEL=kms-root", "KMS_PKCS11_PIN=" + hsmtest.PIN}
+
+	dsn := pgtest.DSN(t)
+	a, dirA := startNode(t, dsn, "", hsmEnv...)
+	b, _ := startNode(t, dsn, "", hsmEnv...)
+	if _, err := os.Stat(filepath.Join(dirA, "root.key")); !os.IsNotExist(err) {
+		t.Fatalf("a PKCS#11 node wrote a root.key (%v)", err)
+	}
+	e, err := a.client().Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(newSymmetricKey(t, a.client())), Plaintext: []byte("made on A")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := b.client().Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: e.CiphertextBlob}); err != nil || string(d.Plaintext) != "made on A" {
+		t.Fatalf("Decrypt on B: %v", err)
+	}
+
+	dir := t.TempDir()
+	p := startKMSArgs(t, hsmArgs(dir), append(pinned, "KMS_PKCS11_PIN="+hsmtest.PIN)...)
+	e, err = p.client().Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(newSymmetricKey(t, p.client())), Plaintext: []byte("migrated")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop(t, p)
+	target := pgtest.DSN(t)
+	out, stderr, code := kmsCmd(t, hsmEnv, "migrate", "--from", dir, "--to", target)
+	if code != 0 || !strings.Contains(out, "--seal pkcs11") {
+		t.Fatalf("migrate: exit %d\n%s%s", code, out, stderr)
+	}
+	node, _ := startNode(t, target, "", hsmEnv...)
+	if d, err := node.client().Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: e.CiphertextBlob}); err != nil || string(d.Plaintext) != "migrated" {
+		t.Fatalf("Decrypt on the node: %v", err)
+	}
 }
