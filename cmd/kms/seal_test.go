@@ -33,14 +33,26 @@ func stop(t *testing.T, p *proc) {
 
 // TestSealPKCS11Server: a server on the PKCS#11 seal (SoftHSM2) creates
 // keys and encrypts, and after a restart decrypts; it keeps no root key
-// file, and refuses to start without the right PIN.
+// file, and refuses to start without the right PIN. The token is used only
+// at start: requests are served with the token gone.
 func TestSealPKCS11Server(t *testing.T) {
-	hsmtest.Token(t)
+	tokens := hsmtest.Token(t)
 	dir := t.TempDir()
 	pin := "KMS_PKCS11_PIN=" + hsmtest.PIN
 	p := startKMSArgs(t, hsmArgs(dir), append(pinned, pin)...)
 	ctx := context.Background()
 	c := p.client()
+	// No HSM round trip per request: with the token's files moved away,
+	// the server still creates keys, encrypts and decrypts.
+	away := tokens + ".away"
+	if err := os.Rename(tokens, away); err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command(kmsBinary, append([]string{"server"}, hsmArgs(t.TempDir())...)...)
+	gone.Env = append(os.Environ(), pin)
+	if out, err := gone.CombinedOutput(); err == nil || !strings.Contains(string(out), "PKCS#11") {
+		t.Fatalf("a start with the token away: %v\n%q", err, out)
+	}
 	key, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +61,13 @@ func TestSealPKCS11Server(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(d.Plaintext) != "in the HSM's care" {
+		t.Fatalf("Decrypt with the token away: %v", err)
+	}
 	stop(t, p)
+	if err := os.Rename(away, tokens); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "root.key")); !os.IsNotExist(err) {
 		t.Fatalf("a PKCS#11-sealed data dir has a root.key (%v)", err)
 	}

@@ -25,8 +25,9 @@ const (
 )
 
 // Token initialises a new, empty SoftHSM2 token labelled TokenLabel with
-// user PIN PIN, and sets SOFTHSM2_CONF to its configuration.
-func Token(t testing.TB) {
+// user PIN PIN, and sets SOFTHSM2_CONF to its configuration. It returns the
+// directory that holds the token's files.
+func Token(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(Module); err != nil {
 		t.Fatalf("hsmtest: SoftHSM2's PKCS#11 module is missing (%v): install Debian's softhsm2 package (scripts/test.sh does)", err)
@@ -50,4 +51,5 @@ func Token(t testing.TB) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hsmtest: softhsm2-util --init-token: %v\n%s", err, out)
 	}
+	return tokens
 }
