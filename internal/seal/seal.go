@@ -25,6 +25,14 @@
 // known constant sealed under the root key, so that a wrong key or
 // passphrase is reported as such before anything is read or written.
 //
+// # Rotation
+//
+// [Rotate] moves a data dir to another seal (of any kind) with a new root
+// key, while its caller re-seals every stored secret under it. DeriveKey
+// is unaffected: it derives from the first seal's root key, which
+// seal.json then carries sealed under the current one, so that derived keys
+// (the audit trail's signing key among them) survive a change of seal.
+//
 // # Key hierarchy and sealed format
 //
 // The root key is never used directly: HKDF-SHA256 derives from it the
