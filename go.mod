@@ -16,6 +16,7 @@ require (
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/emmansun/gmsm v0.44.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/segmentio/asm v1.2.1
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.59.0

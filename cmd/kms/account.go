@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/openkms/kms/internal/server"
 )
@@ -25,6 +24,7 @@ func runAccount(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory of the server")
 	fs.StringVar(&id, "account-id", "", "12-digit id of the new account (default: random)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.StringVar(&cfg.Store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database: add the account there (its nodes may run)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: kms account create [flags]
@@ -41,7 +41,10 @@ database instead, while its nodes run.
 	if !parseFlags(fs, args[1:], stderr) {
 		return 2
 	}
-	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	if err := sf.apply(&cfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		fmt.Fprintf(stderr, "kms account create: %v\n", err)
+		return 2
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	creds, err := server.CreateAccount(cfg, id)
 	if err != nil {

@@ -127,6 +127,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	var sealKeyFile, pinned string
 	af.register(fs)
 	fs.StringVar(&sealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.StringVar(&pinned, "public-key-fingerprint", "", "fail unless the checkpoint key has this fingerprint (printed by an earlier verify)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: kms audit verify [flags]
@@ -159,7 +160,11 @@ kms server) gives the checkpoint public key; its fingerprint is printed, and
 			return fail("%v", err)
 		}
 	}
-	pub, err := server.AuditPublicKey(server.Config{DataDir: af.dataDir, Store: af.store, SealKeyFile: sealKeyFile, Passphrase: os.Getenv(envSealPassphrase)})
+	scfg := server.Config{DataDir: af.dataDir, Store: af.store, SealKeyFile: sealKeyFile}
+	if err := sf.apply(&scfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		return fail("%v", err)
+	}
+	pub, err := server.AuditPublicKey(scfg)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -78,6 +78,7 @@ func runRestore(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&from, "from", "", "backup file written by kms backup (- for standard input)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "new data directory to restore into (must not exist, or be empty but for root.key)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file of the backed-up data dir (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: kms restore --from FILE --data-dir NEW [--seal-key-file KEY]
 
@@ -95,7 +96,10 @@ passphrase in KMS_SEAL_PASSPHRASE; otherwise nothing is restored.
 		fmt.Fprintln(stderr, "kms restore: --from and --data-dir are required")
 		return 2
 	}
-	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	if err := sf.apply(&cfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		fmt.Fprintf(stderr, "kms restore: %v\n", err)
+		return 2
+	}
 	var r io.Reader = os.Stdin
 	if from != "-" {
 		f, err := os.Open(from)

@@ -7,6 +7,7 @@
 //	kms restore --from FILE      restore a backup into a new data dir
 //	kms migrate --from DIR --to postgres://...
 //	                             copy a data dir into a new cluster's database
+//	kms seal rotate [flags]      move a stopped data dir to a new seal
 //	kms bench [flags]            load-test a KMS endpoint (see BENCHMARKS.md)
 //	kms version                  print the version
 package main
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRestore(args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(args[1:], stdout, stderr)
+	case "seal":
+		return runSeal(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -85,6 +88,8 @@ func usage(w io.Writer) {
                                restore a backup into a new data dir
   kms migrate --from DIR --to postgres://...
                                copy a stopped data dir into a new cluster's database
+  kms seal rotate [flags]      move a stopped data dir to a new seal
+                               (kms seal rotate -h)
   kms bench [flags]            load-test a KMS endpoint (kms bench -h)
   kms version                  print the version
 `)
@@ -138,6 +143,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSKey, "tls-key", env(envTLSKey, ""), "TLS private key file (PEM)")
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", env(envInsecureHTTP, "") == "true", "allow plain HTTP on a non-loopback address")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
 	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
 	fs.StringVar(&auditSync, "audit-sync", env(envAuditSync, string(audit.SyncChanges)),
@@ -230,7 +236,10 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			cfg.Regions = append(cfg.Regions, r)
 		}
 	}
-	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	if err := sf.apply(&cfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 2
+	}
 	if cfg.RootAccessKeyID == "" {
 		cfg.RootAccessKeyID = os.Getenv(envRootAccessKeyID)
 	}

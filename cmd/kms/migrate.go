@@ -25,6 +25,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "from", "", "data directory to copy (its server must be stopped)")
 	fs.StringVar(&cfg.Store, "to", env(envStore, ""), "PostgreSQL URL of the new cluster's database, which must be empty (postgres://...)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file of the data dir (default DATA_DIR/root.key)")
+	sf := addSealFlags(fs, "")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: kms migrate --from DATA_DIR --to postgres://... [--seal-key-file KEY]
 
@@ -53,7 +54,10 @@ and recreate the database, then run it again.
 		fmt.Fprintf(stderr, "kms migrate: --to: %v\n", err)
 		return 2
 	}
-	cfg.Passphrase = os.Getenv(envSealPassphrase)
+	if err := sf.apply(&cfg, envSealPassphrase, envPKCS11PIN); err != nil {
+		fmt.Fprintf(stderr, "kms migrate: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
@@ -78,6 +82,8 @@ and recreate the database, then run it again.
 		time.Since(start).Round(time.Millisecond), strings.Join(parts, ", "), sum.Audit.Records, len(sum.Audit.Chains))
 	seal := "the root key file " + cfg.SealKeyFile
 	switch {
+	case cfg.PKCS11 != nil:
+		seal = "--seal pkcs11 (the PIN in " + envPKCS11PIN + ")"
 	case cfg.Passphrase != "":
 		seal = "the passphrase in " + envSealPassphrase
 	case cfg.SealKeyFile == "":

@@ -572,6 +572,10 @@ const (
 // root keys with it since the first release; keep it.
 func accessKeyAAD(id string) []byte { return []byte("kms-access-key\x00" + id) }
 
+// AccessKeyAAD is the additional data an access key's secret is sealed
+// with, for tools that re-seal it (`kms seal rotate`).
+func AccessKeyAAD(id string) []byte { return accessKeyAAD(id) }
+
 // uniqueID returns prefix and n characters of AWS's id alphabet (RFC 4648
 // base32: A-Z, 2-7).
 func uniqueID(prefix string, n int) string {

@@ -21,7 +21,10 @@ type Config struct {
 	Dir        string // data dir; the seal state file lives here as DIR/seal.json
 	KeyFile    string // root key file; "" = DIR/root.key
 	Passphrase string // non-empty selects the passphrase seal (Argon2id)
-	Create     bool   // true on first start with an empty data dir: create the seal
+	// PKCS11, if set, selects the PKCS#11 seal: a key in an HSM wraps the
+	// root key.
+	PKCS11 *PKCS11Config
+	Create bool // true on first start with an empty data dir: create the seal
 	// State, if set, keeps the seal state (seal.json's content) instead of
 	// DIR/seal.json: the database that the nodes of a cluster share, so
 	// that every node opens the same seal or none.
@@ -46,6 +49,7 @@ var (
 	ErrKindMismatch    = errors.New("seal kind mismatch")
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	ErrWrongRootKey    = errors.New("wrong root key")
+	ErrRotationPending = errors.New("interrupted seal rotation")
 )
 
 const (
@@ -53,9 +57,12 @@ const (
 	keyFileName     = "root.key"
 	kindKeyFile     = "key-file"
 	kindPassphrase  = "passphrase"
+	kindPKCS11      = "pkcs11"
 	stateVersion    = 1
 	verifierText    = "openkms root key verifier"
 	verifierAAD     = "openkms seal.json verifier v1\x00"
+	deriveAAD       = "openkms seal.json derive v1"
+	nextSuffix      = ".next"
 	keyFileFormat   = "64 hex digits and an optional newline"
 	argon2SaltSize  = 16
 	maxKeyFileBytes = 2*RootKeySize + 1
@@ -91,7 +98,39 @@ type state struct {
 	Version  int           `json:"version"`
 	Kind     string        `json:"kind"`
 	Argon2id *argon2Params `json:"argon2id,omitempty"`
-	Verifier []byte        `json:"verifier"`
+	PKCS11   *pkcs11State  `json:"pkcs11,omitempty"`
+	// Derive, after a rotation, is the secret DeriveKey uses (the first
+	// seal's root key), sealed under this seal's root key.
+	Derive   []byte `json:"derive,omitempty"`
+	Verifier []byte `json:"verifier"`
+}
+
+// kindNames name the seal kinds in errors.
+var kindNames = map[string]string{
+	kindKeyFile:    "a root key file",
+	kindPassphrase: "a passphrase",
+	kindPKCS11:     "a PKCS#11 key",
+}
+
+// kind returns the seal kind cfg selects.
+func (cfg *Config) kind() (string, error) {
+	n := 0
+	kind := kindKeyFile
+	if cfg.KeyFile != "" {
+		n++
+	}
+	if cfg.Passphrase != "" {
+		n++
+		kind = kindPassphrase
+	}
+	if cfg.PKCS11 != nil {
+		n++
+		kind = kindPKCS11
+	}
+	if n > 1 {
+		return "", errors.New("seal: give one of a passphrase, a root key file or a PKCS#11 key")
+	}
+	return kind, nil
 }
 
 // Open returns the Sealer of a data dir.
@@ -107,12 +146,9 @@ func Open(cfg Config) (*Sealer, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("seal: no data dir given")
 	}
-	kind := kindKeyFile
-	if cfg.Passphrase != "" {
-		kind = kindPassphrase
-		if cfg.KeyFile != "" {
-			return nil, errors.New("seal: give a passphrase or a root key file, not both")
-		}
+	kind, err := cfg.kind()
+	if err != nil {
+		return nil, err
 	}
 	keyFile := cfg.KeyFile
 	if keyFile == "" {
@@ -123,6 +159,9 @@ func Open(cfg Config) (*Sealer, error) {
 		return openStored(cfg, kind, keyFile)
 	}
 
+	if _, err := os.Stat(statePath + nextSuffix); err == nil {
+		return nil, fmt.Errorf("seal: %s%s exists: a seal rotation was interrupted; see the README's \"Seal rotation\" (%w)", statePath, nextSuffix, ErrRotationPending)
+	}
 	data, err := os.ReadFile(statePath)
 	switch {
 	case err == nil:
@@ -146,17 +185,21 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 		sealed = "the store"
 	}
 	if st.Kind != kind {
-		if st.Kind == kindPassphrase {
-			return nil, fmt.Errorf("seal: %s is sealed with a passphrase, but none was given (%w)", sealed, ErrKindMismatch)
-		}
-		return nil, fmt.Errorf("seal: %s is sealed with a root key file, not a passphrase (%w)", sealed, ErrKindMismatch)
+		return nil, fmt.Errorf("seal: %s is sealed with %s, not %s (%w)", sealed, kindNames[st.Kind], kindNames[kind], ErrKindMismatch)
 	}
 
 	var root []byte
-	if kind == kindPassphrase {
+	switch kind {
+	case kindPassphrase:
 		root = st.Argon2id.key(cfg.Passphrase)
-	} else if root, err = readKeyFile(keyFile); err != nil {
-		return nil, err
+	case kindPKCS11:
+		if root, err = openPKCS11Root(cfg.PKCS11, st.PKCS11); err != nil {
+			return nil, err
+		}
+	default:
+		if root, err = readKeyFile(keyFile); err != nil {
+			return nil, err
+		}
 	}
 	defer clear(root)
 	s, err := New(root)
@@ -164,10 +207,21 @@ func openExisting(cfg Config, kind, keyFile, statePath string, data []byte) (*Se
 		return nil, err
 	}
 	if got, err := s.Open(st.Verifier, []byte(verifierAAD+st.Kind)); err != nil || string(got) != verifierText {
-		if kind == kindPassphrase {
+		switch kind {
+		case kindPassphrase:
 			return nil, fmt.Errorf("seal: wrong passphrase for %s (%w)", sealed, ErrWrongPassphrase)
+		case kindPKCS11:
+			return nil, fmt.Errorf("seal: the PKCS#11 key does not match %s (%w)", sealed, ErrWrongRootKey)
 		}
 		return nil, fmt.Errorf("seal: root key file %s does not match %s (%w)", keyFile, sealed, ErrWrongRootKey)
+	}
+	if st.Derive != nil {
+		d, err := s.Open(st.Derive, []byte(deriveAAD))
+		if err != nil || len(d) != RootKeySize {
+			return nil, fmt.Errorf("seal: the seal state of %s is damaged: its derivation key does not open (%w)", sealed, ErrWrongRootKey)
+		}
+		copy(s.derive[:], d)
+		clear(d)
 	}
 	return s, nil
 }
@@ -188,12 +242,16 @@ func parseState(data []byte) (*state, error) {
 	}
 	switch st.Kind {
 	case kindKeyFile:
-		if st.Argon2id != nil {
-			return nil, errors.New("argon2id parameters in a key-file seal")
+		if st.Argon2id != nil || st.PKCS11 != nil {
+			return nil, errors.New("argon2id or pkcs11 parameters in a key-file seal")
 		}
 	case kindPassphrase:
-		if st.Argon2id == nil || !st.Argon2id.valid() {
+		if st.Argon2id == nil || !st.Argon2id.valid() || st.PKCS11 != nil {
 			return nil, errors.New("missing or out-of-range argon2id parameters")
+		}
+	case kindPKCS11:
+		if st.PKCS11 == nil || st.PKCS11.KeyLabel == "" || len(st.PKCS11.Wrapped) == 0 || st.Argon2id != nil {
+			return nil, errors.New("missing pkcs11 parameters")
 		}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", st.Kind)
@@ -253,7 +311,7 @@ func openStored(cfg Config, kind, keyFile string) (*Sealer, error) {
 	case !cfg.Create:
 		return nil, fmt.Errorf("seal: no seal state in %s (%w)", where, ErrNotInitialized)
 	}
-	s, data, err := newState(cfg, kind, keyFile)
+	s, data, err := newState(cfg, kind, keyFile, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +327,7 @@ func openStored(cfg Config, kind, keyFile string) (*Sealer, error) {
 
 // create makes a new seal in cfg.Dir. On failure it leaves no seal.json.
 func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
-	s, data, err := newState(cfg, kind, keyFile)
+	s, data, err := newState(cfg, kind, keyFile, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -281,14 +339,17 @@ func create(cfg Config, kind, keyFile, statePath string) (*Sealer, error) {
 
 // newState makes a new seal: its root key (from the passphrase, or the key
 // file, written with a fresh key if missing) and its state.
-func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
+// With derive (a rotation), DeriveKey of the new Sealer derives from it,
+// and the state keeps it sealed under the new root key.
+func newState(cfg Config, kind, keyFile string, derive []byte) (*Sealer, []byte, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("seal: %w", err)
 	}
 	st := state{Version: stateVersion, Kind: kind}
 	var root []byte
 	var err error
-	if kind == kindPassphrase {
+	switch kind {
+	case kindPassphrase:
 		p := argon2Cost
 		p.Salt = make([]byte, argon2SaltSize)
 		if _, err := rand.Read(p.Salt); err != nil {
@@ -296,7 +357,11 @@ func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 		}
 		st.Argon2id = &p
 		root = p.key(cfg.Passphrase)
-	} else {
+	case kindPKCS11:
+		if root, st.PKCS11, err = newPKCS11Root(cfg.PKCS11); err != nil {
+			return nil, nil, err
+		}
+	default:
 		root, err = readKeyFile(keyFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			root, err = writeNewKeyFile(keyFile)
@@ -313,6 +378,12 @@ func newState(cfg Config, kind, keyFile string) (*Sealer, []byte, error) {
 	}
 	if st.Verifier, err = s.Seal([]byte(verifierText), []byte(verifierAAD+kind)); err != nil {
 		return nil, nil, err
+	}
+	if derive != nil {
+		copy(s.derive[:], derive)
+		if st.Derive, err = s.Seal(derive, []byte(deriveAAD)); err != nil {
+			return nil, nil, err
+		}
 	}
 	data, err := json.MarshalIndent(&st, "", "\t")
 	if err != nil {
@@ -402,4 +473,65 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Rotate moves the data dir of old (opened from DIR/seal.json) to the seal
+// that cfg selects, with a new random root key (or, for a key file, the
+// one in cfg.KeyFile, written fresh if missing; it must differ from the
+// old one). reseal must re-seal, in one transaction, every value sealed
+// under old so that the new Sealer opens it; Rotate calls it between
+// writing the new state to DIR/seal.json.next and renaming that over
+// DIR/seal.json. Open refuses to start while seal.json.next exists: a
+// crash in between leaves it for the operator (see the README).
+//
+// The new seal's DeriveKey gives the same keys as old's.
+func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, error) {
+	if cfg.Dir == "" || cfg.State != nil {
+		return nil, errors.New("seal: Rotate works on a data dir's seal.json only")
+	}
+	kind, err := cfg.kind()
+	if err != nil {
+		return nil, err
+	}
+	keyFile := cfg.KeyFile
+	if kind == kindKeyFile {
+		if keyFile == "" {
+			return nil, errors.New("seal: rotating to a root key file needs the new file's path (it may not exist yet)")
+		}
+		if abs, _ := filepath.Abs(keyFile); abs == mustAbs(filepath.Join(cfg.Dir, keyFileName)) {
+			if _, err := os.Stat(abs); err == nil {
+				return nil, fmt.Errorf("seal: the new root key file %s is the data dir's current one", keyFile)
+			}
+		}
+	}
+	next, data, err := newState(cfg, kind, keyFile, old.derive[:])
+	if err != nil {
+		return nil, err
+	}
+	if next.root == old.root {
+		return nil, errors.New("seal: the new seal has the same root key as the old one")
+	}
+	statePath := filepath.Join(cfg.Dir, stateFileName)
+	if err := writeNew(statePath+nextSuffix, data); err != nil {
+		return nil, fmt.Errorf("seal: writing %s%s: %w", statePath, nextSuffix, err)
+	}
+	if err := reseal(next); err != nil {
+		os.Remove(statePath + nextSuffix)
+		return nil, err
+	}
+	if err := os.Rename(statePath+nextSuffix, statePath); err != nil {
+		return nil, fmt.Errorf("seal: the secrets are re-sealed, but renaming %s%s over %s failed (do it by hand): %w", statePath, nextSuffix, statePath, err)
+	}
+	if err := syncDir(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return next, nil
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
 }

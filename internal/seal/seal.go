@@ -5,7 +5,7 @@
 //
 // # Root key
 //
-// The root key comes from one of two seals, chosen when the data dir is
+// The root key comes from one of three seals, chosen when the data dir is
 // created (see [Open]):
 //
 //   - key file: 32 random bytes kept in a file, by default DIR/root.key,
@@ -14,10 +14,24 @@
 //     newline; anything else, raw bytes included, is refused.
 //   - passphrase: Argon2id(passphrase, salt), with the salt and cost
 //     parameters stored in DIR/seal.json.
+//   - PKCS#11: 32 random bytes, wrapped (AES-256-GCM, CKM_AES_GCM) by a
+//     sensitive, non-extractable AES-256 key inside an HSM token; the
+//     wrapped key is stored in DIR/seal.json. The token is used only when
+//     the seal is opened: the unwrapped root key then lives in memory, as
+//     with the other seals, so requests make no HSM round trips. Who takes
+//     the disk (or a backup) without the token and its PIN opens nothing.
 //
 // DIR/seal.json records which seal the data dir uses and a verifier, a
 // known constant sealed under the root key, so that a wrong key or
 // passphrase is reported as such before anything is read or written.
+//
+// # Rotation
+//
+// [Rotate] moves a data dir to another seal (of any kind) with a new root
+// key, while its caller re-seals every stored secret under it. DeriveKey
+// is unaffected: it derives from the first seal's root key, which
+// seal.json then carries sealed under the current one, so that derived keys
+// (the audit trail's signing key among them) survive a change of seal.
 //
 // # Key hierarchy and sealed format
 //
@@ -57,7 +71,12 @@ var ErrUnseal = errors.New("seal: cannot unseal: wrong key, wrong additional dat
 // use.
 type Sealer struct {
 	root [RootKeySize]byte
-	aead cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
+	// derive is the secret DeriveKey derives from: the root key of the
+	// data dir's first seal, which Rotate carries over (sealed under the
+	// new root key), so that derived keys (the audit trail's signing key
+	// among them) outlive a change of seal.
+	derive [RootKeySize]byte
+	aead   cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
 }
 
 // New returns a Sealer over a 32-byte root key, with no state on disk. The
@@ -68,6 +87,7 @@ func New(rootKey []byte) (*Sealer, error) {
 	}
 	s := new(Sealer)
 	copy(s.root[:], rootKey)
+	copy(s.derive[:], rootKey)
 	k, err := hkdf.Key(sha256.New, s.root[:], nil, aeadLabel, 32)
 	if err != nil {
 		return nil, err
@@ -114,7 +134,7 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 // by label (e.g. "pagination marker"). The same label always gives the same
 // key; different labels give independent keys.
 func (s *Sealer) DeriveKey(label string) []byte {
-	k, err := hkdf.Key(sha256.New, s.root[:], nil, deriveLabel+label, 32)
+	k, err := hkdf.Key(sha256.New, s.derive[:], nil, deriveLabel+label, 32)
 	if err != nil {
 		panic("seal: HKDF failed: " + err.Error()) // only for impossible lengths
 	}

@@ -23,7 +23,7 @@ func AuditPath(dataDir string) string { return filepath.Join(dataDir, auditFile)
 // With cfg.Store, the seal's state is read from the cluster's database,
 // which is not changed either.
 func AuditPublicKey(cfg Config) (ed25519.PublicKey, error) {
-	sc := seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase}
+	sc := cfg.sealConfig(cfg.DataDir)
 	if cfg.Store != "" {
 		if err := checkStore(cfg.Store); err != nil {
 			return nil, err

@@ -338,7 +338,7 @@ func Restore(cfg Config, r io.Reader) (sum BackupSummary, err error) {
 		sum.Bytes += h.Size
 		if name == sealFile {
 			// The sealer is dropped at once: only whether it opens matters.
-			if _, err := seal.Open(seal.Config{Dir: dir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase}); err != nil {
+			if _, err := seal.Open(cfg.sealConfig(dir)); err != nil {
 				return sum, fmt.Errorf("the backup's seal does not open with the seal given: %w", err)
 			}
 		}

@@ -58,7 +58,9 @@ func (s *Server) openCluster() error {
 	if err != nil {
 		return err
 	}
-	sealer, err := seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, Create: true, State: st})
+	sc := cfg.sealConfig(cfg.DataDir)
+	sc.Create, sc.State = true, st
+	sealer, err := seal.Open(sc)
 	if err != nil {
 		st.Close()
 		return err
@@ -124,7 +126,9 @@ func createClusterAccount(cfg Config, id string) (identity.RootCredentials, erro
 	}
 	defer st.Close()
 	// The seal must exist: an account's secret is sealed under it.
-	sealer, err := seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, State: st})
+	sc := cfg.sealConfig(cfg.DataDir)
+	sc.State = st
+	sealer, err := seal.Open(sc)
 	if err != nil {
 		return identity.RootCredentials{}, err
 	}

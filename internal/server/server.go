@@ -55,6 +55,9 @@ type Config struct {
 	InsecureHTTP bool // allow plain HTTP on a non-loopback address
 	SealKeyFile  string
 	Passphrase   string
+	// PKCS11, if set, selects the PKCS#11 seal (an HSM key wraps the root
+	// key); SealKeyFile and Passphrase must then be empty.
+	PKCS11 *seal.PKCS11Config
 	// RootAccessKeyID and RootSecretAccessKey pin the first account's root
 	// credentials on first start (for CI and tests): any pair an SDK signs
 	// with, LocalStack's test/test too (identity.CheckPinnedCredentials).
@@ -155,6 +158,11 @@ func AuditSigner(sealer *seal.Sealer) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed)
 }
 
+// sealConfig is the seal that cfg selects, for the data dir dir.
+func (cfg Config) sealConfig(dir string) seal.Config {
+	return seal.Config{Dir: dir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, PKCS11: cfg.PKCS11}
+}
+
 // openData opens the seal and the store of a data dir. create allows
 // making them on a new (empty) data dir; fresh reports that it did.
 func openData(cfg Config, create bool) (sealer *seal.Sealer, st store.Store, fresh bool, err error) {
@@ -168,7 +176,9 @@ func openData(cfg Config, create bool) (sealer *seal.Sealer, st store.Store, fre
 	if fresh && !create {
 		return nil, nil, false, fmt.Errorf("data dir %s is not initialised: start `kms server` on it first", cfg.DataDir)
 	}
-	sealer, err = seal.Open(seal.Config{Dir: cfg.DataDir, KeyFile: cfg.SealKeyFile, Passphrase: cfg.Passphrase, Create: fresh})
+	sc := cfg.sealConfig(cfg.DataDir)
+	sc.Create = fresh
+	sealer, err = seal.Open(sc)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -255,7 +265,7 @@ func (cfg Config) check() (*seed.Seed, error) {
 		for _, c := range []struct {
 			set  bool
 			flag string
-		}{{cfg.DataDir != "", "--data-dir (KMS_DATA_DIR)"}, {cfg.Store != "", "--store (KMS_STORE)"}, {cfg.SealKeyFile != "", "--seal-key-file (KMS_SEAL_KEY_FILE)"}} {
+		}{{cfg.DataDir != "", "--data-dir (KMS_DATA_DIR)"}, {cfg.Store != "", "--store (KMS_STORE)"}, {cfg.SealKeyFile != "", "--seal-key-file (KMS_SEAL_KEY_FILE)"}, {cfg.PKCS11 != nil, "--seal pkcs11 (KMS_SEAL)"}} {
 			if c.set {
 				return nil, fmt.Errorf("--ephemeral cannot be combined with %s: an ephemeral server keeps everything in a temporary dir of its own, removed at exit", c.flag)
 			}

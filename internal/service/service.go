@@ -428,6 +428,10 @@ func (s *Service) unseal(ctx context.Context, e *keyEntry, id string) ([]byte, t
 // materialAAD binds sealed material to its key and version, so sealed
 // blobs cannot be swapped between rows. It names the key id, not the
 // store id: the copies of a multi-Region key share their sealed material.
+// MaterialAAD is the additional data a key material is sealed with, for
+// tools that re-seal it (`kms seal rotate`).
+func MaterialAAD(keyID, materialID string) []byte { return materialAAD(keyID, materialID) }
+
 func materialAAD(keyID, materialID string) []byte {
 	return []byte("kms-material\x00" + kms.KeyIDOf(keyID) + "\x00" + materialID)
 }

@@ -504,3 +504,26 @@ type Store interface {
 
 	Close() error
 }
+
+// SealedValue is one value the store keeps sealed under the root key: a
+// key material (KeyID and ID name it) or an access key's secret (ID).
+type SealedValue struct {
+	Kind   string // SealedMaterial or SealedAccessKey
+	KeyID  string // the material's key; "" for an access key
+	ID     string // the material id or access key id
+	Sealed []byte
+}
+
+// Kinds of SealedValue.
+const (
+	SealedMaterial  = "material"
+	SealedAccessKey = "access key"
+)
+
+// Resealer is implemented by a store that can replace every sealed value
+// in one transaction, for a change of seal (`kms seal rotate`): fn gets
+// each value and returns it sealed anew; the first error rolls everything
+// back. It returns how many values were re-sealed.
+type Resealer interface {
+	Reseal(ctx context.Context, fn func(SealedValue) ([]byte, error)) (int, error)
+}
