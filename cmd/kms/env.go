@@ -24,4 +24,8 @@ const (
 	envAuditSyncEvery  = "KMS_AUDIT_SYNC_INTERVAL"    // --audit-sync-interval (e.g. 10ms)
 	envPprofListen     = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
 	envSeed            = "KMS_SEED"                   // --seed (a seed file applied at every start)
+	envAdminListen     = "KMS_ADMIN_LISTEN"           // --admin-listen (metrics, health; empty: off)
+	envAdminInsecure   = "KMS_ADMIN_INSECURE_HTTP"    // --admin-insecure-http ("true")
+	envAdminPprof      = "KMS_ADMIN_PPROF"            // --admin-pprof ("true"; loopback only)
+	envLogFormat       = "KMS_LOG_FORMAT"             // --log-format (text or json)
 )

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openkms/kms/internal/api"
@@ -93,6 +94,13 @@ type Config struct {
 	// always uses the real clock, which clients sign with.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// AdminListen is the address of the admin listener (admin.go):
+	// metrics, health and readiness, and with AdminPprof Go's profiler.
+	// "" serves none. Off loopback it needs TLS (it serves the API's
+	// certificate) or AdminInsecureHTTP; AdminPprof needs loopback.
+	AdminListen       string
+	AdminInsecureHTTP bool
+	AdminPprof        bool
 }
 
 // Server is an opened data dir ready to serve.
@@ -110,6 +118,10 @@ type Server struct {
 	lock  *dirLock                                                   // held until Close
 	feed  *postgres.Feed                                             // a cluster node's change feed; nil on the embedded store
 	lead  func(context.Context) (release func(), ok bool, err error) // nil: always lead
+
+	metrics *metrics
+	adminLn net.Listener // ListenAdmin's; Serve serves it
+	serving atomic.Bool  // between Serve's start and its shutdown
 }
 
 // AuditTrail is what a server needs of its audit trail: the segments and
@@ -264,6 +276,9 @@ func (cfg Config) check() (*seed.Seed, error) {
 	if _, err := cfg.tlsConfig(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckAdmin(); err != nil {
+		return nil, err
+	}
 	sd, err := cfg.parseSeed()
 	if err != nil {
 		return nil, err
@@ -376,6 +391,7 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 			return false
 		}
 	}
+	s.metrics = newMetrics()
 	s.handler = &api.Handler{
 		Service:  s.Service,
 		Identity: s.identity,
@@ -385,6 +401,7 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		Log:      cfg.Logger,
 		Audit:    s.Audit,
 		Now:      s.now,
+		Observer: s.metrics,
 	}
 	if cfg.Store != "" {
 		s.handler = withDeadline(s.handler)
@@ -686,11 +703,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	s.serving.Store(true)
+	defer s.serving.Store(false)
+	if s.adminLn != nil {
+		as := &http.Server{
+			Handler:           s.AdminHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go as.Serve(s.adminLn)
+		// Closed, not shut down: a profile being taken would hold up the
+		// drain of the API for its whole duration.
+		defer as.Close()
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	s.serving.Store(false) // readiness fails while the API drains
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
