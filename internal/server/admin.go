@@ -77,7 +77,8 @@ func (s *Server) ListenAdmin() (net.Listener, error) {
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
-		ErrorLog: slogPrintln{s}, // a collector that failed; the rest is served
+		ErrorLog:      slogPrintln{s}, // a collector that failed; the rest is served
+		ErrorHandling: promhttp.ContinueOnError,
 		// A scrape must not pile up behind a slow store.
 		Timeout: 10 * time.Second,
 	}))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -127,6 +128,14 @@ func counter(mfs map[string]*dto.MetricFamily, name string, labels map[string]st
 	return m.GetCounter().GetValue()
 }
 
+func gauge(mfs map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	m := sample(mfs, name, labels)
+	if m == nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
+}
+
 func TestMetricsRequests(t *testing.T) {
 	ts, admin := startAdmin(t, server.Config{})
 	c := ts.client(testRegion)
@@ -147,6 +156,9 @@ func TestMetricsRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Loads the key into the cache again (DisableKey dropped it).
+	_, err = c.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	wantCode(t, err, "DisabledException")
 	bad := newClient(ts.URL, testRegion, testAccessKeyID, "wrong-secret")
 	_, err = bad.ListKeys(ctx, &awskms.ListKeysInput{})
 	wantCode(t, err, "InvalidSignatureException")
@@ -166,6 +178,7 @@ func TestMetricsRequests(t *testing.T) {
 	}{
 		{"CreateKey", "OK", 2},
 		{"Encrypt", "OK", 3},
+		{"Encrypt", "DisabledException", 1},
 		{"Decrypt", "InvalidCiphertextException", 1},
 		{"DescribeKey", "OK", 1},
 		{"DescribeKey", "NotFoundException", 1},
@@ -177,7 +190,7 @@ func TestMetricsRequests(t *testing.T) {
 			t.Errorf("kms_requests_total{operation=%q,code=%q} = %v, want %v", c.op, c.code, got, c.want)
 		}
 	}
-	for op, want := range map[string]uint64{"CreateKey": 2, "Encrypt": 3, "DescribeKey": 2, "unknown": 1} {
+	for op, want := range map[string]uint64{"CreateKey": 2, "Encrypt": 4, "DescribeKey": 2, "unknown": 1} {
 		m := sample(mfs, "kms_request_duration_seconds", map[string]string{"operation": op})
 		if m == nil {
 			t.Errorf("no kms_request_duration_seconds{operation=%q}", op)
@@ -190,6 +203,49 @@ func TestMetricsRequests(t *testing.T) {
 		if h.GetSampleSum() <= 0 {
 			t.Errorf("kms_request_duration_seconds{operation=%q} sum = %v", op, h.GetSampleSum())
 		}
+	}
+	// Three Encrypts and a DisableKey of one key: loaded once, then
+	// cached; a cluster node's cache is used only once its feed is
+	// trusted, which it may not be yet.
+	if got := counter(mfs, "kms_key_cache_hits_total", nil); got < 2 && !onPostgres {
+		t.Errorf("kms_key_cache_hits_total = %v, want at least 2", got)
+	}
+	if got := counter(mfs, "kms_key_cache_misses_total", nil); got < 1 {
+		t.Errorf("kms_key_cache_misses_total = %v, want at least 1", got)
+	}
+	if got := gauge(mfs, "kms_key_cache_keys", nil); got < 1 && !onPostgres || got < 0 {
+		t.Errorf("kms_key_cache_keys = %v, want at least 1", got)
+	}
+	for _, c := range []struct {
+		state, spec string
+		want        float64
+	}{
+		{"Disabled", "SYMMETRIC_DEFAULT", 1},
+		{"Enabled", "RSA_2048", 1},
+		{"Enabled", "SYMMETRIC_DEFAULT", -1}, // none: no series
+	} {
+		if got := gauge(mfs, "kms_keys", map[string]string{"state": c.state, "spec": c.spec}); got != c.want {
+			t.Errorf("kms_keys{state=%q,spec=%q} = %v, want %v", c.state, c.spec, got, c.want)
+		}
+	}
+	if got := counter(mfs, "kms_audit_records_total", nil); got < 10 {
+		t.Errorf("kms_audit_records_total = %v, want at least 10 (one a request)", got)
+	}
+	if got := counter(mfs, "kms_audit_failures_total", nil); got != 0 {
+		t.Errorf("kms_audit_failures_total = %v, want 0", got)
+	}
+	if m := sample(mfs, "kms_audit_sync_duration_seconds", nil); m == nil || m.GetSummary().GetSampleCount() < 1 {
+		t.Errorf("kms_audit_sync_duration_seconds = %v, want a sync at least (CreateKey waits for one)", m)
+	}
+	if got := gauge(mfs, "kms_audit_queue_length", nil); got < 0 {
+		t.Errorf("kms_audit_queue_length = %v, want a value", got)
+	}
+	if onPostgres {
+		if mfs["kms_cluster_invalidations_total"] == nil || mfs["kms_cluster_feed_trusted"] == nil {
+			t.Error("a cluster node has no kms_cluster_* metrics")
+		}
+	} else if mfs["kms_cluster_invalidations_total"] != nil {
+		t.Error("kms_cluster_invalidations_total on the embedded store")
 	}
 	checkLabels(t, mfs)
 }
@@ -260,5 +316,43 @@ func TestAdminCheck(t *testing.T) {
 				t.Errorf("Check = %v, want an error about %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestMetricsOnPostgres: the same metrics on a cluster node, with its
+// change feed's.
+func TestMetricsOnPostgres(t *testing.T) {
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	TestMetricsRequests(t)
+	ts, admin := startAdmin(t, server.Config{})
+	c := ts.client(testRegion)
+	k := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &awskms.CreateKeyInput{}))
+	must[*awskms.DisableKeyOutput](t)(c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: k.KeyMetadata.KeyId}))
+	// The node hears of its own change through the feed, soon.
+	var mfs map[string]*dto.MetricFamily
+	for range 100 {
+		mfs = scrape(t, admin)
+		if counter(mfs, "kms_cluster_invalidations_total", map[string]string{"kind": "key"}) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := counter(mfs, "kms_cluster_invalidations_total", map[string]string{"kind": "key"}); got < 1 {
+		t.Errorf("kms_cluster_invalidations_total{kind=\"key\"} = %v, want at least 1", got)
+	}
+	if got := gauge(mfs, "kms_cluster_last_invalidation_age_seconds", nil); got < 0 || got > 60 {
+		t.Errorf("kms_cluster_last_invalidation_age_seconds = %v", got)
+	}
+	// Ready once the feed has brought back a ping of the node's.
+	status, body := 0, ""
+	for range 100 {
+		if status, body = getAdmin(t, admin+"/readyz"); status == http.StatusOK {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status != http.StatusOK {
+		t.Errorf("GET /readyz on a cluster node = %d %s", status, body)
 	}
 }

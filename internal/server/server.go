@@ -372,14 +372,18 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.metrics = newMetrics()
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
 		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted, AllowCustomKeyIDs: cfg.AllowCustomKeyIDs})
 	if pg, ok := st.(*postgres.Store); ok {
+		s.metrics.watchFeed()
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
+			s.metrics.invalidated("reset")
 			s.Service.Purge()
 			s.identity.Purge()
 		})
 	}
+	s.registerState()
 	var regionOK func(string) bool
 	if len(cfg.Regions) > 0 {
 		regionOK = func(r string) bool {
@@ -391,7 +395,6 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 			return false
 		}
 	}
-	s.metrics = newMetrics()
 	s.handler = &api.Handler{
 		Service:  s.Service,
 		Identity: s.identity,
