@@ -247,6 +247,10 @@ func TestMetricsRequests(t *testing.T) {
 	} else if mfs["kms_cluster_invalidations_total"] != nil {
 		t.Error("kms_cluster_invalidations_total on the embedded store")
 	}
+	// Every call to the store is timed: CreateKey wrote a key.
+	if m := sample(mfs, "kms_store_duration_seconds", map[string]string{"call": "CreateKey"}); m == nil || m.GetHistogram().GetSampleCount() != 2 {
+		t.Errorf("kms_store_duration_seconds{call=\"CreateKey\"} = %v, want 2 calls", m)
+	}
 	checkLabels(t, mfs)
 }
 

@@ -335,6 +335,9 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.metrics = newMetrics()
+	raw := s.store
+	s.store = newTimedStore(raw, s.metrics.reg)
 	// A cluster node's caches are used only while its change feed shows
 	// it has every other node's changes; feed is set below, before the
 	// server serves.
@@ -372,10 +375,9 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.metrics = newMetrics()
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
 		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted, AllowCustomKeyIDs: cfg.AllowCustomKeyIDs})
-	if pg, ok := st.(*postgres.Store); ok {
+	if pg, ok := raw.(*postgres.Store); ok {
 		s.metrics.watchFeed()
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
 			s.metrics.invalidated("reset")
