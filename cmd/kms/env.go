@@ -33,4 +33,8 @@ const (
 	envPprofListen       = "KMS_PPROF_LISTEN"           // --pprof-listen (loopback only; empty: off)
 	envSeed              = "KMS_SEED"                   // --seed (a seed file applied at every start)
 	envQuotas            = "KMS_QUOTAS"                 // --quotas (off, aws, or a quota file)
+	envAdminListen       = "KMS_ADMIN_LISTEN"           // --admin-listen (metrics, health; empty: off)
+	envAdminInsecure     = "KMS_ADMIN_INSECURE_HTTP"    // --admin-insecure-http ("true")
+	envAdminPprof        = "KMS_ADMIN_PPROF"            // --admin-pprof ("true"; loopback only)
+	envLogFormat         = "KMS_LOG_FORMAT"             // --log-format (text or json)
 )

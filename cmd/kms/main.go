@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -144,7 +145,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", env(envInsecureHTTP, "") == "true", "allow plain HTTP on a non-loopback address")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "root key file (default DATA_DIR/root.key)")
 	sf := addSealFlags(fs, "")
-	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error")
+	fs.StringVar(&level, "log-level", env(envLogLevel, "info"), "log level: debug, info, warn or error (debug logs a line per request)")
+	var logFormat string
+	fs.StringVar(&logFormat, "log-format", env(envLogFormat, "text"), "log format: text or json (one JSON object a line)")
 	fs.StringVar(&retention, "audit-retention", env(envAuditRetention, ""), "delete audit records older than this (e.g. 2160h or 90d; default: keep forever)")
 	fs.StringVar(&auditSync, "audit-sync", env(envAuditSync, string(audit.SyncChanges)),
 		"which answers wait for their audit record's fdatasync: changes (requests that change state; the others' records are synced within --audit-sync-interval) or always")
@@ -161,7 +164,11 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.BoolVar(&cfg.Ephemeral, "ephemeral", ephemeral, "keep everything in a new temporary data dir (under $TMPDIR, named "+server.EphemeralPrefix+"*), removed at exit")
 	var pprofAddr string
-	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off)")
+	fs.StringVar(&pprofAddr, "pprof-listen", env(envPprofListen, ""), "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060; default: off; see also --admin-pprof)")
+	fs.StringVar(&cfg.AdminListen, "admin-listen", env(envAdminListen, ""),
+		"serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:7901; default: off); off loopback it needs TLS or --admin-insecure-http")
+	fs.BoolVar(&cfg.AdminInsecureHTTP, "admin-insecure-http", env(envAdminInsecure, "") == "true", "allow plain HTTP on a non-loopback --admin-listen")
+	fs.BoolVar(&cfg.AdminPprof, "admin-pprof", env(envAdminPprof, "") == "true", "serve Go's profiler at /debug/pprof/ on --admin-listen (loopback only)")
 	// LocalStack drop-in: pinned root credentials and its custom key tags.
 	// The credentials' defaults stay empty so that -h never prints a
 	// secret from the environment; the variables are read below.
@@ -180,6 +187,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		fmt.Fprintf(stderr, "kms server: bad --log-level %q\n", level)
+		return 2
+	}
+	if logFormat != "text" && logFormat != "json" {
+		fmt.Fprintf(stderr, "kms server: bad --log-format %q: want text or json\n", logFormat)
+		return 2
+	}
+	if err := cfg.CheckAdmin(); err != nil {
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 2
 	}
 	tuneGC()
@@ -230,7 +245,11 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	var lh slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})
+	if logFormat == "json" {
+		lh = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})
+	}
+	log := slog.New(lh)
 	for _, r := range strings.Split(regions, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			cfg.Regions = append(cfg.Regions, r)
@@ -268,6 +287,17 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kms server: %v\n", err)
 		return 1
 	}
+	aln, err := srv.ListenAdmin()
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "kms server: %v\n", err)
+		return 1
+	}
+	if aln != nil {
+		// Before the listening line, which tells scripts and tests the
+		// server is ready.
+		fmt.Fprintf(stdout, "admin on %s (/metrics, /healthz, /readyz)\n", adminURL(aln, cfg.TLSCert != ""))
+	}
 	if pprofAddr != "" {
 		pln, psrv, err := listenPprof(pprofAddr)
 		if err != nil {
@@ -297,4 +327,12 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// adminURL is the base URL of the admin listener.
+func adminURL(ln net.Listener, tls bool) string {
+	if tls {
+		return "https://" + ln.Addr().String()
+	}
+	return "http://" + ln.Addr().String()
 }

@@ -174,6 +174,8 @@ type Handler struct {
 	// Quotas, when set, throttles KMS requests over their account's
 	// request-rate quotas (quota.go); nil throttles none.
 	Quotas *Quotas
+	// Observer, if set, is told of every request (metrics).
+	Observer Observer
 }
 
 func (h *Handler) now() time.Time {
@@ -189,28 +191,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 		return
 	}
+	start := time.Now()
 	reqID := kms.NewUUID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Only POST / is served."), "")
+		code := h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Only POST / is served."), "")
+		h.done(r, reqID, "", code, start)
 		return
 	}
 	if r.Header.Get("X-Amz-Target") == "" && h.Identity != nil {
 		if svc := queryService(r); svc != "" {
-			h.serveQuery(w, r, reqID, svc)
+			action, code := h.serveQuery(w, r, reqID, svc)
+			h.done(r, reqID, action, code, start)
 			return
 		}
 	}
 	if isLookupEvents(r.Header.Get("X-Amz-Target")) {
-		h.serveLookupEvents(w, r, reqID) // CloudTrail: see cloudtrail.go
+		code := h.serveLookupEvents(w, r, reqID) // CloudTrail: see cloudtrail.go
+		h.done(r, reqID, lookupEventsName, code, start)
 		return
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	run, known := routes[name]
 	if !ok || !known && !isPending(name) {
-		h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Unknown operation %q.", r.Header.Get("X-Amz-Target")), "")
+		code := h.writeError(w, r, reqID, kms.Errorf(kms.ErrUnknownOperation, "Unknown operation %q.", r.Header.Get("X-Amz-Target")), "")
+		h.done(r, reqID, "", code, start)
 		return
 	}
+	code := h.serveKMS(w, r, reqID, name, run)
+	h.done(r, reqID, name, code, start)
+}
+
+// serveKMS runs the KMS operation name and records it. It returns the
+// error code answered, "" on success.
+func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name string, run handlerFunc) (code string) {
 	rec := newRecord(r, reqID, audit.EventSourceKMS, name, h.now())
 	in, out, err := h.runKMS(w, r, reqID, rec, "kms", name, run)
 	defer wipe(in, out)
@@ -223,24 +237,66 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = nil, aerr
 	}
 	if err != nil {
-		h.writeError(w, r, reqID, err, name)
-		return
+		return h.writeError(w, r, reqID, err, name)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if out == nil {
 		w.Header().Set("Content-Length", "0")
-		return
+		return ""
 	}
 	buf := getBuf(0)
 	defer putBuf(buf)
 	b, err := appendOutput(*buf, out)
 	*buf = b // the grown buffer goes back to the pool
 	if err != nil {
-		h.writeError(w, r, reqID, kms.Internal(err), name)
-		return
+		return h.writeError(w, r, reqID, kms.Internal(err), name)
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	writeBody(w, r, b)
+	return ""
+}
+
+// An Observer is told of every answered API request (not /healthz): its
+// operation ("" when the request named none this server knows, a KMS
+// operation, or an IAM, STS or CloudTrail action), the error code answered
+// ("" on success) and when it arrived. Observe runs on the request's
+// goroutine before ServeHTTP returns, so it must be quick.
+type Observer interface {
+	Observe(op, code string, start time.Time)
+}
+
+// done ends a request: it tells the Observer and, at debug level, logs a
+// line for a success (writeError logged the failures, each with its
+// request id).
+func (h *Handler) done(r *http.Request, reqID, op, code string, start time.Time) {
+	if h.Observer != nil {
+		h.Observer.Observe(op, code, start)
+	}
+	if code == "" && h.Log.Enabled(r.Context(), slog.LevelDebug) {
+		h.Log.LogAttrs(r.Context(), slog.LevelDebug, "request served",
+			slog.String("op", op), slog.String("request_id", reqID), slog.Duration("duration", time.Since(start)))
+	}
+}
+
+// Operations returns the name of every operation and action the API
+// serves or answers as unsupported, each once: the values Observe is
+// given other than "".
+func Operations() []string {
+	var ops []string
+	for name := range routes {
+		ops = append(ops, name)
+	}
+	for name := range pending {
+		ops = append(ops, name)
+	}
+	ops = append(ops, lookupEventsName)
+	for _, api := range queryAPIs {
+		for name := range api.routes {
+			ops = append(ops, name)
+		}
+	}
+	slices.Sort(ops)
+	return slices.Compact(ops)
 }
 
 // A Corker holds back a connection's writes (Cork) and sends them in one
@@ -492,7 +548,8 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error, op string) {
+// writeError answers err and returns its error code.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error, op string) string {
 	var ke *kms.Error
 	if !errors.As(err, &ke) {
 		ke = kms.Internal(err)
@@ -510,6 +567,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(ke.Status())
 	w.Write(b)
+	return ke.Code
 }
 
 // SourceArnHeader names the resource a service principal acts for (the

@@ -37,10 +37,13 @@ func cloudTrailError(err error) error {
 	return kms.InternalFailure(err)
 }
 
+// lookupEventsName is the operation name of LookupEvents.
+const lookupEventsName = "LookupEvents"
+
 // serveLookupEvents runs a LookupEvents request and records it, as
-// ServeHTTP does a KMS request.
-func (h *Handler) serveLookupEvents(w http.ResponseWriter, r *http.Request, reqID string) {
-	const name = "LookupEvents"
+// serveKMS does a KMS request. It returns the error code answered.
+func (h *Handler) serveLookupEvents(w http.ResponseWriter, r *http.Request, reqID string) (code string) {
+	const name = lookupEventsName
 	rec := newRecord(r, reqID, eventSourceCloudTrail, name, h.now())
 	in, out, err := h.runKMS(w, r, reqID, rec, "cloudtrail", name, lookupEvents)
 	err = cloudTrailError(err)
@@ -54,10 +57,10 @@ func (h *Handler) serveLookupEvents(w http.ResponseWriter, r *http.Request, reqI
 		b, err = json.Marshal(out)
 	}
 	if err != nil {
-		h.writeError(w, r, reqID, err, name)
-		return
+		return h.writeError(w, r, reqID, err, name)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	writeBody(w, r, b)
+	return ""
 }

@@ -204,8 +204,9 @@ func queryService(r *http.Request) string {
 }
 
 // serveQuery serves an IAM or STS request: authenticate, find the action,
-// decode, run, render.
-func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, service string) {
+// decode, run, render. It returns the action ("" when the request named
+// none) and the error code answered ("" on success).
+func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, service string) (action, code string) {
 	api := queryAPIs[service]
 	source := audit.EventSourceIAM
 	if service == "sts" {
@@ -216,16 +217,14 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 	if action == "" {
 		// Not an operation of the API (no or unknown Action): nothing
 		// happened to record.
-		h.writeQueryError(w, api, reqID, err, "")
-		return
+		return "", h.writeQueryError(w, api, reqID, err, "")
 	}
 	setOutcome(rec, err)
 	if aerr := h.record(r.Context(), rec); aerr != nil && err == nil {
 		out, err = nil, aerr
 	}
 	if err != nil {
-		h.writeQueryError(w, api, reqID, err, action)
-		return
+		return action, h.writeQueryError(w, api, reqID, err, action)
 	}
 	var buf bytes.Buffer
 	enc := xml.NewEncoder(&buf)
@@ -244,12 +243,12 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID, serv
 		err = enc.Flush()
 	}
 	if err != nil {
-		h.writeQueryError(w, api, reqID, kms.Internal(err), action)
-		return
+		return action, h.writeQueryError(w, api, reqID, kms.Internal(err), action)
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	writeBody(w, r, buf.Bytes())
+	return action, ""
 }
 
 // runQuery authenticates an IAM or STS request and runs its action, filling
@@ -354,7 +353,8 @@ var queryStatus = map[string]int{
 	"InternalFailure":               http.StatusInternalServerError,
 }
 
-func (h *Handler) writeQueryError(w http.ResponseWriter, api *queryAPI, reqID string, err error, op string) {
+// writeQueryError answers err and returns its error code.
+func (h *Handler) writeQueryError(w http.ResponseWriter, api *queryAPI, reqID string, err error, op string) string {
 	var ke *kms.Error
 	if !errors.As(err, &ke) {
 		ke = kms.Internal(err)
@@ -382,4 +382,5 @@ func (h *Handler) writeQueryError(w http.ResponseWriter, api *queryAPI, reqID st
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
+	return code
 }

@@ -240,6 +240,10 @@ type Stats struct {
 	Syncs       uint64 // segment syncs that made written records durable
 	Checkpoints uint64 // checkpoints committed
 	Failures    uint64 // segment writes and syncs, and transactions, that failed
+	// SyncTime is the time the syncs took, together.
+	SyncTime time.Duration
+	// Queued is the number of records waiting for the writer now.
+	Queued int
 }
 
 // progress is what both logs keep of their work: the counts Stats reports,
@@ -247,6 +251,7 @@ type Stats struct {
 // readers that follow the log wait.
 type progress struct {
 	records, batches, syncs, checkpoints, failures atomic.Uint64
+	syncNanos                                      atomic.Int64
 
 	wmu  sync.Mutex
 	wake chan struct{} // made on first use
@@ -260,7 +265,15 @@ func (p *progress) Stats() Stats {
 		Syncs:       p.syncs.Load(),
 		Checkpoints: p.checkpoints.Load(),
 		Failures:    p.failures.Load(),
+		SyncTime:    time.Duration(p.syncNanos.Load()),
 	}
+}
+
+// Stats returns counts of the log's work since it was opened.
+func (l *Log) Stats() Stats {
+	s := l.progress.Stats()
+	s.Queued = len(l.reqs)
+	return s
 }
 
 // woken returns a channel closed at the next commit of records.

@@ -403,6 +403,7 @@ func (l *PostgresLog) collect(batch []*request) []*request {
 // commit writes reqs in one transaction and answers their callers.
 func (l *PostgresLog) commit(reqs []*request) error {
 	sync := slices.ContainsFunc(reqs, func(r *request) bool { return r.sync })
+	start := time.Now()
 	err := l.write(sync, func(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 		return l.queueRecords(ctx, conn, b, reqs)
 	})
@@ -413,6 +414,7 @@ func (l *PostgresLog) commit(reqs []*request) error {
 		l.batches.Add(1)
 		if sync {
 			l.syncs.Add(1)
+			l.syncNanos.Add(int64(time.Since(start)))
 		}
 	}
 	for _, req := range reqs {
@@ -880,4 +882,11 @@ func pgErr(err error) error {
 		return fmt.Errorf("%w: %w", kms.ErrUnavailable, err)
 	}
 	return err
+}
+
+// Stats returns counts of the log's work since it was opened.
+func (l *PostgresLog) Stats() Stats {
+	s := l.progress.Stats()
+	s.Queued = len(l.reqs)
+	return s
 }

@@ -275,6 +275,7 @@ func (l *Log) syncWritten() error {
 	if len(batches) == 0 {
 		return nil
 	}
+	start := time.Now()
 	err := func() error {
 		if l.cfg.FailWrites != nil {
 			if err := l.cfg.FailWrites(); err != nil {
@@ -302,6 +303,7 @@ func (l *Log) syncWritten() error {
 		return err
 	}
 	l.syncs.Add(1)
+	l.syncNanos.Add(int64(time.Since(start)))
 	l.lastWaiting = len(waiting)
 	// The segments before the last one synced are complete: the writer
 	// had moved on from them.

@@ -86,6 +86,12 @@ func (s *Server) openCluster() error {
 // changed applies a change committed on any node to this node's caches.
 func (s *Server) changed(c postgres.Change) {
 	switch c.Kind {
+	case postgres.ChangeKey, postgres.ChangeAlias, postgres.ChangeIdentity:
+		s.metrics.invalidated(string(c.Kind))
+	default:
+		s.metrics.invalidated("other")
+	}
+	switch c.Kind {
 	case postgres.ChangeKey:
 		s.Service.InvalidateKey(c.KeyID)
 	case postgres.ChangeAlias:

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openkms/kms/internal/api"
@@ -101,6 +102,13 @@ type Config struct {
 	// always uses the real clock, which clients sign with.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// AdminListen is the address of the admin listener (admin.go):
+	// metrics, health and readiness, and with AdminPprof Go's profiler.
+	// "" serves none. Off loopback it needs TLS (it serves the API's
+	// certificate) or AdminInsecureHTTP; AdminPprof needs loopback.
+	AdminListen       string
+	AdminInsecureHTTP bool
+	AdminPprof        bool
 }
 
 // QuotaConfig adjusts the request-rate quotas, per account or for all.
@@ -124,6 +132,10 @@ type Server struct {
 	lock  *dirLock                                                   // held until Close
 	feed  *postgres.Feed                                             // a cluster node's change feed; nil on the embedded store
 	lead  func(context.Context) (release func(), ok bool, err error) // nil: always lead
+
+	metrics *metrics
+	adminLn net.Listener // ListenAdmin's; Serve serves it
+	serving atomic.Bool  // between Serve's start and its shutdown
 }
 
 // AuditTrail is what a server needs of its audit trail: the segments and
@@ -285,6 +297,9 @@ func (cfg Config) check() (*seed.Seed, error) {
 	if _, err := cfg.tlsConfig(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckAdmin(); err != nil {
+		return nil, err
+	}
 	sd, err := cfg.parseSeed()
 	if err != nil {
 		return nil, err
@@ -341,6 +356,9 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.metrics = newMetrics()
+	raw := s.store
+	s.store = newTimedStore(raw, s.metrics.reg)
 	// A cluster node's caches are used only while its change feed shows
 	// it has every other node's changes; feed is set below, before the
 	// server serves.
@@ -380,12 +398,15 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	}
 	s.Service = service.New(service.Config{Store: st, Sealer: sealer, Now: s.now, Logger: cfg.Logger, Identities: s.identity,
 		Audit: s.Audit, Trail: s.Audit, CacheTrusted: trusted, AllowCustomKeyIDs: cfg.AllowCustomKeyIDs})
-	if pg, ok := st.(*postgres.Store); ok {
+	if pg, ok := raw.(*postgres.Store); ok {
+		s.metrics.watchFeed()
 		s.feed = pg.Watch(cfg.Logger, s.changed, func() {
+			s.metrics.invalidated("reset")
 			s.Service.Purge()
 			s.identity.Purge()
 		})
 	}
+	s.registerState()
 	var regionOK func(string) bool
 	if len(cfg.Regions) > 0 {
 		regionOK = func(r string) bool {
@@ -406,6 +427,7 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		Log:      cfg.Logger,
 		Audit:    s.Audit,
 		Now:      s.now,
+		Observer: s.metrics,
 	}
 	if cfg.Quotas != nil {
 		h.Quotas = api.NewQuotas(cfg.Quotas, s.now)
@@ -711,11 +733,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	s.serving.Store(true)
+	defer s.serving.Store(false)
+	if s.adminLn != nil {
+		as := &http.Server{
+			Handler:           s.AdminHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go as.Serve(s.adminLn)
+		// Closed, not shut down: a profile being taken would hold up the
+		// drain of the API for its whole duration.
+		defer as.Close()
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	s.serving.Store(false) // readiness fails while the API drains
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {

@@ -136,6 +136,8 @@ type keyCache struct {
 	// gen increases on every invalidation, so a load that raced with a
 	// change is not cached (it may have read the old row).
 	gen uint64
+	// hits and misses count acquire's answers, for metrics.
+	hits, misses uint64
 	// trusted, if set, says whether entries may be used now (see
 	// Config.CacheTrusted); while it says no, every key is loaded, used
 	// once and dropped.
@@ -158,8 +160,10 @@ func (c *keyCache) acquire(id string) (*keyEntry, uint64) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
 	if !ok || !c.ok() {
+		c.misses++
 		return nil, c.gen
 	}
+	c.hits++
 	c.lru.MoveToFront(e.elem)
 	e.refs++
 	return e, c.gen
@@ -270,4 +274,16 @@ func (c *keyCache) purge() {
 		c.removeLocked(e)
 	}
 	clear(c.aliases)
+}
+
+// CacheStats is the key cache's use since the service started.
+type CacheStats struct {
+	Hits, Misses uint64 // lookups of a key by id that found it cached, or not
+	Keys         int    // keys cached now
+}
+
+func (c *keyCache) stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Hits: c.hits, Misses: c.misses, Keys: len(c.entries)}
 }

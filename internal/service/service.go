@@ -164,6 +164,9 @@ func (s *Service) InvalidateAliases() { s.cache.invalidateAliases() }
 // made elsewhere that this node cannot tell apart.
 func (s *Service) Purge() { s.cache.purge() }
 
+// CacheStats reports the key cache's use, for metrics.
+func (s *Service) CacheStats() CacheStats { return s.cache.stats() }
+
 // --- key identifiers ---
 
 // lookup resolves a key identifier (spec §3.3) to an acquired cache entry;

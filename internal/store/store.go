@@ -54,6 +54,20 @@ type Bulker interface {
 	Bulk(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
+// A KeyCounter counts keys for the server's metrics (kms_keys), in one
+// cheap query. Both backends are KeyCounters.
+type KeyCounter interface {
+	// CountKeys counts the keys of every account by state and spec.
+	CountKeys(ctx context.Context) ([]KeyCount, error)
+}
+
+// KeyCount is the number of keys in one state of one spec.
+type KeyCount struct {
+	State kms.KeyState
+	Spec  kms.KeySpec
+	N     int
+}
+
 // AccountLocker is implemented by a store that several processes share (a
 // cluster's PostgreSQL database). LockAccount serializes, across all of
 // them, the IAM changes of one account that check before they write (at

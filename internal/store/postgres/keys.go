@@ -678,3 +678,21 @@ func (s *Store) CountAliases(ctx context.Context, keyID string) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM aliases WHERE key_id = $1`, keyID).Scan(&n)
 	return n, wrap("count aliases", err)
 }
+
+// CountKeys implements [store.KeyCounter].
+func (s *Store) CountKeys(ctx context.Context) ([]store.KeyCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT state, key_spec, count(*) FROM keys GROUP BY state, key_spec`)
+	if err != nil {
+		return nil, wrap("count keys", err)
+	}
+	defer rows.Close()
+	var counts []store.KeyCount
+	for rows.Next() {
+		var c store.KeyCount
+		if err := rows.Scan(&c.State, &c.Spec, &c.N); err != nil {
+			return nil, wrap("count keys", err)
+		}
+		counts = append(counts, c)
+	}
+	return counts, wrap("count keys", rows.Err())
+}
