@@ -95,6 +95,7 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /usage", s.usageHandler)
 	if s.cfg.AdminPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/csv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -358,5 +359,46 @@ func TestMetricsOnPostgres(t *testing.T) {
 	}
 	if status != http.StatusOK {
 		t.Errorf("GET /readyz on a cluster node = %d %s", status, body)
+	}
+}
+
+// TestAdminUsage: GET /usage reports the trail's requests and key-hours,
+// as `kms usage` does, and refuses bad parameters.
+func TestAdminUsage(t *testing.T) {
+	ts, admin := startAdmin(t, server.Config{})
+	c := ts.client(testRegion)
+	// Two hours from the one the workload starts in: it is all inside
+	// even if it crosses into the next, and the key is billed both.
+	hour := time.Now().UTC().Truncate(time.Hour)
+	k := must[*awskms.CreateKeyOutput](t)(c.CreateKey(ctx, &awskms.CreateKeyInput{})).KeyMetadata
+	for range 3 {
+		must[*awskms.EncryptOutput](t)(c.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("x")}))
+	}
+	q := "?since=" + hour.Format(time.RFC3339) + "&until=" + hour.Add(2*time.Hour).Format(time.RFC3339)
+	status, body := getAdmin(t, admin+"/usage"+q+"&format=csv")
+	if status != http.StatusOK {
+		t.Fatalf("GET /usage = %d %s", status, body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row []string
+	for _, r := range rows {
+		if len(r) > 1 && r[1] == *k.Arn {
+			row = r
+		}
+	}
+	// CreateKey and 3 Encrypt; the key's two hours.
+	if row == nil || row[4] != "4" || row[12] != "2" {
+		t.Fatalf("the key's row %v in\n%s", row, body)
+	}
+	if status, body := getAdmin(t, admin+"/usage"+q); status != http.StatusOK || !strings.HasPrefix(body, "{") {
+		t.Errorf("GET /usage as JSON = %d %.80s", status, body)
+	}
+	for _, bad := range []string{"", "?since=yesterday", q + "&by=region", q + "&format=xml", "?since=" + hour.Format(time.RFC3339) + "&until=" + hour.Format(time.RFC3339)} {
+		if status, _ := getAdmin(t, admin+"/usage"+bad); status != http.StatusBadRequest {
+			t.Errorf("GET /usage%s = %d, want 400", bad, status)
+		}
 	}
 }
