@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PromoteMaterial", testPromoteMaterial},
 		{"PromoteMaterialConcurrency", testPromoteMaterialConcurrency},
 		{"MultiRegion", testMultiRegion},
+		{"CountKeys", testCountKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
