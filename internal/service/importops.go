@@ -31,6 +31,7 @@ import (
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/keys"
 	"github.com/openkms/kms/internal/policy"
+	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/store"
 )
 
@@ -228,14 +229,17 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 			return err
 		}
 		defer clear(material)
-		// The copies of a multi-Region key share the id of their material.
-		id := importedMaterialID(k.KeyID(), material)
-		m := store.Material{KeyID: k.ID, ID: id, Created: s.now().UTC(), ValidTo: validTo}
+		m, err := sealImported(s.sealer, k, material, s.now())
+		if err != nil {
+			return kms.Internal(err)
+		}
+		id := m.ID
+		m.ValidTo = validTo
 		if in.KeyMaterialDescription != nil {
 			m.Description = *in.KeyMaterialDescription
 		}
 		if forRotation {
-			if err := s.importForRotation(ctx, k, m, material); err != nil {
+			if err := s.importForRotation(ctx, k, *m); err != nil {
 				return err
 			}
 			mid = id
@@ -247,16 +251,13 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 		if err := s.sameAsCopies(ctx, k, id); err != nil {
 			return err
 		}
-		if m.Sealed, err = s.sealer.Seal(material, materialAAD(k.ID, id)); err != nil {
-			return kms.Internal(err)
-		}
 		// The material may be stored already: a re-import while the key
 		// has it, or a retry after a failure between these two writes.
 		// Its id is a function of its bytes, so the stored row is right;
 		// the import sets its expiry, and its description if it has one.
-		err = s.store.AddMaterial(ctx, m)
+		err = s.store.AddMaterial(ctx, *m)
 		if errors.Is(err, store.ErrExists) {
-			err = s.updateMaterial(ctx, m, in.KeyMaterialDescription != nil)
+			err = s.updateMaterial(ctx, *m, in.KeyMaterialDescription != nil)
 		}
 		if err != nil {
 			return kms.Internal(err)
@@ -330,7 +331,7 @@ func checkWrapping(k *kms.Key, alg, spec string) error {
 // the key may have only one pending material at a time: a second is
 // refused, as AWS refuses it, rather than silently replacing the first
 // (DeleteImportedKeyMaterial with its KeyMaterialId removes it).
-func (s *Service) importForRotation(ctx context.Context, k *kms.Key, m store.Material, material []byte) error {
+func (s *Service) importForRotation(ctx context.Context, k *kms.Key, m store.Material) error {
 	id := m.ID
 	if id == k.CurrentMaterialID {
 		return kms.Errorf(kms.ErrIncorrectKeyMaterial, "The key material is already key material of %s; import new key material for a rotation.", k.ARN())
@@ -348,9 +349,6 @@ func (s *Service) importForRotation(ctx context.Context, k *kms.Key, m store.Mat
 		if ms[i].Pending {
 			return validationf("%s already has key material %s pending rotation; rotate the key with RotateKeyOnDemand, or delete that material, before importing more.", k.ARN(), ms[i].ID)
 		}
-	}
-	if m.Sealed, err = s.sealer.Seal(material, materialAAD(k.ID, id)); err != nil {
-		return kms.Internal(err)
 	}
 	m.Pending = true
 	if err := s.store.AddMaterial(ctx, m); err != nil {
@@ -389,6 +387,18 @@ func (s *Service) sameAsCopies(ctx context.Context, k *kms.Key, id string) error
 		}
 	}
 	return nil
+}
+
+// sealImported names and seals material of k given from outside (imported,
+// seeded, or LocalStack's custom material), as of now. The copies of a
+// multi-Region key share the id of their material.
+func sealImported(sealer *seal.Sealer, k *kms.Key, material []byte, now time.Time) (*store.Material, error) {
+	id := importedMaterialID(k.KeyID(), material)
+	sealed, err := sealer.Seal(material, materialAAD(k.ID, id))
+	if err != nil {
+		return nil, err
+	}
+	return &store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: now.UTC()}, nil
 }
 
 // importedMaterialID names imported material: the same bytes imported into

@@ -196,8 +196,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 	case custom.material != nil:
 		// Named like imported material, so the same bytes under the same
 		// custom id on another server are the same material.
-		m = &store.Material{KeyID: k.ID, ID: importedMaterialID(k.KeyID(), custom.material), Created: s.now().UTC()}
-		if m.Sealed, err = s.sealer.Seal(custom.material, materialAAD(k.ID, m.ID)); err != nil {
+		if m, err = sealImported(s.sealer, &k, custom.material, s.now()); err != nil {
 			return nil, kms.Internal(err)
 		}
 		k.CurrentMaterialID = m.ID

@@ -201,7 +201,11 @@ func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next
 	}
 	m.RotationType, m.RotationDate = kind, now
 	err = s.store.RotateKey(ctx, *m, k.CurrentMaterialID, next)
-	s.cache.invalidateCopies(k.KeyID()) // a multi-Region key's copies rotated too
+	if k.MultiRegion() {
+		s.cache.invalidateCopies(k.KeyID()) // its copies rotated too
+	} else {
+		s.cache.invalidateKey(k.ID)
+	}
 	return err
 }
 

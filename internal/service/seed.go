@@ -25,10 +25,5 @@ func SeedMaterial(sealer *seal.Sealer, k *kms.Key, material []byte, now time.Tim
 		return nil, err
 	}
 	defer clear(b)
-	id := importedMaterialID(k.KeyID(), b)
-	sealed, err := sealer.Seal(b, materialAAD(k.ID, id))
-	if err != nil {
-		return nil, err
-	}
-	return &store.Material{KeyID: k.ID, ID: id, Sealed: sealed, Created: now.UTC()}, nil
+	return sealImported(sealer, k, b, now)
 }

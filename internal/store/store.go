@@ -19,6 +19,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -540,4 +541,21 @@ const (
 // back. It returns how many values were re-sealed.
 type Resealer interface {
 	Reseal(ctx context.Context, fn func(SealedValue) ([]byte, error)) (int, error)
+}
+
+// CheckPolicyVersions refuses versions that do not fit the policy p: none
+// the default, or one numbered outside 1 to p.LatestVersion. Both
+// backends check CreateManagedPolicy's versions with it.
+func CheckPolicyVersions(p ManagedPolicy, versions []PolicyVersion) error {
+	def := false
+	for _, v := range versions {
+		if v.Number < 1 || v.Number > p.LatestVersion {
+			return fmt.Errorf("version %d of a policy whose latest is %d", v.Number, p.LatestVersion)
+		}
+		def = def || v.Number == p.DefaultVersion
+	}
+	if !def {
+		return fmt.Errorf("default version %d not among the versions", p.DefaultVersion)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,7 +38,7 @@ func scanManaged(row pgx.Row) (store.ManagedPolicy, error) {
 // CreateManagedPolicy implements [store.Store]. ON CONFLICT DO NOTHING
 // covers both the name and the id.
 func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, versions []store.PolicyVersion) error {
-	if err := checkVersions(p, versions); err != nil {
+	if err := store.CheckPolicyVersions(p, versions); err != nil {
 		return wrap("create managed policy", err)
 	}
 	key := store.NameKey(p.Name)
@@ -63,22 +62,6 @@ func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, 
 		}
 		return nil
 	}))
-}
-
-// checkVersions refuses versions that do not fit the policy: none the
-// default, or one numbered outside 1 to LatestVersion.
-func checkVersions(p store.ManagedPolicy, versions []store.PolicyVersion) error {
-	def := false
-	for _, v := range versions {
-		if v.Number < 1 || v.Number > p.LatestVersion {
-			return fmt.Errorf("version %d of a policy whose latest is %d", v.Number, p.LatestVersion)
-		}
-		def = def || v.Number == p.DefaultVersion
-	}
-	if !def {
-		return fmt.Errorf("default version %d not among the versions", p.DefaultVersion)
-	}
-	return nil
 }
 
 // GetManagedPolicy implements [store.Store].

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/openkms/kms/internal/store"
@@ -30,7 +29,7 @@ func scanManaged(row scanner) (store.ManagedPolicy, error) {
 
 // CreateManagedPolicy implements [store.Store].
 func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, versions []store.PolicyVersion) error {
-	if err := checkVersions(p, versions); err != nil {
+	if err := store.CheckPolicyVersions(p, versions); err != nil {
 		return wrap("create managed policy", err)
 	}
 	key := store.NameKey(p.Name)
@@ -54,22 +53,6 @@ func (s *Store) CreateManagedPolicy(ctx context.Context, p store.ManagedPolicy, 
 		}
 		return nil
 	}))
-}
-
-// checkVersions refuses versions that do not fit the policy: none the
-// default, or one numbered outside 1 to LatestVersion.
-func checkVersions(p store.ManagedPolicy, versions []store.PolicyVersion) error {
-	def := false
-	for _, v := range versions {
-		if v.Number < 1 || v.Number > p.LatestVersion {
-			return fmt.Errorf("version %d of a policy whose latest is %d", v.Number, p.LatestVersion)
-		}
-		def = def || v.Number == p.DefaultVersion
-	}
-	if !def {
-		return fmt.Errorf("default version %d not among the versions", p.DefaultVersion)
-	}
-	return nil
 }
 
 // GetManagedPolicy implements [store.Store].
