@@ -85,7 +85,8 @@ func (f *sealFlags) apply(cfg *server.Config, passphraseEnv, pinEnv string) erro
 	return nil
 }
 
-// runSeal is `kms seal rotate`: move a stopped data dir to a new seal.
+// runSeal is `kms seal rotate`: move a data dir to a new seal, itself or
+// through the server running on it.
 func runSeal(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "rotate" {
 		fmt.Fprint(stderr, "Usage: kms seal rotate [flags] (kms seal rotate -h lists them)\n")
@@ -94,7 +95,7 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kms seal rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg, next server.Config
-	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory of a stopped server")
+	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (of a running server, or a stopped one)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "current root key file (default DATA_DIR/root.key)")
 	cur := addSealFlags(fs, "")
 	fs.StringVar(&next.SealKeyFile, "new-seal-key-file", "", "new root key file, for --new-seal file (written with a fresh key if missing; not the current one)")
@@ -102,13 +103,14 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: kms seal rotate --new-seal file|passphrase|pkcs11 [flags]
 
-Moves the data dir of a stopped server to a new seal with a new root key:
-every key material and access key secret is re-sealed in one transaction,
-then seal.json names the new seal, and only the new seal opens the data dir.
-Ciphertexts, key ids and material ids do not change. It refuses while a
-server holds the data dir. The current seal is given as to kms server
-(--seal, --seal-key-file, --pkcs11-*, %s, %s); the new one with the
---new-* flags, its secrets in %s and %s.
+Moves a data dir to a new seal with a new root key: every key material and
+access key secret is re-sealed in one transaction, then seal.json names the
+new seal, and only the new seal opens the data dir. Ciphertexts, key ids and
+material ids do not change. Beside a running server, the server does it
+(through DATA_DIR/control.sock) while it serves; then the current seal
+needs no flags. On a stopped data dir, the current seal is given as to kms
+server (--seal, --seal-key-file, --pkcs11-*, %s, %s). The new seal is given
+with the --new-* flags, its secrets in %s and %s.
 
 `, envSealPassphrase, envPKCS11PIN, envNewSealPassphrase, envNewPKCS11PIN)
 		fs.PrintDefaults()
@@ -129,6 +131,11 @@ server holds the data dir. The current seal is given as to kms server
 		return 2
 	}
 	n, err := server.RotateSeal(cfg, next)
+	var inUse *server.InUseError
+	if errors.As(err, &inUse) {
+		// A server holds the data dir: it rotates its own seal.
+		n, err = server.RotateSealOnline(cfg.DataDir, next)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kms seal rotate: %v\n", err)
 		return 1

@@ -403,6 +403,8 @@ func (i *Identity) CreateAccessKey(ctx context.Context, c *Caller, in *CreateAcc
 		return nil, kms.Errorf(ErrLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
 	}
 	id, secret := NewAccessKey()
+	release := i.sealer.Hold() // from sealing until stored
+	defer release()
 	sealed, err := i.sealer.Seal([]byte(secret), accessKeyAAD(id))
 	if err != nil {
 		return nil, kms.Internal(err)

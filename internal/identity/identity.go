@@ -460,12 +460,13 @@ func (i *Identity) CreateAccount(ctx context.Context, id, pinnedAKID, pinnedSecr
 			return RootCredentials{}, err
 		}
 	} else {
+		release := i.sealer.Hold() // from sealing until stored
 		sealed, err := i.sealer.Seal([]byte(creds.SecretAccessKey), accessKeyAAD(creds.AccessKeyID))
-		if err != nil {
-			return RootCredentials{}, err
+		if err == nil {
+			err = i.store.PutAccessKey(ctx, store.AccessKey{ID: creds.AccessKeyID, Account: id,
+				PrincipalARN: kms.RootARN(id), SealedSecret: sealed, Active: true, Created: i.now().UTC()})
 		}
-		err = i.store.PutAccessKey(ctx, store.AccessKey{ID: creds.AccessKeyID, Account: id,
-			PrincipalARN: kms.RootARN(id), SealedSecret: sealed, Active: true, Created: i.now().UTC()})
+		release()
 		if errors.Is(err, store.ErrExists) {
 			return RootCredentials{}, fmt.Errorf("access key id %s is taken", creds.AccessKeyID)
 		}

@@ -508,7 +508,7 @@ func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, 
 	if err != nil {
 		return nil, err
 	}
-	if next.root == old.root {
+	if next.cur.Load().root == old.cur.Load().root {
 		return nil, errors.New("seal: the new seal has the same root key as the old one")
 	}
 	statePath := filepath.Join(cfg.Dir, stateFileName)
@@ -526,6 +526,36 @@ func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, 
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	return next, nil
+}
+
+// RotateLive is Rotate on the Sealer of a running server: s itself moves to
+// the new root key, with no moment at which a value in the store or in use
+// cannot be opened. It waits for the values being sealed and stored (Hold)
+// and keeps new ones waiting until it is done. While reseal's transaction
+// commits, s opens values under either root key; afterwards it seals under
+// the new one only, and still opens values under the old one, for those
+// read before the rotation and opened after it, until the process exits
+// (the old key then opens nothing in the store).
+func (s *Sealer) RotateLive(cfg Config, reseal func(next *Sealer) error) error {
+	s.writers.Lock()
+	defer s.writers.Unlock()
+	old, other := s.cur.Load(), s.other.Load()
+	resealed := false
+	next, err := Rotate(s, cfg, func(next *Sealer) error {
+		s.other.Store(next.cur.Load())
+		err := reseal(next)
+		resealed = err == nil
+		return err
+	})
+	if !resealed {
+		s.other.Store(other) // nothing was stored under next
+		return err
+	}
+	// Past reseal, the store holds values under next only, even if
+	// seal.json could not be renamed (err says so): seal under next.
+	s.cur.Store(next.cur.Load())
+	s.other.Store(old)
+	return err
 }
 
 func mustAbs(p string) string {

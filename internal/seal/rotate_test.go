@@ -78,3 +78,86 @@ func TestRotate(t *testing.T) {
 		t.Errorf("Open beside seal.json.next: %v", err)
 	}
 }
+
+// TestRotateLive: a running Sealer moves to the new root key in place.
+// Writers holding it finish before the re-seal starts and new ones wait for
+// it to end; during the re-seal both keys open; afterwards new values are
+// sealed under the new key only (the data dir's new seal opens them), old
+// values still open in the process, and a failed re-seal changes nothing.
+func TestRotateLive(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Seal([]byte("before"), []byte("aad"))
+
+	boom := errors.New("boom")
+	if err := s.RotateLive(Config{Dir: dir, Passphrase: "pw"}, func(*Sealer) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("RotateLive = %v", err)
+	}
+	if v, _ := s.Seal([]byte("v"), nil); !opens(t, Config{Dir: dir}, v) {
+		t.Fatal("after a failed rotation, a new value is not under the old seal")
+	}
+
+	// A writer holding the Sealer delays the rotation until it lets go.
+	release := s.Hold()
+	started, done := make(chan struct{}), make(chan error, 1)
+	var during []byte
+	go func() {
+		close(started)
+		done <- s.RotateLive(Config{Dir: dir, Passphrase: "pw"}, func(next *Sealer) error {
+			// Both keys open while the transaction commits.
+			v, _ := next.Seal([]byte("during"), []byte("aad"))
+			if got, err := s.Open(v, []byte("aad")); err != nil || string(got) != "during" {
+				return errors.New("the running Sealer does not open the next key's values during the re-seal")
+			}
+			pt, err := s.Open(before, []byte("aad"))
+			if err != nil {
+				return err
+			}
+			during, err = next.Seal(pt, []byte("aad"))
+			return err
+		})
+	}()
+	<-started
+	select {
+	case err := <-done:
+		t.Fatalf("RotateLive ended while a writer held the Sealer: %v", err)
+	default:
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	after, _ := s.Seal([]byte("after"), []byte("aad"))
+	if !opens(t, Config{Dir: dir, Passphrase: "pw"}, after) || !opens(t, Config{Dir: dir, Passphrase: "pw"}, during) {
+		t.Fatal("the new seal does not open what the running Sealer sealed after the rotation")
+	}
+	if got, err := s.Open(before, []byte("aad")); err != nil || string(got) != "before" {
+		t.Fatalf("a value read before the rotation: %q, %v", got, err)
+	}
+	if !bytes.Equal(s.DeriveKey("x"), mustOpen(t, Config{Dir: dir, Passphrase: "pw"}).DeriveKey("x")) {
+		t.Error("derived keys changed with the seal")
+	}
+}
+
+func mustOpen(t *testing.T, cfg Config) *Sealer {
+	t.Helper()
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// opens reports whether the seal cfg opens v (sealed with aad "aad", or
+// none).
+func opens(t *testing.T, cfg Config, v []byte) bool {
+	t.Helper()
+	o := mustOpen(t, cfg)
+	_, err1 := o.Open(v, []byte("aad"))
+	_, err2 := o.Open(v, nil)
+	return err1 == nil || err2 == nil
+}

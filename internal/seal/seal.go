@@ -49,6 +49,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 )
 
 // RootKeySize is the size of the root key.
@@ -68,66 +70,110 @@ const (
 var ErrUnseal = errors.New("seal: cannot unseal: wrong key, wrong additional data or corrupt data")
 
 // Sealer seals and opens data under the root key. It is safe for concurrent
-// use.
+// use, and a running server changes its root key in place with RotateLive.
 type Sealer struct {
-	root [RootKeySize]byte
 	// derive is the secret DeriveKey derives from: the root key of the
 	// data dir's first seal, which Rotate carries over (sealed under the
 	// new root key), so that derived keys (the audit trail's signing key
 	// among them) outlive a change of seal.
 	derive [RootKeySize]byte
-	aead   cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
+	cur    atomic.Pointer[rootKey] // seals and opens
+	// other also opens, during and after RotateLive: the next root key
+	// while its transaction commits, then the previous one, for values
+	// read (or cached) before the rotation and opened after it.
+	other atomic.Pointer[rootKey]
+	// writers is held for reading by whoever seals a value and stores it
+	// (Hold), and for writing by RotateLive, so that no value sealed under
+	// the old root key is stored after the rotation has re-sealed them all.
+	writers sync.RWMutex
+}
+
+// rootKey is one root key and the AEAD derived from it.
+type rootKey struct {
+	root [RootKeySize]byte
+	aead cipher.AEAD // AES-256-GCM with random nonces, under an HKDF subkey
 }
 
 // New returns a Sealer over a 32-byte root key, with no state on disk. The
 // server uses Open; New is for tests and tools.
 func New(rootKey []byte) (*Sealer, error) {
-	if len(rootKey) != RootKeySize {
-		return nil, fmt.Errorf("seal: root key must be %d bytes", RootKeySize)
-	}
-	s := new(Sealer)
-	copy(s.root[:], rootKey)
-	copy(s.derive[:], rootKey)
-	k, err := hkdf.Key(sha256.New, s.root[:], nil, aeadLabel, 32)
+	k, err := newRootKey(rootKey)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(k)
-	clear(k)
+	s := new(Sealer)
+	copy(s.derive[:], rootKey)
+	s.cur.Store(k)
+	return s, nil
+}
+
+func newRootKey(root []byte) (*rootKey, error) {
+	if len(root) != RootKeySize {
+		return nil, fmt.Errorf("seal: root key must be %d bytes", RootKeySize)
+	}
+	k := new(rootKey)
+	copy(k.root[:], root)
+	sub, err := hkdf.Key(sha256.New, k.root[:], nil, aeadLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sub)
+	clear(sub)
 	if err != nil {
 		return nil, err
 	}
 	// Random 96-bit nonces are safe for 2^32 messages under one key; sealing
 	// happens only when keys and credentials are created, far below that.
-	s.aead, err = cipher.NewGCMWithRandomNonce(block)
+	k.aead, err = cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return k, nil
 }
 
 // Seal encrypts plaintext and binds it to aad, which Open must be given
 // again. Callers pass what the data belongs to (say, a key id and material
 // id) as aad, so that sealed values cannot be swapped between records.
 func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
-	out := make([]byte, 1, 1+s.aead.Overhead()+len(plaintext))
+	k := s.cur.Load()
+	out := make([]byte, 1, 1+k.aead.Overhead()+len(plaintext))
 	out[0] = sealVersion1
 	// The version byte is not in the AAD: only 0x01 is accepted, and a
 	// future version would use another HKDF label, hence another key.
-	return s.aead.Seal(out, nil, plaintext, aad), nil
+	return k.aead.Seal(out, nil, plaintext, aad), nil
 }
 
 // Open decrypts what Seal returned for the same aad. Every failure is
 // ErrUnseal.
 func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
-	if len(sealed) < 1+s.aead.Overhead() || sealed[0] != sealVersion1 {
+	plaintext, err := s.cur.Load().open(sealed, aad)
+	if err != nil {
+		if k := s.other.Load(); k != nil {
+			return k.open(sealed, aad)
+		}
+	}
+	return plaintext, err
+}
+
+func (k *rootKey) open(sealed, aad []byte) ([]byte, error) {
+	if len(sealed) < 1+k.aead.Overhead() || sealed[0] != sealVersion1 {
 		return nil, ErrUnseal
 	}
-	plaintext, err := s.aead.Open(nil, nil, sealed[1:], aad)
+	plaintext, err := k.aead.Open(nil, nil, sealed[1:], aad)
 	if err != nil {
 		return nil, ErrUnseal
 	}
 	return plaintext, nil
+}
+
+// Hold keeps RotateLive from starting until the returned func is called.
+// Whoever seals a value to store it holds the Sealer from before Seal until
+// the store has the value (or refused it), and takes no other lock in
+// between: a value sealed under the old root key must not reach the store
+// after the rotation re-sealed everything there.
+func (s *Sealer) Hold() (release func()) {
+	s.writers.RLock()
+	return s.writers.RUnlock
 }
 
 // DeriveKey returns a 32-byte subkey of the root key for one purpose, named
@@ -142,4 +188,4 @@ func (s *Sealer) DeriveKey(label string) []byte {
 }
 
 // Format keeps the root key out of logs whatever the verb.
-func (Sealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("seal.Sealer(REDACTED)")) }
+func (*Sealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("seal.Sealer(REDACTED)")) }

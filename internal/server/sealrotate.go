@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
@@ -48,22 +49,62 @@ func RotateSeal(cfg, next Config) (int, error) {
 	n := 0
 	_, err = seal.Rotate(old, next.sealConfig(cfg.DataDir), func(ns *seal.Sealer) error {
 		var rerr error
-		n, rerr = rs.Reseal(context.Background(), func(v store.SealedValue) ([]byte, error) {
-			aad := identity.AccessKeyAAD(v.ID)
-			if v.Kind == store.SealedMaterial {
-				aad = service.MaterialAAD(v.KeyID, v.ID)
-			}
-			plain, err := old.Open(v.Sealed, aad)
-			if err != nil {
-				return nil, err
-			}
-			defer clear(plain)
-			return ns.Seal(plain, aad)
-		})
+		n, rerr = rs.Reseal(context.Background(), resealUnder(old, ns))
 		return rerr
 	})
 	if err != nil {
 		return 0, err
 	}
+	return n, nil
+}
+
+// resealUnder re-seals a stored value that old opens under next.
+func resealUnder(old, next *seal.Sealer) func(store.SealedValue) ([]byte, error) {
+	return func(v store.SealedValue) ([]byte, error) {
+		aad := identity.AccessKeyAAD(v.ID)
+		if v.Kind == store.SealedMaterial {
+			aad = service.MaterialAAD(v.KeyID, v.ID)
+		}
+		plain, err := old.Open(v.Sealed, aad)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(plain)
+		return next.Seal(plain, aad)
+	}
+}
+
+// RotateSealLive is RotateSeal on the running server s (its control socket
+// calls it; `kms seal rotate` beside a running server): every secret is
+// re-sealed in one transaction while requests go on, then seal.json names
+// the new seal. Requests that seal (CreateKey, rotations, imports, access
+// keys) wait for the transaction; the others do not.
+func (s *Server) RotateSealLive(next Config) (int, error) {
+	if s.cfg.Store != "" {
+		return 0, errors.New("seal rotation of a cluster's database (--store) is not supported on a running node")
+	}
+	st := s.store
+	if t, ok := st.(*timedStore); ok {
+		st = t.s
+	}
+	rs, ok := st.(store.Resealer)
+	if !ok {
+		return 0, errors.New("this store cannot re-seal its secrets")
+	}
+	n := 0
+	start := time.Now()
+	err := s.sealer.RotateLive(next.sealConfig(s.cfg.DataDir), func(ns *seal.Sealer) error {
+		var err error
+		n, err = rs.Reseal(context.Background(), resealUnder(s.sealer, ns))
+		return err
+	})
+	// Cached sealed values are read again, under the new root key.
+	s.Service.Purge()
+	s.identity.Purge()
+	if err != nil {
+		s.log.Error("seal rotation failed", "err", err)
+		return 0, err
+	}
+	s.log.Info("seal rotated", "resealed", n, "took", time.Since(start).Round(time.Millisecond))
 	return n, nil
 }

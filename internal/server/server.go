@@ -731,6 +731,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 	}()
 
+	ctl, err := s.listenControl()
+	if err != nil {
+		return err
+	}
+	if ctl != nil {
+		defer s.serveControl(ctl)()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.serving.Store(true)

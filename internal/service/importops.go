@@ -229,6 +229,10 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Caller, in *ImportKe
 			return err
 		}
 		defer clear(material)
+		// Held from sealing until the store has the material (seal.Hold);
+		// only store calls follow.
+		release := s.sealer.Hold()
+		defer release()
 		m, err := sealImported(s.sealer, k, material, s.now())
 		if err != nil {
 			return kms.Internal(err)

@@ -190,6 +190,8 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		k.PrimaryRegion = c.Region
 	}
 	var m *store.Material
+	// Held from sealing until the store has the material (seal.Hold).
+	release := s.sealer.Hold()
 	switch {
 	case origin == kms.OriginExternal:
 		k.State = kms.KeyStatePendingImport // until ImportKeyMaterial
@@ -197,16 +199,20 @@ func (s *Service) CreateKey(ctx context.Context, c *Caller, in *CreateKeyInput) 
 		// Named like imported material, so the same bytes under the same
 		// custom id on another server are the same material.
 		if m, err = sealImported(s.sealer, &k, custom.material, s.now()); err != nil {
+			release()
 			return nil, kms.Internal(err)
 		}
 		k.CurrentMaterialID = m.ID
 	default:
 		if m, err = s.newMaterial(k.ID, k.Spec); err != nil {
+			release()
 			return nil, kms.Internal(err)
 		}
 		k.CurrentMaterialID = m.ID
 	}
-	if err := s.store.CreateKey(ctx, k, m); err != nil {
+	err = s.store.CreateKey(ctx, k, m)
+	release()
+	if err != nil {
 		if errors.Is(err, store.ErrExists) && custom.id != "" {
 			return nil, errCustomIDTaken(custom.id) // made meanwhile
 		}

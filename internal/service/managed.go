@@ -102,12 +102,16 @@ func (s *Service) managedKey(ctx context.Context, account, region, name string) 
 		RotationPeriodDays: defaultRotationDays,
 		NextRotationDate:   now.Add(defaultRotationDays * day),
 	}
+	release := s.sealer.Hold() // from sealing until stored
 	m, err := s.newMaterial(k.ID, k.Spec)
 	if err != nil {
+		release()
 		return nil, true, kms.Internal(err)
 	}
 	k.CurrentMaterialID = m.ID
-	if err := s.store.CreateKey(ctx, k, m); err != nil {
+	err = s.store.CreateKey(ctx, k, m)
+	release()
+	if err != nil {
 		return nil, true, kms.Internal(err)
 	}
 	// A crash between the two writes leaves an unnamed managed key behind;

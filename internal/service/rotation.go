@@ -195,12 +195,15 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Caller, in *KeyIDInp
 // rotate gives a key new current material in one conditional write, so
 // two servers sharing a store can never rotate the same key twice.
 func (s *Service) rotate(ctx context.Context, k *kms.Key, kind string, now, next time.Time) error {
+	release := s.sealer.Hold() // from sealing until stored
 	m, err := s.newMaterial(k.ID, k.Spec)
 	if err != nil {
+		release()
 		return kms.Internal(err)
 	}
 	m.RotationType, m.RotationDate = kind, now
 	err = s.store.RotateKey(ctx, *m, k.CurrentMaterialID, next)
+	release()
 	if k.MultiRegion() {
 		s.cache.invalidateCopies(k.KeyID()) // its copies rotated too
 	} else {
