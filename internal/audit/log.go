@@ -242,6 +242,10 @@ type Stats struct {
 	Failures    uint64 // segment writes and syncs, and transactions, that failed
 	// SyncTime is the time the syncs took, together.
 	SyncTime time.Duration
+	// SyncBuckets counts the syncs by the time each took: SyncBuckets[i]
+	// those above SyncBounds[i-1] and at most SyncBounds[i], the last
+	// those above every bound. Not cumulative.
+	SyncBuckets [len(SyncBounds) + 1]uint64
 	// Queued is the number of records waiting for the writer now.
 	Queued int
 }
@@ -252,6 +256,7 @@ type Stats struct {
 type progress struct {
 	records, batches, syncs, checkpoints, failures atomic.Uint64
 	syncNanos                                      atomic.Int64
+	syncBuckets                                    [len(SyncBounds) + 1]atomic.Uint64
 
 	wmu  sync.Mutex
 	wake chan struct{} // made on first use
@@ -266,7 +271,36 @@ func (p *progress) Stats() Stats {
 		Checkpoints: p.checkpoints.Load(),
 		Failures:    p.failures.Load(),
 		SyncTime:    time.Duration(p.syncNanos.Load()),
+		SyncBuckets: p.syncBucketCounts(),
 	}
+}
+
+// SyncBounds are the upper bounds of Stats.SyncBuckets: from an fdatasync
+// on a disk with a write cache (tens of microseconds) to a synchronous
+// commit waiting for a slow replica (a second). The log counts its syncs
+// into them itself, so that a scraper can export a histogram without the
+// log depending on one.
+var SyncBounds = [...]time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second,
+}
+
+// countSync counts a sync that succeeded after taking d.
+func (p *progress) countSync(d time.Duration) {
+	i, _ := slices.BinarySearch(SyncBounds[:], d)
+	p.syncBuckets[i].Add(1)
+	p.syncs.Add(1)
+	p.syncNanos.Add(int64(d))
+}
+
+func (p *progress) syncBucketCounts() (n [len(SyncBounds) + 1]uint64) {
+	for i := range p.syncBuckets {
+		n[i] = p.syncBuckets[i].Load()
+	}
+	return n
 }
 
 // Stats returns counts of the log's work since it was opened.

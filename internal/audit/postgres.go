@@ -413,8 +413,7 @@ func (l *PostgresLog) commit(reqs []*request) error {
 		l.records.Add(uint64(len(reqs)))
 		l.batches.Add(1)
 		if sync {
-			l.syncs.Add(1)
-			l.syncNanos.Add(int64(time.Since(start)))
+			l.countSync(time.Since(start))
 		}
 	}
 	for _, req := range reqs {

@@ -117,3 +117,18 @@ func TestSyncConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncBuckets: a sync is counted in the first bucket whose bound it
+// does not exceed, or in the last past every bound.
+func TestSyncBuckets(t *testing.T) {
+	t.Parallel()
+	var p progress
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, 51 * time.Microsecond, time.Second, time.Minute} {
+		p.countSync(d)
+	}
+	s := p.Stats()
+	want := [len(SyncBounds) + 1]uint64{0: 2, 1: 1, len(SyncBounds) - 1: 1, len(SyncBounds): 1}
+	if s.SyncBuckets != want || s.Syncs != 5 || s.SyncTime != 0+50*time.Microsecond+51*time.Microsecond+time.Second+time.Minute {
+		t.Errorf("Stats %+v, want buckets %v", s, want)
+	}
+}

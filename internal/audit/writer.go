@@ -302,8 +302,7 @@ func (l *Log) syncWritten() error {
 		}
 		return err
 	}
-	l.syncs.Add(1)
-	l.syncNanos.Add(int64(time.Since(start)))
+	l.countSync(time.Since(start))
 	l.lastWaiting = len(waiting)
 	// The segments before the last one synced are complete: the writer
 	// had moved on from them.

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/openkms/kms/internal/audit"
 	"github.com/openkms/kms/internal/pgtest"
 	"github.com/openkms/kms/internal/server"
 )
@@ -235,8 +236,10 @@ func TestMetricsRequests(t *testing.T) {
 	if got := counter(mfs, "kms_audit_failures_total", nil); got != 0 {
 		t.Errorf("kms_audit_failures_total = %v, want 0", got)
 	}
-	if m := sample(mfs, "kms_audit_sync_duration_seconds", nil); m == nil || m.GetSummary().GetSampleCount() < 1 {
-		t.Errorf("kms_audit_sync_duration_seconds = %v, want a sync at least (CreateKey waits for one)", m)
+	if m := sample(mfs, "kms_audit_sync_duration_seconds", nil); m == nil || m.GetHistogram().GetSampleCount() < 1 {
+		t.Errorf("kms_audit_sync_duration_seconds = %v, want a histogram of a sync at least (CreateKey waits for one)", m)
+	} else {
+		checkHistogram(t, "kms_audit_sync_duration_seconds", m.GetHistogram(), len(audit.SyncBounds)+1) // +Inf too
 	}
 	if got := gauge(mfs, "kms_audit_queue_length", nil); got < 0 {
 		t.Errorf("kms_audit_queue_length = %v, want a value", got)
@@ -253,6 +256,22 @@ func TestMetricsRequests(t *testing.T) {
 		t.Errorf("kms_store_duration_seconds{call=\"CreateKey\"} = %v, want 2 calls", m)
 	}
 	checkLabels(t, mfs)
+}
+
+// checkHistogram checks that h has the buckets asked for, cumulative
+// and none above its count.
+func checkHistogram(t *testing.T, name string, h *dto.Histogram, buckets int) {
+	t.Helper()
+	if len(h.Bucket) != buckets {
+		t.Errorf("%s has %d buckets, want %d", name, len(h.Bucket), buckets)
+	}
+	var last uint64
+	for _, b := range h.Bucket {
+		if b.GetCumulativeCount() < last || b.GetCumulativeCount() > h.GetSampleCount() {
+			t.Errorf("%s bucket le=%v has %d (count %d, previous bucket %d)", name, b.GetUpperBound(), b.GetCumulativeCount(), h.GetSampleCount(), last)
+		}
+		last = b.GetCumulativeCount()
+	}
 }
 
 // idLike matches what must never be a label value: key ids, ARNs,
