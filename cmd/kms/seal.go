@@ -96,6 +96,7 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	var cfg, next server.Config
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory of a stopped server")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "current root key file (default DATA_DIR/root.key)")
+	fs.StringVar(&cfg.Store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database: rotate its seal instead (every node stopped)")
 	cur := addSealFlags(fs, "")
 	fs.StringVar(&next.SealKeyFile, "new-seal-key-file", "", "new root key file, for --new-seal file (written with a fresh key if missing; not the current one)")
 	nf := addSealFlags(fs, "new-")
@@ -109,6 +110,11 @@ Ciphertexts, key ids and material ids do not change. It refuses while a
 server holds the data dir. The current seal is given as to kms server
 (--seal, --seal-key-file, --pkcs11-*, %s, %s); the new one with the
 --new-* flags, its secrets in %s and %s.
+
+With --store, it moves a cluster's database to the new seal instead, in
+one transaction; it refuses while any node runs on the database, and no
+node starts until it is done. Afterwards every node starts with the new
+seal (a new root key file must be given to each node).
 
 `, envSealPassphrase, envPKCS11PIN, envNewSealPassphrase, envNewPKCS11PIN)
 		fs.PrintDefaults()
@@ -133,6 +139,10 @@ server holds the data dir. The current seal is given as to kms server
 		fmt.Fprintf(stderr, "kms seal rotate: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "re-sealed %d secrets; the data dir now opens with the new seal only\n", n)
+	what := "the data dir"
+	if cfg.Store != "" {
+		what = "the database"
+	}
+	fmt.Fprintf(stdout, "re-sealed %d secrets; %s now opens with the new seal only\n", n, what)
 	return 0
 }
