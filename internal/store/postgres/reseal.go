@@ -132,11 +132,19 @@ var ErrNodeRunning = errors.New("a node is running on this database: stop every 
 // ErrExclusive is JoinCluster's error while a tool holds Exclusive.
 var ErrExclusive = errors.New("a seal rotation (kms seal rotate) is running on this database: start the node when it is done")
 
-// joined is the connection that holds a node's shared clusterLock.
+// joined is the session that holds a node's shared clusterLock; a
+// goroutine owns its connection and takes the lock again when the session
+// is lost (the database restarted, the connection broke).
 type joined struct {
 	mu   sync.Mutex
-	conn *pgx.Conn
+	stop chan struct{} // closed by leave
+	done chan struct{} // closed when the goroutine has closed its connection
 }
+
+// rejoinEvery is how often a joined store checks its session: a node
+// whose session was lost holds no lock for about that long once the
+// database answers again.
+var rejoinEvery = time.Second
 
 // JoinCluster marks this store's process as a running node until Close:
 // it takes clusterLock shared, on a connection of its own taken out of the
@@ -144,29 +152,74 @@ type joined struct {
 // while a rotation holds the lock it fails with ErrExclusive. Joining
 // twice is a no-op.
 //
-// The lock lives as long as that connection's session: should the
-// connection to the database be lost, so is the lock.
+// The lock lives as long as that connection's session; should the session
+// be lost, the store takes the lock again on a new one, checking every
+// rejoinEvery. In between (an outage of the database, or one during which
+// only the node's lock connection broke) an offline tool could take
+// Exclusive: stopping every node before `kms seal rotate` remains the
+// operator's duty, the lock only the guard against forgetting it.
 func (s *Store) JoinCluster(ctx context.Context) error {
 	s.join.mu.Lock()
 	defer s.join.mu.Unlock()
-	if s.join.conn != nil {
+	if s.join.stop != nil {
 		return nil
 	}
+	conn, err := s.joinSession(ctx)
+	if err != nil {
+		return err
+	}
+	s.join.stop, s.join.done = make(chan struct{}), make(chan struct{})
+	go s.keepJoined(conn, s.join.stop, s.join.done)
+	return nil
+}
+
+// joinSession takes clusterLock shared on a new session.
+func (s *Store) joinSession(ctx context.Context) (*pgx.Conn, error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return wrap("join cluster", err)
+		return nil, wrap("join cluster", err)
 	}
 	conn := pc.Hijack() // Close must not wait for it, nor the pool lend it
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock_shared($1)`, int64(clusterLock)).Scan(&ok); err != nil || !ok {
 		conn.Close(context.Background())
 		if err == nil {
-			return fmt.Errorf("postgres: join cluster: %w", ErrExclusive)
+			return nil, fmt.Errorf("postgres: join cluster: %w", ErrExclusive)
 		}
-		return wrap("join cluster", err)
+		return nil, wrap("join cluster", err)
 	}
-	s.join.conn = conn
-	return nil
+	return conn, nil
+}
+
+// keepJoined holds conn's session until stop, replacing it when lost.
+func (s *Store) keepJoined(conn *pgx.Conn, stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(rejoinEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			if conn != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				// Unlocked first: the session's end would release the lock
+				// too, but only once the server notices, after Close returned.
+				conn.Exec(ctx, `SELECT pg_advisory_unlock_shared($1)`, int64(clusterLock))
+				conn.Close(ctx)
+				cancel()
+			}
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if conn != nil && conn.Ping(ctx) != nil {
+			conn.Close(ctx)
+			conn = nil
+		}
+		if conn == nil {
+			conn, _ = s.joinSession(ctx) // nil until the database answers again
+		}
+		cancel()
+	}
 }
 
 // Exclusive takes clusterLock exclusively, on a connection of its own,
@@ -200,10 +253,9 @@ func (s *Store) Exclusive(ctx context.Context) (release func(), err error) {
 func (s *Store) leave() {
 	s.join.mu.Lock()
 	defer s.join.mu.Unlock()
-	if s.join.conn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.join.conn.Close(ctx)
-		s.join.conn = nil
+	if s.join.stop != nil {
+		close(s.join.stop)
+		<-s.join.done
+		s.join.stop, s.join.done = nil, nil
 	}
 }

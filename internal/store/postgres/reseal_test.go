@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/openkms/kms"
 	"github.com/openkms/kms/internal/pgtest"
@@ -153,5 +156,65 @@ func TestExclusiveAfterClose(t *testing.T) {
 	n2 := open(t, dsn)
 	if err := n2.JoinCluster(ctx); err != nil {
 		t.Fatalf("JoinCluster after release = %v", err)
+	}
+}
+
+// TestRejoin: a node whose lock session is lost (here terminated) takes
+// the lock again on a new session, so Exclusive refuses again shortly.
+func TestRejoin(t *testing.T) {
+	old := rejoinEvery
+	rejoinEvery = 20 * time.Millisecond
+	t.Cleanup(func() { rejoinEvery = old })
+	dsn := pgtest.DSN(t)
+	ctx := t.Context()
+	node, tool := open(t, dsn), open(t, dsn)
+	if err := node.JoinCluster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holders := func() []int {
+		t.Helper()
+		rows, err := tool.pool.Query(ctx, `SELECT pid FROM pg_locks
+			WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND mode = 'ShareLock' AND granted`, int64(clusterLock))
+		pids, err := collect(rows, err, func(r pgx.Row) (int, error) {
+			var pid int
+			err := r.Scan(&pid)
+			return pid, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pids
+	}
+	pids := holders()
+	if len(pids) != 1 {
+		t.Fatalf("holders of the shared lock: %v", pids)
+	}
+	if _, err := tool.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pids[0]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	// pg_terminate_backend only signals: wait for the session to end.
+	for slices.Contains(holders(), pids[0]) {
+		if time.Now().After(deadline) {
+			t.Fatal("the terminated session still holds the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		release, err := tool.Exclusive(ctx)
+		if errors.Is(err, ErrNodeRunning) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		release() // the session is gone: let the node take it again
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not join again after its session was lost")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if now := holders(); len(now) != 1 || now[0] == pids[0] {
+		t.Fatalf("holders after the rejoin: %v (before %v)", now, pids)
 	}
 }
