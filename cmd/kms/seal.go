@@ -112,9 +112,9 @@ server holds the data dir. The current seal is given as to kms server
 --new-* flags, its secrets in %s and %s.
 
 With --store, it moves a cluster's database to the new seal instead, in
-one transaction; it refuses while any node runs on the database, and no
-node starts until it is done. Afterwards every node starts with the new
-seal (a new root key file must be given to each node).
+one transaction; it refuses while any node runs on the database, and a
+node started meanwhile refuses to start. Afterwards every node starts with
+the new seal (a new root key file must be copied to each node).
 
 `, envSealPassphrase, envPKCS11PIN, envNewSealPassphrase, envNewPKCS11PIN)
 		fs.PrintDefaults()
