@@ -97,6 +97,7 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	var cfg, next server.Config
 	fs.StringVar(&cfg.DataDir, "data-dir", env(envDataDir, "./kms-data"), "data directory (of a running server, or a stopped one)")
 	fs.StringVar(&cfg.SealKeyFile, "seal-key-file", env(envSealKeyFile, ""), "current root key file (default DATA_DIR/root.key)")
+	fs.StringVar(&cfg.Store, "store", env(envStore, ""), "PostgreSQL URL of a cluster's database: rotate its seal instead (every node stopped)")
 	cur := addSealFlags(fs, "")
 	fs.StringVar(&next.SealKeyFile, "new-seal-key-file", "", "new root key file, for --new-seal file (written with a fresh key if missing; not the current one)")
 	nf := addSealFlags(fs, "new-")
@@ -111,6 +112,11 @@ material ids do not change. Beside a running server, the server does it
 needs no flags. On a stopped data dir, the current seal is given as to kms
 server (--seal, --seal-key-file, --pkcs11-*, %s, %s). The new seal is given
 with the --new-* flags, its secrets in %s and %s.
+
+With --store, it moves a cluster's database to the new seal instead, in
+one transaction; it refuses while any node runs on the database, and a
+node started meanwhile refuses to start. Afterwards every node starts with
+the new seal (a new root key file must be copied to each node).
 
 `, envSealPassphrase, envPKCS11PIN, envNewSealPassphrase, envNewPKCS11PIN)
 		fs.PrintDefaults()
@@ -140,6 +146,10 @@ with the --new-* flags, its secrets in %s and %s.
 		fmt.Fprintf(stderr, "kms seal rotate: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "re-sealed %d secrets; the data dir now opens with the new seal only\n", n)
+	what := "the data dir"
+	if cfg.Store != "" {
+		what = "the database"
+	}
+	fmt.Fprintf(stdout, "re-sealed %d secrets; %s now opens with the new seal only\n", n, what)
 	return 0
 }

@@ -58,6 +58,13 @@ func (s *Server) openCluster() error {
 	if err != nil {
 		return err
 	}
+	// Held until the store closes, so that an offline seal rotation refuses
+	// while this node runs; taken before the seal is opened, so that the
+	// node refuses to start while a rotation runs.
+	if err := st.JoinCluster(ctx); err != nil {
+		st.Close()
+		return err
+	}
 	sc := cfg.sealConfig(cfg.DataDir)
 	sc.Create, sc.State = true, st
 	sealer, err := seal.Open(sc)

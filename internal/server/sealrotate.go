@@ -23,10 +23,11 @@ import (
 // the data dir's lock, so it refuses while a server runs there. It returns
 // how many secrets it re-sealed.
 //
-// A cluster's seal (cfg.Store) cannot be rotated this way yet.
+// With cfg.Store, it rotates a cluster's seal instead: every node must be
+// stopped (see rotateClusterSeal).
 func RotateSeal(cfg, next Config) (int, error) {
 	if cfg.Store != "" {
-		return 0, errors.New("seal rotation of a cluster's database (--store) is not supported yet")
+		return rotateClusterSeal(cfg, next)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "seal.json")); errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("data dir %s is not initialised: start `kms server` on it first", cfg.DataDir)

@@ -83,6 +83,7 @@ const (
 // the millisecond; creation times are required (a zero one fails NOT NULL).
 type Store struct {
 	pool *pgxpool.Pool
+	join joined // the session that JoinCluster holds, if any
 }
 
 var _ store.Store = (*Store)(nil)
@@ -127,8 +128,10 @@ func checkDurable(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be released.
+// Close leaves the cluster (JoinCluster) and closes the pool, waiting for
+// connections in use to be released.
 func (s *Store) Close() error {
+	s.leave()
 	s.pool.Close()
 	return nil
 }

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PromoteMaterialConcurrency", testPromoteMaterialConcurrency},
 		{"MultiRegion", testMultiRegion},
 		{"CountKeys", testCountKeys},
+		{"Reseal", testReseal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
