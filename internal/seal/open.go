@@ -489,20 +489,9 @@ func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, 
 	if cfg.Dir == "" || cfg.State != nil {
 		return nil, errors.New("seal: Rotate works on a data dir's seal.json only")
 	}
-	kind, err := cfg.kind()
+	kind, keyFile, err := rotationTarget(cfg)
 	if err != nil {
 		return nil, err
-	}
-	keyFile := cfg.KeyFile
-	if kind == kindKeyFile {
-		if keyFile == "" {
-			return nil, errors.New("seal: rotating to a root key file needs the new file's path (it may not exist yet)")
-		}
-		if abs, _ := filepath.Abs(keyFile); abs == mustAbs(filepath.Join(cfg.Dir, keyFileName)) {
-			if _, err := os.Stat(abs); err == nil {
-				return nil, fmt.Errorf("seal: the new root key file %s is the data dir's current one", keyFile)
-			}
-		}
 	}
 	next, data, err := newState(cfg, kind, keyFile, old.derive[:])
 	if err != nil {
@@ -526,6 +515,27 @@ func Rotate(old *Sealer, cfg Config, reseal func(next *Sealer) error) (*Sealer, 
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	return next, nil
+}
+
+// rotationTarget is the kind and key file of the seal a rotation moves to.
+// A key file must be named, and must not be the data dir's current one.
+func rotationTarget(cfg Config) (kind, keyFile string, err error) {
+	kind, err = cfg.kind()
+	if err != nil {
+		return "", "", err
+	}
+	keyFile = cfg.KeyFile
+	if kind == kindKeyFile {
+		if keyFile == "" {
+			return "", "", errors.New("seal: rotating to a root key file needs the new file's path (it may not exist yet)")
+		}
+		if abs, _ := filepath.Abs(keyFile); abs == mustAbs(filepath.Join(cfg.Dir, keyFileName)) {
+			if _, err := os.Stat(abs); err == nil {
+				return "", "", fmt.Errorf("seal: the new root key file %s is the data dir's current one", keyFile)
+			}
+		}
+	}
+	return kind, keyFile, nil
 }
 
 // RotateLive is Rotate on the Sealer of a running server: s itself moves to

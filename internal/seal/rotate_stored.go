@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 )
 
 // RotateStored is Rotate for a seal whose state cfg.State keeps (a
@@ -27,20 +25,9 @@ func RotateStored(old *Sealer, cfg Config, reseal func(next *Sealer, oldState, n
 	if cfg.Dir == "" || cfg.State == nil {
 		return nil, errors.New("seal: RotateStored works on a stored seal state only")
 	}
-	kind, err := cfg.kind()
+	kind, keyFile, err := rotationTarget(cfg)
 	if err != nil {
 		return nil, err
-	}
-	keyFile := cfg.KeyFile
-	if kind == kindKeyFile {
-		if keyFile == "" {
-			return nil, errors.New("seal: rotating to a root key file needs the new file's path (it may not exist yet)")
-		}
-		if abs, _ := filepath.Abs(keyFile); abs == mustAbs(filepath.Join(cfg.Dir, keyFileName)) {
-			if _, err := os.Stat(abs); err == nil {
-				return nil, fmt.Errorf("seal: the new root key file %s is the data dir's current one", keyFile)
-			}
-		}
 	}
 	oldState, err := cfg.State.LoadSealState(context.Background())
 	if err != nil {
@@ -59,7 +46,7 @@ func RotateStored(old *Sealer, cfg Config, reseal func(next *Sealer, oldState, n
 	if err != nil {
 		return nil, err
 	}
-	if next.root == old.root {
+	if next.cur.Load().root == old.cur.Load().root {
 		return nil, errors.New("seal: the new seal has the same root key as the old one")
 	}
 	if err := reseal(next, oldState, newData); err != nil {

@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
-	"github.com/openkms/kms/internal/service"
-	"github.com/openkms/kms/internal/store"
 	"github.com/openkms/kms/internal/store/postgres"
 )
 
@@ -47,28 +44,11 @@ func rotateClusterSeal(cfg, next Config) (int, error) {
 	n := 0
 	_, err = seal.RotateStored(old, nc, func(ns *seal.Sealer, oldState, newState []byte) error {
 		var rerr error
-		n, rerr = st.ResealState(context.Background(), oldState, newState, resealWith(old, ns))
+		n, rerr = st.ResealState(context.Background(), oldState, newState, resealUnder(old, ns))
 		return rerr
 	})
 	if err != nil {
 		return 0, fmt.Errorf("the database is still on the old seal: %w", err)
 	}
 	return n, nil
-}
-
-// resealWith opens a value sealed under old and seals it under next, with
-// the AAD its kind binds it to.
-func resealWith(old, next *seal.Sealer) func(store.SealedValue) ([]byte, error) {
-	return func(v store.SealedValue) ([]byte, error) {
-		aad := identity.AccessKeyAAD(v.ID)
-		if v.Kind == store.SealedMaterial {
-			aad = service.MaterialAAD(v.KeyID, v.ID)
-		}
-		plain, err := old.Open(v.Sealed, aad)
-		if err != nil {
-			return nil, err
-		}
-		defer clear(plain)
-		return next.Seal(plain, aad)
-	}
 }
