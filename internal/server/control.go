@@ -53,7 +53,15 @@ func (s *Server) listenControl() (net.Listener, error) {
 		return nil, nil
 	}
 	path := ControlSocket(s.cfg.DataDir)
-	if len(path) >= 104 { // sun_path: 108 bytes on Linux, 104 on the BSDs
+	// Made in a private directory, given its mode, then moved into place:
+	// it is never reachable with the umask's mode.
+	tmp, err := os.MkdirTemp(s.cfg.DataDir, ".control-")
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer os.Remove(tmp)
+	made := filepath.Join(tmp, controlSocket)
+	if len(made) >= 104 { // sun_path: 108 bytes on Linux, 104 on the BSDs
 		s.log.Warn("no control socket: the data dir's path is too long for one; `kms seal rotate` then needs the server stopped", "path", path)
 		return nil, nil
 	}
@@ -61,12 +69,17 @@ func (s *Server) listenControl() (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := net.Listen("unix", made)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // serveControl removes path
+	if err := os.Chmod(made, 0o600); err == nil {
+		err = os.Rename(made, path)
+	}
+	if err != nil {
 		ln.Close()
+		os.Remove(made)
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return ln, nil
@@ -115,7 +128,7 @@ func (s *Server) serveControl(ln net.Listener) func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cs.Shutdown(sctx)
-		os.Remove(ln.Addr().String())
+		os.Remove(ControlSocket(s.cfg.DataDir))
 	}
 }
 
