@@ -1,0 +1,93 @@
+// The console's shell: sign-in, sign-out and the hash router. Credentials
+// live in this tab's sessionStorage only and go nowhere but into SigV4.
+import { Client } from './api.js';
+import { h, clear, field } from './dom.js';
+import { keysView, keyView } from './keys.js';
+import { auditView } from './audit.js';
+
+const STORE = 'kms-console-session';
+const view = document.getElementById('view');
+let defaultRegion = 'us-east-1';
+
+function session() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+function signOut() {
+  sessionStorage.removeItem(STORE);
+  location.hash = '#/signin';
+  render();
+}
+
+function signInView() {
+  const akid = h('input', { name: 'accessKeyId', autocomplete: 'username', required: true, spellcheck: 'false' });
+  const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
+  const token = h('input', { name: 'sessionToken', type: 'password', autocomplete: 'off' });
+  const region = h('input', { name: 'region', value: defaultRegion, required: true, spellcheck: 'false' });
+  const error = h('p', { id: 'signin-error', class: 'error', role: 'alert', hidden: true });
+  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in'),
+    h('p', { class: 'muted' }, 'Use an access key of this server (or temporary credentials from AssumeRole). ' +
+      'They stay in this tab and sign each request; the console has no power of its own.'),
+    field('Access key ID', akid), field('Secret access key', secret),
+    field('Session token (optional)', token), field('Region', region), error, submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    submit.disabled = true;
+    const creds = { accessKeyId: akid.value.trim(), secretAccessKey: secret.value, sessionToken: token.value.trim() || undefined };
+    try {
+      const who = await new Client(creds, region.value.trim()).callerIdentity();
+      sessionStorage.setItem(STORE, JSON.stringify({ creds, region: region.value.trim(), arn: who.arn }));
+      location.hash = '#/keys';
+      render();
+    } catch (e) {
+      clear(error, `Sign-in failed: ${e.code}: ${e.message}`);
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  clear(view, form);
+  akid.focus();
+}
+
+function render() {
+  const s = session();
+  document.getElementById('nav').hidden = !s;
+  document.getElementById('signout').hidden = !s;
+  clear(document.getElementById('who'), s ? `${s.arn} · ${s.region}` : '');
+  if (!s) {
+    signInView();
+    return;
+  }
+  const client = new Client(s.creds, s.region);
+  const [path, query] = (location.hash.slice(1) || '/keys').split('?');
+  const params = new URLSearchParams(query || '');
+  const parts = path.split('/').filter(Boolean);
+  for (const a of document.querySelectorAll('#nav a')) {
+    a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0]}`);
+  }
+  if (parts[0] === 'keys' && parts[1]) keyView(view, client, decodeURIComponent(parts[1]));
+  else if (parts[0] === 'audit') auditView(view, client, params);
+  else keysView(view, client);
+}
+
+async function start() {
+  try {
+    const res = await fetch('config.json', { cache: 'no-store' });
+    defaultRegion = (await res.json()).region || defaultRegion;
+  } catch {
+    // keep the default: the sign-in form lets the user change it
+  }
+  document.getElementById('signout').addEventListener('click', signOut);
+  window.addEventListener('hashchange', render);
+  render();
+}
+
+start();
