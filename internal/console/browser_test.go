@@ -1,0 +1,369 @@
+package console_test
+
+// End-to-end tests of the console in a real headless Chromium against a
+// real server: the browser signs with WebCrypto and the server verifies as
+// it does any SDK's request. Chromium is required (scripts/test.sh
+// installs it): a missing browser fails the test rather than skipping it,
+// so the console cannot go untested unnoticed.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/openkms/kms/kmstest"
+)
+
+// chromium finds the browser: $KMS_CHROMIUM, else chromium on PATH.
+func chromium(t *testing.T) string {
+	if p := os.Getenv("KMS_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("Chromium is not installed (apt-get install chromium, or set KMS_CHROMIUM); scripts/test.sh installs it")
+	return ""
+}
+
+// browser is one headless tab, with the page errors it saw: uncaught
+// exceptions and CSP violations (the console must run under its own CSP).
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // the tests run as root
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	b := &browser{t: t, ctx: ctx}
+	err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg = (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error()
+		case *log.EventEntryAdded:
+			// Network errors (the API's 4xx answers) are expected; a CSP
+			// violation is logged with source "security".
+			if ev.Entry.Source == log.EntrySourceSecurity || strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				msg = ev.Entry.Text
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errors = append(b.errors, msg)
+			b.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, e := range b.errors {
+			t.Errorf("page error: %s", e)
+		}
+	})
+	return b
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// eval runs a JavaScript expression (awaiting a promise) and decodes its
+// value into T.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor waits until the expression is truthy.
+func (b *browser) waitFor(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		b.t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, eval[string](b, `document.body.innerText`))
+	}
+}
+
+// set gives a form control a value as typing or choosing would.
+func (b *browser) set(sel, value string) {
+	b.t.Helper()
+	js, _ := json.Marshal([]string{sel, value})
+	eval[chromedp.Void](b, fmt.Sprintf(`(([s, v]) => { const el = document.querySelector(s);
+		el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); })(%s)`, js))
+}
+
+// screenshot writes the viewport to $KMS_CONSOLE_SCREENSHOTS/name.png when
+// that is set (docs/console holds the README's).
+func (b *browser) screenshot(name string) {
+	dir := os.Getenv("KMS_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// unlabelled lists the form controls with no label: every input, select
+// and textarea must have a <label> or an aria-label.
+const unlabelled = `[...document.querySelectorAll('input, select, textarea')]
+	.filter(el => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+	.map(el => el.outerHTML)`
+
+// notKeyboard lists elements that act on clicks but are not natively
+// focusable controls (the views use button, a, input and select only).
+const notKeyboard = `[...document.querySelectorAll('[onclick], [role=button], [tabindex]')]
+	.filter(el => !['BUTTON', 'A', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY'].includes(el.tagName))
+	.map(el => el.outerHTML)`
+
+func (b *browser) checkAccessible(view string) {
+	b.t.Helper()
+	if bad := eval[[]string](b, unlabelled); len(bad) > 0 {
+		b.t.Errorf("%s: controls without a label: %v", view, bad)
+	}
+	if bad := eval[[]string](b, notKeyboard); len(bad) > 0 {
+		b.t.Errorf("%s: clickable elements that are not controls: %v", view, bad)
+	}
+}
+
+// The browser's SigV4 must equal the SDK's for the same request.
+func TestBrowserSigV4MatchesSDK(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL+"/console/"), chromedp.WaitVisible(`input[name=accessKeyId]`))
+	host := strings.TrimPrefix(srv.URL, "http://")
+	when := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	body := `{"KeyId":"alias/x"}`
+	for _, token := range []string{"", "FwoGZXIvYXdzEXAMPLETOKEN"} {
+		got := eval[map[string]string](b, fmt.Sprintf(`import('./sigv4.js').then(m => m.sign({host: %q,
+			headers: {'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'TrentService.DescribeKey'},
+			body: %q, region: 'eu-central-1', service: 'kms', now: new Date(%d),
+			creds: {accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: %q}}))`,
+			host, body, when.UnixMilli(), token))
+		r, _ := http.NewRequest(http.MethodPost, srv.URL+"/", nil)
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		r.Header.Set("X-Amz-Target", "TrentService.DescribeKey")
+		creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", SessionToken: token}
+		if err := v4.NewSigner().SignHTTP(t.Context(), creds, r, sha256Hex(body), "kms", "eu-central-1", when); err != nil {
+			t.Fatal(err)
+		}
+		if want := r.Header.Get("Authorization"); got["authorization"] != want {
+			t.Errorf("token %q:\nbrowser: %s\nSDK:     %s", token, got["authorization"], want)
+		}
+		if got["x-amz-date"] != r.Header.Get("X-Amz-Date") || got["x-amz-security-token"] != token || got["host"] != "" {
+			t.Errorf("token %q: headers %v", token, got)
+		}
+	}
+}
+
+// The whole walk: sign-in (wrong then right secret), keys, creating a key
+// and an alias, disabling it, the audit trail with another user's denied
+// request, sign-out.
+func TestBrowserConsole(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	ctx := t.Context()
+	client := srv.Client()
+
+	// Keys made through the SDK, so the table has more than one state.
+	seedKey := func(spec types.KeySpec, usage types.KeyUsageType, desc, alias string) string {
+		out, err := client.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Description: aws.String(desc)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+		return *out.KeyMetadata.KeyId
+	}
+	seedKey(types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify, "Release signing", "alias/release-signing")
+	seedKey(types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac, "Webhook MACs", "alias/webhooks")
+	old := seedKey(types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt, "Retired backups", "alias/old-backups")
+	del, err := client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(old), PendingWindowInDays: aws.Int32(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deletionDay := del.DeletionDate.UTC().Format("2006-01-02")
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL + "/console/"))
+	b.waitFor("the sign-in form", `document.querySelector('input[name=region]')?.value === 'us-east-1'`)
+	b.checkAccessible("sign-in")
+
+	// A wrong secret: the server's SignatureDoesNotMatch, shown as is.
+	b.do(chromedp.SendKeys(`input[name=accessKeyId]`, srv.AccessKeyID),
+		chromedp.SendKeys(`input[name=secretAccessKey]`, "not-the-secret"),
+		chromedp.Click(`form.signin button[type=submit]`))
+	b.waitFor("the sign-in error", `!document.getElementById('signin-error').hidden`)
+	msg := eval[string](b, `document.getElementById('signin-error').innerText`)
+	if !strings.Contains(msg, "Sign-in failed: SignatureDoesNotMatch") || !strings.Contains(msg, "signature") {
+		t.Errorf("wrong secret: %q", msg)
+	}
+	if n := eval[int](b, `sessionStorage.length`); n != 0 {
+		t.Errorf("a failed sign-in stored %d items", n)
+	}
+	b.screenshot("signin")
+
+	// The right one: the keys view, with the seeded keys.
+	b.set(`input[name=secretAccessKey]`, srv.SecretAccessKey)
+	b.do(chromedp.Click(`form.signin button[type=submit]`))
+	b.waitFor("the keys table", `document.querySelectorAll('table.keys tbody tr').length === 3`)
+	if who := eval[string](b, `document.getElementById('who').innerText`); !strings.Contains(who, "arn:aws:iam::"+srv.AccountID) {
+		t.Errorf("signed in as %q", who)
+	}
+	pending := eval[string](b, fmt.Sprintf(`document.querySelector('tr[data-key-id=%q] .badge').innerText`, old))
+	if pending != "PendingDeletion ("+deletionDay+")" {
+		t.Errorf("pending deletion badge %q, want the date %s", pending, deletionDay)
+	}
+	b.checkAccessible("keys")
+
+	// Create a key with an alias.
+	b.do(chromedp.Click(`#create-key`), chromedp.WaitVisible(`dialog select[name=KeySpec]`))
+	b.checkAccessible("create key")
+	b.set(`dialog input[name=Description]`, "Orders database")
+	b.set(`dialog input[name=AliasName]`, "orders-db")
+	b.do(chromedp.Click(`#create-key-submit`))
+	b.waitFor("the new key", `[...document.querySelectorAll('table.keys tbody tr')].some(tr => tr.innerText.includes('alias/orders-db'))`)
+	keyID := eval[string](b, `[...document.querySelectorAll('table.keys tbody tr')].find(tr => tr.innerText.includes('alias/orders-db')).dataset.keyId`)
+	md, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/orders-db")})
+	if err != nil || *md.KeyMetadata.KeyId != keyID || *md.KeyMetadata.Description != "Orders database" {
+		t.Fatalf("the console's key: %v %+v", err, md)
+	}
+
+	// Filters.
+	b.set(`select[name=usage]`, "SIGN_VERIFY")
+	b.waitFor("the usage filter", `document.querySelectorAll('table.keys tbody tr').length === 1`)
+	b.set(`select[name=usage]`, "")
+	b.set(`input[name=text]`, "orders")
+	b.waitFor("the text filter", `document.querySelectorAll('table.keys tbody tr').length === 1`)
+	b.set(`input[name=text]`, "")
+	b.waitFor("no filter", `document.querySelectorAll('table.keys tbody tr').length === 4`)
+	b.screenshot("keys")
+
+	// The key's page; disable it, confirming what stops working.
+	b.do(chromedp.Click(fmt.Sprintf(`tr[data-key-id=%q] a`, keyID)))
+	b.waitFor("the key page", `document.getElementById('disable-key')`)
+	if meta := eval[string](b, `document.querySelector('dl.meta').innerText`); !strings.Contains(meta, *md.KeyMetadata.Arn) || !strings.Contains(meta, "alias/orders-db") {
+		t.Errorf("key page: %s", meta)
+	}
+	b.checkAccessible("key page")
+	b.screenshot("key")
+	b.do(chromedp.Click(`#disable-key`))
+	b.waitFor("the confirmation", `document.querySelector('dialog.confirm')?.open`)
+	confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`)
+	for _, want := range []string{"Decrypt", "GenerateDataKey", "alias/orders-db", "DisabledException"} {
+		if !strings.Contains(confirm, want) {
+			t.Errorf("the confirmation does not name %s: %q", want, confirm)
+		}
+	}
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the Disabled badge", `document.querySelector('.titlebar .badge.state-Disabled') && document.getElementById('enable-key')`)
+	if md, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(keyID)}); err != nil || md.KeyMetadata.KeyState != types.KeyStateDisabled {
+		t.Fatalf("after disabling: %v %v", err, md)
+	}
+
+	// Another IAM user, with no permission, is denied DescribeKey.
+	iamc := iam.NewFromConfig(srv.Config)
+	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("mallory")}); err != nil {
+		t.Fatal(err)
+	}
+	ak, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("mallory")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config.Copy()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(*ak.AccessKey.AccessKeyId, *ak.AccessKey.SecretAccessKey, "")
+	_, err = awskms.NewFromConfig(cfg).DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if ae := smithy.APIError(nil); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("mallory's DescribeKey: %v, want AccessDeniedException", err)
+	}
+
+	// The audit view: the DisableKey event, and mallory's denial highlighted.
+	b.do(chromedp.Navigate(srv.URL + "/console/#/audit"))
+	b.waitFor("the audit events", `document.querySelector('li.event[data-event-name=DisableKey]') && document.querySelector('li.event.denied')`)
+	denied := eval[[]string](b, `[...document.querySelectorAll('li.event.denied')].map(li => li.innerText)`)
+	if len(denied) != 1 || !strings.Contains(denied[0], "DescribeKey") || !strings.Contains(denied[0], "mallory") || !strings.Contains(denied[0], "AccessDenied") {
+		t.Errorf("denied events: %q", denied)
+	}
+	if n := eval[int](b, `document.querySelectorAll('li.event:not(.denied) .badge.denied').length`); n != 0 {
+		t.Errorf("%d events badged denied but not highlighted", n)
+	}
+	// A record's JSON opens in place.
+	b.do(chromedp.Click(`li.event[data-event-name=DisableKey] summary`))
+	if rec := eval[string](b, `document.querySelector('li.event[data-event-name=DisableKey] pre').innerText`); !strings.Contains(rec, `"eventName": "DisableKey"`) || !strings.Contains(rec, keyID) {
+		t.Errorf("DisableKey record: %s", rec)
+	}
+	b.checkAccessible("audit")
+	b.screenshot("audit")
+
+	// Filters: by user (the lookup attribute) and by key and event name.
+	b.set(`input[name=user]`, "mallory")
+	b.do(chromedp.Click(`form.filters button[type=submit]`))
+	b.waitFor("mallory's events", `(() => { const l = [...document.querySelectorAll('li.event')]; return l.length === 1 && l[0].classList.contains('denied'); })()`)
+	b.set(`input[name=user]`, "")
+	b.set(`input[name=resource]`, keyID)
+	b.set(`input[name=event]`, "DisableKey")
+	b.do(chromedp.Click(`form.filters button[type=submit]`))
+	b.waitFor("the key's DisableKey events", `(() => { const l = [...document.querySelectorAll('li.event')]; return l.length === 1 && l[0].dataset.eventName === 'DisableKey'; })()`)
+
+	// Sign-out forgets the credentials.
+	b.do(chromedp.Click(`#signout`))
+	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
+	if n := eval[int](b, `sessionStorage.length`); n != 0 {
+		t.Errorf("sign-out left %d items in sessionStorage", n)
+	}
+}
