@@ -243,6 +243,9 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(chromedp.Navigate(srv.URL + "/console/"))
 	b.waitFor("the sign-in form", `document.querySelector('input[name=region]')?.value === 'us-east-1'`)
 	b.checkAccessible("sign-in")
+	if shown := eval[bool](b, `document.getElementById('signout').checkVisibility() || document.getElementById('nav').checkVisibility()`); shown {
+		t.Error("signed out, the page shows the navigation or Sign out")
+	}
 
 	// A wrong secret: the server's SignatureDoesNotMatch, shown as is.
 	b.do(chromedp.SendKeys(`input[name=accessKeyId]`, srv.AccessKeyID),
@@ -264,6 +267,9 @@ func TestBrowserConsole(t *testing.T) {
 	b.waitFor("the keys table", `document.querySelectorAll('table.keys tbody tr').length === 3`)
 	if who := eval[string](b, `document.getElementById('who').innerText`); !strings.Contains(who, "arn:aws:iam::"+srv.AccountID) {
 		t.Errorf("signed in as %q", who)
+	}
+	if !eval[bool](b, `document.getElementById('signout').checkVisibility()`) {
+		t.Error("signed in, the page shows no Sign out")
 	}
 	pending := eval[string](b, fmt.Sprintf(`document.querySelector('tr[data-key-id=%q] .badge').innerText`, old))
 	if pending != "PendingDeletion ("+deletionDay+")" {
@@ -316,6 +322,13 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("after disabling: %v %v", err, md)
 	}
 
+	// The key's own audit events.
+	b.do(chromedp.Click(`#key-audit`))
+	b.waitFor("the key's events", `document.querySelector('li.event[data-event-name=DisableKey]')`)
+	if n := eval[int](b, fmt.Sprintf(`[...document.querySelectorAll('li.event')].filter(li => !li.innerText.includes(%q)).length`, keyID)); n != 0 {
+		t.Errorf("the key's audit view shows %d events of other resources", n)
+	}
+
 	// Another IAM user, with no permission, is denied DescribeKey.
 	iamc := iam.NewFromConfig(srv.Config)
 	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("mallory")}); err != nil {
@@ -333,7 +346,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 
 	// The audit view: the DisableKey event, and mallory's denial highlighted.
-	b.do(chromedp.Navigate(srv.URL + "/console/#/audit"))
+	b.do(chromedp.Click(`#nav a[href="#/audit"]`))
 	b.waitFor("the audit events", `document.querySelector('li.event[data-event-name=DisableKey]') && document.querySelector('li.event.denied')`)
 	denied := eval[[]string](b, `[...document.querySelectorAll('li.event.denied')].map(li => li.innerText)`)
 	if len(denied) != 1 || !strings.Contains(denied[0], "DescribeKey") || !strings.Contains(denied[0], "mallory") || !strings.Contains(denied[0], "AccessDenied") {

@@ -25,7 +25,7 @@ export async function auditView(view, client, params) {
   const list = h('ol', { class: 'events' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter events' },
-    field('From', inputs.start), field('To', inputs.end), field('Key or resource', inputs.resource),
+    field('From (local time)', inputs.start), field('To (local time)', inputs.end), field('Key or resource', inputs.resource),
     field('User', inputs.user), field('Event name', inputs.event),
     h('div', { class: 'field check' }, deniedOnly, h('label', { for: (deniedOnly.id = 'denied-only') }, 'Denied only')),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')));

@@ -191,7 +191,7 @@ export async function keyView(view, client, keyId) {
   } else if (md.KeyState === 'Disabled') {
     actions.append(h('button', { type: 'button', id: 'enable-key', onclick: () => toggle(true) }, 'Enable key'));
   }
-  actions.append(h('a', { class: 'button secondary', href: `#/audit?resource=${encodeURIComponent(md.Arn)}` }, 'Audit events of this key'));
+  actions.append(h('a', { class: 'button secondary', id: 'key-audit', href: `#/audit?resource=${encodeURIComponent(md.Arn)}` }, 'Audit events of this key'));
 
   async function toggle(enable) {
     const ops = OPERATIONS[md.KeyUsage] || [];
@@ -214,7 +214,7 @@ export async function keyView(view, client, keyId) {
 
   clear(view,
     h('p', {}, h('a', { href: '#/keys' }, '← Keys')),
-    h('div', { class: 'titlebar' }, h('h1', { class: 'mono' }, md.KeyId), stateBadge(md)),
+    h('div', { class: 'titlebar left' }, h('h1', { class: 'mono' }, md.KeyId), stateBadge(md)),
     actions, message,
     h('dl', { class: 'meta' },
       row('ARN', md.Arn), row('Aliases', names), row('Description', md.Description), row('State', md.KeyState),
