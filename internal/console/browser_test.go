@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -322,6 +323,29 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("after disabling: %v %v", err, md)
 	}
 
+	// Schedule its deletion (the confirmation names the consequence), then
+	// cancel it: the key is Disabled again.
+	b.do(chromedp.Click(`#schedule-deletion`))
+	b.waitFor("the deletion confirmation", `document.querySelector('dialog.confirm')?.open`)
+	if confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`); !strings.Contains(confirm, "never be decrypted") {
+		t.Errorf("the deletion confirmation: %q", confirm)
+	}
+	b.checkAccessible("schedule deletion")
+	b.set(`dialog.confirm input[name=PendingWindowInDays]`, "7")
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the PendingDeletion badge", `document.querySelector('.titlebar .badge.state-PendingDeletion') && document.getElementById('cancel-deletion')`)
+	md2, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if err != nil || md2.KeyMetadata.DeletionDate == nil {
+		t.Fatalf("after scheduling deletion: %v %+v", err, md2)
+	}
+	if badge := eval[string](b, `document.querySelector('.titlebar .badge').innerText`); badge != "PendingDeletion ("+md2.KeyMetadata.DeletionDate.UTC().Format("2006-01-02")+")" {
+		t.Errorf("badge %q, deletion date %v", badge, md2.KeyMetadata.DeletionDate)
+	}
+	b.do(chromedp.Click(`#cancel-deletion`))
+	b.waitFor("the cancel confirmation", `document.querySelector('dialog.confirm')?.open`)
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the Disabled badge again", `document.querySelector('.titlebar .badge.state-Disabled') && document.getElementById('enable-key')`)
+
 	// The key's own audit events.
 	b.do(chromedp.Click(`#key-audit`))
 	b.waitFor("the key's events", `document.querySelector('li.event[data-event-name=DisableKey]')`)
@@ -379,4 +403,61 @@ func TestBrowserConsole(t *testing.T) {
 	if n := eval[int](b, `sessionStorage.length`); n != 0 {
 		t.Errorf("sign-out left %d items in sessionStorage", n)
 	}
+
+	// mallory may sign in (GetCallerIdentity needs no permission) but sees
+	// AWS's AccessDenied message instead of the keys: the console has no
+	// power of its own.
+	b.signIn(*ak.AccessKey.AccessKeyId, *ak.AccessKey.SecretAccessKey, "")
+	b.waitFor("mallory's denial", `document.querySelector('#view .error:not(#signin-error)')`)
+	if msg := eval[string](b, `document.querySelector('#view .error:not(#signin-error)').innerText`); !strings.Contains(msg, "AccessDeniedException") || !strings.Contains(msg, "user/mallory is not authorized to perform: kms:ListKeys") {
+		t.Errorf("mallory's keys view: %q", msg)
+	}
+	b.do(chromedp.Click(`#signout`))
+	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
+
+	// Temporary credentials from AssumeRole, with their session token.
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, srv.AccountID)
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("auditor"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	perms := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:List*","kms:Describe*","cloudtrail:LookupEvents"],"Resource":"*"}]}`
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("auditor"), PolicyName: aws.String("read"), PolicyDocument: aws.String(perms)}); err != nil {
+		t.Fatal(err)
+	}
+	// Root may not assume roles (as on AWS): a user allowed to does.
+	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ops")}); err != nil {
+		t.Fatal(err)
+	}
+	assume := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`
+	if _, err := iamc.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("ops"), PolicyName: aws.String("assume"), PolicyDocument: aws.String(assume)}); err != nil {
+		t.Fatal(err)
+	}
+	opsKey, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ops")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsCfg := srv.Config.Copy()
+	opsCfg.Credentials = credentials.NewStaticCredentialsProvider(*opsKey.AccessKey.AccessKeyId, *opsKey.AccessKey.SecretAccessKey, "")
+	role, err := sts.NewFromConfig(opsCfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + srv.AccountID + ":role/auditor"), RoleSessionName: aws.String("console")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := role.Credentials
+	b.signIn(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken)
+	b.waitFor("the auditor's keys", `document.querySelectorAll('table.keys tbody tr').length === 4`)
+	if who := eval[string](b, `document.getElementById('who').innerText`); !strings.Contains(who, "assumed-role/auditor/console") {
+		t.Errorf("signed in as %q", who)
+	}
+	b.do(chromedp.Click(`#nav a[href="#/audit"]`))
+	b.waitFor("the auditor's audit view", `document.querySelector('li.event.denied')`)
+}
+
+// signIn fills the sign-in form and submits it.
+func (b *browser) signIn(akid, secret, token string) {
+	b.t.Helper()
+	b.set(`input[name=accessKeyId]`, akid)
+	b.set(`input[name=secretAccessKey]`, secret)
+	b.set(`input[name=sessionToken]`, token)
+	b.do(chromedp.Click(`form.signin button[type=submit]`))
 }

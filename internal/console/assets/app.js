@@ -24,8 +24,10 @@ function signOut() {
 }
 
 function signInView() {
-  const akid = h('input', { name: 'accessKeyId', autocomplete: 'username', required: true, spellcheck: 'false' });
-  const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
+  // autocomplete off: a password manager would keep the secret beyond
+  // this tab's session.
+  const akid = h('input', { name: 'accessKeyId', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'off', required: true });
   const token = h('input', { name: 'sessionToken', type: 'password', autocomplete: 'off' });
   const region = h('input', { name: 'region', value: defaultRegion, required: true, spellcheck: 'false' });
   const error = h('p', { id: 'signin-error', class: 'error', role: 'alert', hidden: true });
@@ -79,6 +81,12 @@ function render() {
 }
 
 async function start() {
+  // WebCrypto exists only in a secure context: HTTPS, or HTTP on loopback.
+  if (!window.isSecureContext || !crypto.subtle) {
+    clear(view, h('p', { class: 'error', role: 'alert' },
+      'The console needs a secure context to sign requests: serve it over HTTPS (--tls-cert), or open it on localhost.'));
+    return;
+  }
   try {
     const res = await fetch('config.json', { cache: 'no-store' });
     defaultRegion = (await res.json()).region || defaultRegion;

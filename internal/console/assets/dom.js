@@ -52,13 +52,13 @@ export function select(name, options, value) {
 
 // confirmDialog shows a modal naming what an action does; it resolves to
 // true when the user confirms.
-export function confirmDialog(title, body, confirmText) {
+export function confirmDialog(title, body, confirmText, danger = true) {
   return new Promise((resolve) => {
     const dlg = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title' },
       h('h3', { id: 'confirm-title' }, title), body,
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close('cancel') }, 'Cancel'),
-        h('button', { type: 'button', class: 'danger', id: 'confirm-ok', onclick: () => dlg.close('ok') }, confirmText)));
+        h('button', { type: 'button', class: danger ? 'danger' : null, id: 'confirm-ok', onclick: () => dlg.close('ok') }, confirmText)));
     dlg.addEventListener('close', () => {
       dlg.remove();
       resolve(dlg.returnValue === 'ok');

@@ -191,7 +191,40 @@ export async function keyView(view, client, keyId) {
   } else if (md.KeyState === 'Disabled') {
     actions.append(h('button', { type: 'button', id: 'enable-key', onclick: () => toggle(true) }, 'Enable key'));
   }
+  if (md.KeyState === 'PendingDeletion') {
+    actions.append(h('button', { type: 'button', id: 'cancel-deletion', onclick: cancelDeletion }, 'Cancel deletion'));
+  } else if (['Enabled', 'Disabled', 'PendingImport'].includes(md.KeyState) && md.KeyManager !== 'AWS') {
+    actions.append(h('button', { type: 'button', class: 'danger', id: 'schedule-deletion', onclick: scheduleDeletion }, 'Schedule deletion'));
+  }
   actions.append(h('a', { class: 'button secondary', id: 'key-audit', href: `#/audit?resource=${encodeURIComponent(md.Arn)}` }, 'Audit events of this key'));
+
+  // run calls op on the key and reloads the page, or shows the error.
+  async function run(op, input = {}) {
+    try {
+      await client.kms(op, { KeyId: md.KeyId, ...input });
+      keyView(view, client, keyId);
+    } catch (e) {
+      clear(message, errorBox(e));
+    }
+  }
+
+  async function scheduleDeletion() {
+    const days = h('input', { name: 'PendingWindowInDays', type: 'number', min: '7', max: '30', value: '30', required: true });
+    const ops = OPERATIONS[md.KeyUsage] || [];
+    const body = h('div', {},
+      h('p', {}, `From now on ${md.KeyId} cannot be used for ${ops.join(', ')}${names.length ? ` (nor through ${names.join(', ')})` : ''}. ` +
+        'At the end of the waiting period the key and its material are deleted for good: ' +
+        (md.KeyUsage === 'ENCRYPT_DECRYPT' ? 'data encrypted under it can never be decrypted again.' : 'nothing it signed or MACed can be verified with it again.')),
+      h('p', {}, 'Until then the deletion can be cancelled.'),
+      field('Waiting period (days, 7 to 30)', days));
+    if (!(await confirmDialog('Schedule deletion of this key?', body, 'Schedule deletion'))) return;
+    run('ScheduleKeyDeletion', { PendingWindowInDays: Number(days.value) || 30 });
+  }
+
+  async function cancelDeletion() {
+    const body = h('p', {}, `The deletion of ${md.KeyId} is cancelled and the key becomes Disabled; enable it to use it again.`);
+    if (await confirmDialog('Cancel the deletion?', body, 'Cancel deletion', false)) run('CancelKeyDeletion');
+  }
 
   async function toggle(enable) {
     const ops = OPERATIONS[md.KeyUsage] || [];
@@ -203,12 +236,8 @@ export async function keyView(view, client, keyId) {
         h('ul', { class: 'ops' }, ops.map((o) => h('li', {}, o))),
         md.KeyUsage === 'ENCRYPT_DECRYPT'
           ? h('p', {}, 'Data encrypted under this key cannot be decrypted until the key is enabled again.') : null);
-    if (!(await confirmDialog(enable ? 'Enable this key?' : 'Disable this key?', body, enable ? 'Enable' : 'Disable'))) return;
-    try {
-      await client.kms(enable ? 'EnableKey' : 'DisableKey', { KeyId: md.KeyId });
-      keyView(view, client, keyId);
-    } catch (e) {
-      clear(message, errorBox(e));
+    if (await confirmDialog(enable ? 'Enable this key?' : 'Disable this key?', body, enable ? 'Enable' : 'Disable', !enable)) {
+      run(enable ? 'EnableKey' : 'DisableKey');
     }
   }
 
