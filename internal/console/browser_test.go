@@ -66,8 +66,18 @@ func newBrowser(t *testing.T) *browser {
 	)
 	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
 	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
+	return openTab(t, actx)
+}
+
+// newTab opens another tab of the same browser, with a sessionStorage of
+// its own.
+func (b *browser) newTab() *browser {
+	return openTab(b.t, b.ctx)
+}
+
+func openTab(t *testing.T, parent context.Context) *browser {
+	ctx, cancel := chromedp.NewContext(parent)
+	t.Cleanup(cancel)
 	b := &browser{t: t, ctx: ctx}
 	err := chromedp.Listen(ctx, func(ev any) {
 		var msg string
@@ -311,6 +321,7 @@ func TestBrowserConsole(t *testing.T) {
 	b.screenshot("key")
 	b.do(chromedp.Click(`#disable-key`))
 	b.waitFor("the confirmation", `document.querySelector('dialog.confirm')?.open`)
+	b.screenshot("confirm-disable")
 	confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`)
 	for _, want := range []string{"Decrypt", "GenerateDataKey", "alias/orders-db", "DisabledException"} {
 		if !strings.Contains(confirm, want) {
@@ -460,4 +471,80 @@ func (b *browser) signIn(akid, secret, token string) {
 	b.set(`input[name=secretAccessKey]`, secret)
 	b.set(`input[name=sessionToken]`, token)
 	b.do(chromedp.Click(`form.signin button[type=submit]`))
+}
+
+// The key page: tags, rotation, and the policy editor (the server's
+// MalformedPolicyDocumentException in place, a diff before saving, the
+// saved policy seen from a second tab).
+func TestBrowserKeyPolicy(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	ctx := t.Context()
+	client := srv.Client()
+	out, err := client.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String("Payments"),
+		Tags: []types.Tag{{TagKey: aws.String("team"), TagValue: aws.String("payments")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := *out.KeyMetadata.KeyId
+	if _, err := client.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: aws.String(keyID), RotationPeriodInDays: aws.Int32(90)}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL + "/console/#/keys/" + keyID))
+	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
+	b.signIn(srv.AccessKeyID, srv.SecretAccessKey, "")
+	b.waitFor("the key page", `document.getElementById('policy-text')`)
+	if tags := eval[string](b, `document.getElementById('key-tags').innerText`); tags != "team = payments" {
+		t.Errorf("tags: %q", tags)
+	}
+	if rot := eval[string](b, `document.getElementById('key-rotation').innerText`); !strings.HasPrefix(rot, "Enabled, every 90 days") {
+		t.Errorf("rotation: %q", rot)
+	}
+	b.checkAccessible("key page with policy")
+
+	// Not JSON: refused in the browser.
+	b.set(`#policy-text`, `{"Version": `)
+	b.do(chromedp.Click(`#policy-review`))
+	b.waitFor("the JSON error", `document.getElementById('policy-message').innerText.includes('Not valid JSON')`)
+
+	// JSON the server refuses: its message, in place.
+	policy := func(effect, sid string) string {
+		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":%q,"Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"kms:*","Resource":"*"}]}`,
+			sid, effect, srv.AccountID)
+	}
+	b.set(`#policy-text`, policy("Maybe", "Root"))
+	b.do(chromedp.Click(`#policy-review`))
+	b.waitFor("the diff", `!document.getElementById('policy-diff').hidden && !document.getElementById('policy-save').disabled`)
+	diff := eval[string](b, `document.getElementById('policy-diff').innerText`)
+	if !strings.Contains(diff, `+       "Effect": "Maybe",`) || !strings.Contains(diff, `-       "Effect": "Allow",`) {
+		t.Errorf("diff:\n%s", diff)
+	}
+	b.do(chromedp.Click(`#policy-save`))
+	b.waitFor("the server's refusal", `document.querySelector('#policy-message .error')`)
+	if msg := eval[string](b, `document.getElementById('policy-message').innerText`); !strings.HasPrefix(msg, "MalformedPolicyDocumentException: ") {
+		t.Errorf("invalid policy: %q", msg)
+	}
+
+	// A valid one saves.
+	b.set(`#policy-text`, policy("Allow", "ConsoleEdited"))
+	b.do(chromedp.Click(`#policy-review`))
+	b.waitFor("the second diff", `!document.getElementById('policy-diff').hidden && document.getElementById('policy-diff').innerText.includes('ConsoleEdited')`)
+	eval[chromedp.Void](b, `document.getElementById('policy-review').scrollIntoView({block: 'start'})`)
+	b.screenshot("policy")
+	b.do(chromedp.Click(`#policy-save`))
+	b.waitFor("the saved policy", `document.getElementById('policy-message').innerText === 'Policy saved.'`)
+	got, err := client.GetKeyPolicy(ctx, &awskms.GetKeyPolicyInput{KeyId: aws.String(keyID)})
+	if err != nil || !strings.Contains(*got.Policy, "ConsoleEdited") {
+		t.Fatalf("the stored policy: %v %v", err, got)
+	}
+
+	// A second tab signs in on its own and shows the new policy.
+	tab := b.newTab()
+	tab.do(chromedp.Navigate(srv.URL + "/console/"))
+	tab.waitFor("the second tab's sign-in form", `document.querySelector('form.signin')`)
+	tab.signIn(srv.AccessKeyID, srv.SecretAccessKey, "")
+	tab.waitFor("the keys table", `document.querySelector('table.keys tbody tr')`)
+	tab.do(chromedp.Click(fmt.Sprintf(`tr[data-key-id=%q] a`, keyID)))
+	tab.waitFor("the policy in the second tab", `document.getElementById('policy-text')?.value.includes('"Sid": "ConsoleEdited"')`)
 }

@@ -76,12 +76,13 @@ export class Client {
     return { arn: text('Arn'), account: text('Account'), userId: text('UserId') };
   }
 
-  // all pages of a KMS list operation.
+  // all pages of a KMS list operation, at each one's largest page size.
   async listAll(op, field, input = {}) {
+    const limit = { ListAliases: 100, ListResourceTags: 50 }[op] || 1000;
     const items = [];
     let marker;
     do {
-      const out = await this.kms(op, { ...input, Limit: 1000, ...(marker ? { Marker: marker } : {}) });
+      const out = await this.kms(op, { ...input, Limit: limit, ...(marker ? { Marker: marker } : {}) });
       items.push(...(out[field] || []));
       marker = out.Truncated ? out.NextMarker : undefined;
     } while (marker);

@@ -17,10 +17,16 @@ function session() {
   }
 }
 
+// go shows the view of hash: setting a new hash renders through
+// hashchange, the same one does not fire it.
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
 function signOut() {
   sessionStorage.removeItem(STORE);
-  location.hash = '#/signin';
-  render();
+  go('#/signin');
 }
 
 function signInView() {
@@ -46,8 +52,8 @@ function signInView() {
     try {
       const who = await new Client(creds, region.value.trim()).callerIdentity();
       sessionStorage.setItem(STORE, JSON.stringify({ creds, region: region.value.trim(), arn: who.arn }));
-      location.hash = '#/keys';
-      render();
+      // A deep link (#/keys/<id>) opened before signing in is kept.
+      go(!location.hash || location.hash.startsWith('#/signin') ? '#/keys' : location.hash);
     } catch (e) {
       clear(error, `Sign-in failed: ${e.code}: ${e.message}`);
       error.hidden = false;

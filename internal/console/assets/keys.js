@@ -1,5 +1,6 @@
 // The keys table, key creation and a key's page.
 import { h, clear, field, select, fmtTime, confirmDialog } from './dom.js';
+import { policySection } from './policy.js';
 
 const SPECS = ['SYMMETRIC_DEFAULT', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384',
   'ECC_NIST_P521', 'ECC_SECG_P256K1', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512', 'SM2'];
@@ -228,7 +229,7 @@ export async function keyView(view, client, keyId) {
 
   async function toggle(enable) {
     const ops = OPERATIONS[md.KeyUsage] || [];
-    const who = names.length ? `, including through its aliases ${names.join(', ')}` : '';
+    const who = names.length ? `, including through its alias${names.length > 1 ? 'es' : ''} ${names.join(', ')}` : '';
     const body = enable
       ? h('p', {}, `Enabling ${md.KeyId} lets every principal its key policy and grants allow use it again for ${ops.join(', ')}.`)
       : h('div', {},
@@ -252,5 +253,32 @@ export async function keyView(view, client, keyId) {
       row('Origin', md.Origin), row('Key manager', md.KeyManager), row('Multi-Region', md.MultiRegion ? 'yes' : 'no'),
       row('Encryption algorithms', md.EncryptionAlgorithms), row('Signing algorithms', md.SigningAlgorithms),
       row('MAC algorithms', md.MacAlgorithms), row('Key agreement algorithms', md.KeyAgreementAlgorithms),
-      row('Account', md.AWSAccountId)));
+      row('Account', md.AWSAccountId)),
+    await detailsSection(client, md),
+    await policySection(client, md.KeyId));
+}
+
+// detailsSection shows the key's tags and rotation, each read on its own
+// so that a denied one leaves the other.
+async function detailsSection(client, md) {
+  const [tags, rotation] = await Promise.all([
+    client.listAll('ListResourceTags', 'Tags', { KeyId: md.KeyId }).catch((e) => e),
+    md.KeySpec === 'SYMMETRIC_DEFAULT' && md.Origin === 'AWS_KMS'
+      ? client.kms('GetKeyRotationStatus', { KeyId: md.KeyId }).catch((e) => e) : null,
+  ]);
+  const failed = (e) => h('span', { class: 'error small' }, String(e));
+  let rot = 'Not available for this key spec or origin';
+  if (rotation instanceof Error) rot = failed(rotation);
+  else if (rotation) {
+    rot = rotation.KeyRotationEnabled
+      ? `Enabled, every ${rotation.RotationPeriodInDays || 365} days${rotation.NextRotationDate ? `, next on ${fmtTime(rotation.NextRotationDate)}` : ''}`
+      : 'Disabled';
+  }
+  let tagList;
+  if (tags instanceof Error) tagList = failed(tags);
+  else if (!tags.length) tagList = h('span', { class: 'muted' }, 'No tags');
+  else tagList = h('ul', { class: 'tags' }, tags.map((t) => h('li', {}, h('span', { class: 'badge' }, `${t.TagKey} = ${t.TagValue}`))));
+  return h('section', { 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Tags and rotation'),
+    h('dl', { class: 'meta' }, h('dt', {}, 'Tags'), h('dd', { id: 'key-tags' }, tagList),
+      h('dt', {}, 'Automatic rotation'), h('dd', { id: 'key-rotation' }, rot)));
 }
