@@ -473,10 +473,10 @@ func (b *browser) signIn(akid, secret, token string) {
 	b.do(chromedp.Click(`form.signin button[type=submit]`))
 }
 
-// The key page: tags, rotation, and the policy editor (the server's
-// MalformedPolicyDocumentException in place, a diff before saving, the
-// saved policy seen from a second tab).
-func TestBrowserKeyPolicy(t *testing.T) {
+// The key page: tags, last use, rotation, grants, and the policy editor
+// (the server's MalformedPolicyDocumentException in place, a diff before
+// saving, the saved policy seen from a second tab).
+func TestBrowserKeyPage(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	ctx := t.Context()
 	client := srv.Client()
@@ -490,6 +490,15 @@ func TestBrowserKeyPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, srv.AccountID)
+	app, err := iam.NewFromConfig(srv.Config).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("app"), AssumeRolePolicyDocument: aws.String(trust)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	b := newBrowser(t)
 	b.do(chromedp.Navigate(srv.URL + "/console/#/keys/" + keyID))
 	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
@@ -498,10 +507,46 @@ func TestBrowserKeyPolicy(t *testing.T) {
 	if tags := eval[string](b, `document.getElementById('key-tags').innerText`); tags != "team = payments" {
 		t.Errorf("tags: %q", tags)
 	}
-	if rot := eval[string](b, `document.getElementById('key-rotation').innerText`); !strings.HasPrefix(rot, "Enabled, every 90 days") {
+	if last := eval[string](b, `document.getElementById('key-last-use').innerText`); !strings.HasPrefix(last, "Encrypt on ") {
+		t.Errorf("last use: %q", last)
+	}
+	if rot := eval[string](b, `document.getElementById('rotation-status').innerText`); !strings.HasPrefix(rot, "Automatic rotation every 90 days, next on ") {
 		t.Errorf("rotation: %q", rot)
 	}
-	b.checkAccessible("key page with policy")
+	b.do(chromedp.Click(`details:has(#grant-form) > summary`))
+	b.checkAccessible("key page")
+
+	// Rotation: a new period, then a rotation now.
+	b.set(`input[name=RotationPeriodInDays]`, "180")
+	b.do(chromedp.Click(`#rotation-save`))
+	b.waitFor("the new period", `document.getElementById('rotation-status')?.innerText.includes('every 180 days')`)
+	if st, err := client.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: aws.String(keyID)}); err != nil || *st.RotationPeriodInDays != 180 {
+		t.Fatalf("rotation after the console's change: %v %+v", err, st)
+	}
+	b.do(chromedp.Click(`#rotate-now`))
+	b.waitFor("the rotation confirmation", `document.querySelector('dialog.confirm')?.open`)
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the rotation history", `document.querySelector('table#rotation-history')?.innerText.includes('ON_DEMAND')`)
+
+	// Grants: create one for the role app, then revoke it.
+	b.do(chromedp.Click(`details:has(#grant-form) > summary`))
+	b.set(`#grant-form input[name=GranteePrincipal]`, *app.Role.Arn)
+	b.set(`#grant-form input[name=Name]`, "app-data")
+	b.do(chromedp.Click(`#grant-create`))
+	b.waitFor("the grant", `document.querySelector('#grants-list tr[data-grant-id]')`)
+	grants, err := client.ListGrants(ctx, &awskms.ListGrantsInput{KeyId: aws.String(keyID)})
+	if err != nil || len(grants.Grants) != 1 || *grants.Grants[0].GranteePrincipal != *app.Role.Arn ||
+		fmt.Sprint(grants.Grants[0].Operations) != "[Encrypt Decrypt]" || *grants.Grants[0].Name != "app-data" {
+		t.Fatalf("the console's grant: %v %+v", err, grants)
+	}
+	b.screenshot("grants")
+	b.do(chromedp.Click(`#grants-list tr[data-grant-id] button`))
+	b.waitFor("the revoke confirmation", `document.querySelector('dialog.confirm')?.open`)
+	if confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`); !strings.Contains(confirm, *app.Role.Arn+" loses Encrypt, Decrypt") {
+		t.Errorf("the revoke confirmation: %q", confirm)
+	}
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("no grant", `document.getElementById('grants-list').innerText === 'No grants.'`)
 
 	// Not JSON: refused in the browser.
 	b.set(`#policy-text`, `{"Version": `)

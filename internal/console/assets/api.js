@@ -78,7 +78,7 @@ export class Client {
 
   // all pages of a KMS list operation, at each one's largest page size.
   async listAll(op, field, input = {}) {
-    const limit = { ListAliases: 100, ListResourceTags: 50 }[op] || 1000;
+    const limit = { ListAliases: 100, ListGrants: 100, ListResourceTags: 50 }[op] || 1000;
     const items = [];
     let marker;
     do {

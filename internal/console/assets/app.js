@@ -2,7 +2,8 @@
 // live in this tab's sessionStorage only and go nowhere but into SigV4.
 import { Client } from './api.js';
 import { h, clear, field } from './dom.js';
-import { keysView, keyView } from './keys.js';
+import { keysView } from './keys.js';
+import { keyView } from './key.js';
 import { auditView } from './audit.js';
 
 const STORE = 'kms-console-session';

@@ -1,6 +1,5 @@
 // The keys table, key creation and a key's page.
-import { h, clear, field, select, fmtTime, confirmDialog } from './dom.js';
-import { policySection } from './policy.js';
+import { h, clear, field, select, fmtTime } from './dom.js';
 
 const SPECS = ['SYMMETRIC_DEFAULT', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384',
   'ECC_NIST_P521', 'ECC_SECG_P256K1', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512', 'SM2'];
@@ -18,7 +17,7 @@ function usagesFor(spec) {
 }
 
 // The operations that fail while a key is not enabled, by usage.
-const OPERATIONS = {
+export const OPERATIONS = {
   ENCRYPT_DECRYPT: ['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair'],
   SIGN_VERIFY: ['Sign', 'Verify', 'GetPublicKey'],
   GENERATE_VERIFY_MAC: ['GenerateMac', 'VerifyMac'],
@@ -32,7 +31,7 @@ export function stateBadge(md) {
   return h('span', { class: `badge state-${state}`, title: state === 'PendingDeletion' ? `Deleted on ${fmtTime(md.DeletionDate)}` : null }, text);
 }
 
-function errorBox(e) {
+export function errorBox(e) {
   return h('p', { class: 'error', role: 'alert' }, String(e));
 }
 
@@ -165,120 +164,4 @@ function createKeyDialog(client, done) {
   });
   document.body.append(dlg);
   dlg.showModal();
-}
-
-function row(term, value) {
-  if (value == null || value === '' || (Array.isArray(value) && !value.length)) return null;
-  return [h('dt', {}, term), h('dd', {}, Array.isArray(value) ? value.join(', ') : value)];
-}
-
-export async function keyView(view, client, keyId) {
-  clear(view, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
-  let md, aliases;
-  try {
-    [md, aliases] = await Promise.all([
-      client.kms('DescribeKey', { KeyId: keyId }).then((o) => o.KeyMetadata),
-      client.listAll('ListAliases', 'Aliases', { KeyId: keyId }).catch(() => []),
-    ]);
-  } catch (e) {
-    clear(view, h('p', {}, h('a', { href: '#/keys' }, '← Keys')), errorBox(e));
-    return;
-  }
-  const names = aliases.map((a) => a.AliasName);
-  const actions = h('div', { class: 'actions' });
-  const message = h('div', { role: 'status' });
-  if (md.KeyState === 'Enabled') {
-    actions.append(h('button', { type: 'button', class: 'danger', id: 'disable-key', onclick: () => toggle(false) }, 'Disable key'));
-  } else if (md.KeyState === 'Disabled') {
-    actions.append(h('button', { type: 'button', id: 'enable-key', onclick: () => toggle(true) }, 'Enable key'));
-  }
-  if (md.KeyState === 'PendingDeletion') {
-    actions.append(h('button', { type: 'button', id: 'cancel-deletion', onclick: cancelDeletion }, 'Cancel deletion'));
-  } else if (['Enabled', 'Disabled', 'PendingImport'].includes(md.KeyState) && md.KeyManager !== 'AWS') {
-    actions.append(h('button', { type: 'button', class: 'danger', id: 'schedule-deletion', onclick: scheduleDeletion }, 'Schedule deletion'));
-  }
-  actions.append(h('a', { class: 'button secondary', id: 'key-audit', href: `#/audit?resource=${encodeURIComponent(md.Arn)}` }, 'Audit events of this key'));
-
-  // run calls op on the key and reloads the page, or shows the error.
-  async function run(op, input = {}) {
-    try {
-      await client.kms(op, { KeyId: md.KeyId, ...input });
-      keyView(view, client, keyId);
-    } catch (e) {
-      clear(message, errorBox(e));
-    }
-  }
-
-  async function scheduleDeletion() {
-    const days = h('input', { name: 'PendingWindowInDays', type: 'number', min: '7', max: '30', value: '30', required: true });
-    const ops = OPERATIONS[md.KeyUsage] || [];
-    const body = h('div', {},
-      h('p', {}, `From now on ${md.KeyId} cannot be used for ${ops.join(', ')}${names.length ? ` (nor through ${names.join(', ')})` : ''}. ` +
-        'At the end of the waiting period the key and its material are deleted for good: ' +
-        (md.KeyUsage === 'ENCRYPT_DECRYPT' ? 'data encrypted under it can never be decrypted again.' : 'nothing it signed or MACed can be verified with it again.')),
-      h('p', {}, 'Until then the deletion can be cancelled.'),
-      field('Waiting period (days, 7 to 30)', days));
-    if (!(await confirmDialog('Schedule deletion of this key?', body, 'Schedule deletion'))) return;
-    run('ScheduleKeyDeletion', { PendingWindowInDays: Number(days.value) || 30 });
-  }
-
-  async function cancelDeletion() {
-    const body = h('p', {}, `The deletion of ${md.KeyId} is cancelled and the key becomes Disabled; enable it to use it again.`);
-    if (await confirmDialog('Cancel the deletion?', body, 'Cancel deletion', false)) run('CancelKeyDeletion');
-  }
-
-  async function toggle(enable) {
-    const ops = OPERATIONS[md.KeyUsage] || [];
-    const who = names.length ? `, including through its alias${names.length > 1 ? 'es' : ''} ${names.join(', ')}` : '';
-    const body = enable
-      ? h('p', {}, `Enabling ${md.KeyId} lets every principal its key policy and grants allow use it again for ${ops.join(', ')}.`)
-      : h('div', {},
-        h('p', {}, `While ${md.KeyId} is disabled, these operations with it fail with DisabledException${who}:`),
-        h('ul', { class: 'ops' }, ops.map((o) => h('li', {}, o))),
-        md.KeyUsage === 'ENCRYPT_DECRYPT'
-          ? h('p', {}, 'Data encrypted under this key cannot be decrypted until the key is enabled again.') : null);
-    if (await confirmDialog(enable ? 'Enable this key?' : 'Disable this key?', body, enable ? 'Enable' : 'Disable', !enable)) {
-      run(enable ? 'EnableKey' : 'DisableKey');
-    }
-  }
-
-  clear(view,
-    h('p', {}, h('a', { href: '#/keys' }, '← Keys')),
-    h('div', { class: 'titlebar left' }, h('h1', { class: 'mono' }, md.KeyId), stateBadge(md)),
-    actions, message,
-    h('dl', { class: 'meta' },
-      row('ARN', md.Arn), row('Aliases', names), row('Description', md.Description), row('State', md.KeyState),
-      row('Deletion date', md.DeletionDate && fmtTime(md.DeletionDate)),
-      row('Created', fmtTime(md.CreationDate)), row('Key spec', md.KeySpec), row('Key usage', md.KeyUsage),
-      row('Origin', md.Origin), row('Key manager', md.KeyManager), row('Multi-Region', md.MultiRegion ? 'yes' : 'no'),
-      row('Encryption algorithms', md.EncryptionAlgorithms), row('Signing algorithms', md.SigningAlgorithms),
-      row('MAC algorithms', md.MacAlgorithms), row('Key agreement algorithms', md.KeyAgreementAlgorithms),
-      row('Account', md.AWSAccountId)),
-    await detailsSection(client, md),
-    await policySection(client, md.KeyId));
-}
-
-// detailsSection shows the key's tags and rotation, each read on its own
-// so that a denied one leaves the other.
-async function detailsSection(client, md) {
-  const [tags, rotation] = await Promise.all([
-    client.listAll('ListResourceTags', 'Tags', { KeyId: md.KeyId }).catch((e) => e),
-    md.KeySpec === 'SYMMETRIC_DEFAULT' && md.Origin === 'AWS_KMS'
-      ? client.kms('GetKeyRotationStatus', { KeyId: md.KeyId }).catch((e) => e) : null,
-  ]);
-  const failed = (e) => h('span', { class: 'error small' }, String(e));
-  let rot = 'Not available for this key spec or origin';
-  if (rotation instanceof Error) rot = failed(rotation);
-  else if (rotation) {
-    rot = rotation.KeyRotationEnabled
-      ? `Enabled, every ${rotation.RotationPeriodInDays || 365} days${rotation.NextRotationDate ? `, next on ${fmtTime(rotation.NextRotationDate)}` : ''}`
-      : 'Disabled';
-  }
-  let tagList;
-  if (tags instanceof Error) tagList = failed(tags);
-  else if (!tags.length) tagList = h('span', { class: 'muted' }, 'No tags');
-  else tagList = h('ul', { class: 'tags' }, tags.map((t) => h('li', {}, h('span', { class: 'badge' }, `${t.TagKey} = ${t.TagValue}`))));
-  return h('section', { 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Tags and rotation'),
-    h('dl', { class: 'meta' }, h('dt', {}, 'Tags'), h('dd', { id: 'key-tags' }, tagList),
-      h('dt', {}, 'Automatic rotation'), h('dd', { id: 'key-rotation' }, rot)));
 }
