@@ -408,6 +408,13 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(chromedp.Click(`form.filters button[type=submit]`))
 	b.waitFor("the key's DisableKey events", `(() => { const l = [...document.querySelectorAll('li.event')]; return l.length === 1 && l[0].dataset.eventName === 'DisableKey'; })()`)
 
+	// Writes only: no read-only event is left.
+	b.set(`input[name=resource]`, "")
+	b.set(`input[name=event]`, "")
+	b.set(`select[name=readonly]`, "false")
+	b.do(chromedp.Click(`form.filters button[type=submit]`))
+	b.waitFor("the writes", `document.querySelector('li.event[data-event-name=CreateKey]') && !document.querySelector('li.event[data-read-only=true]')`)
+
 	// Sign-out forgets the credentials.
 	b.do(chromedp.Click(`#signout`))
 	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)

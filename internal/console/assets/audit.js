@@ -20,13 +20,16 @@ export async function auditView(view, client, params) {
     user: h('input', { name: 'user', value: params.get('user') || '', spellcheck: 'false' }),
     event: h('input', { name: 'event', value: params.get('event') || '', placeholder: 'e.g. Decrypt', spellcheck: 'false' }),
   };
+  const readOnly = h('select', { name: 'readonly' },
+    [['', 'Reads and writes'], ['true', 'Reads only'], ['false', 'Writes only']].map(([v, t]) =>
+      h('option', { value: v, selected: v === (params.get('readonly') || '') }, t)));
   const deniedOnly = h('input', { name: 'denied', type: 'checkbox', checked: params.get('denied') === '1' });
   const status = h('p', { class: 'muted', role: 'status' });
   const list = h('ol', { class: 'events' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter events' },
     field('From (local time)', inputs.start), field('To (local time)', inputs.end), field('Key or resource', inputs.resource),
-    field('User', inputs.user), field('Event name', inputs.event),
+    field('User', inputs.user), field('Event name', inputs.event), field('Kind', readOnly),
     h('div', { class: 'field check' }, deniedOnly, h('label', { for: (deniedOnly.id = 'denied-only') }, 'Denied only')),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')));
   clear(view, h('h1', {}, 'Audit'), form, status, list, more);
@@ -40,6 +43,7 @@ export async function auditView(view, client, params) {
     if (v.end) input.EndTime = toSecs(v.end);
     const [lookup] = ATTRS.filter(([k]) => v[k]);
     if (lookup) input.LookupAttributes = [{ AttributeKey: lookup[1], AttributeValue: v[lookup[0]] }];
+    else if (readOnly.value) input.LookupAttributes = [{ AttributeKey: 'ReadOnly', AttributeValue: readOnly.value }];
     if (append && next) input.NextToken = next;
     if (!append) {
       clear(list);
@@ -53,7 +57,7 @@ export async function auditView(view, client, params) {
       const events = (out.Events || []).map((e) => ({ e, rec: parse(e.CloudTrailEvent) })).filter(({ e, rec }) =>
         (!v.user || e.Username === v.user) && (!v.event || e.EventName === v.event) &&
         (!v.resource || (e.Resources || []).some((r) => r.ResourceName === v.resource || r.ResourceName.endsWith(`/${v.resource}`))) &&
-        (!deniedOnly.checked || isDenied(rec.errorCode)));
+        (!readOnly.value || e.ReadOnly === readOnly.value) && (!deniedOnly.checked || isDenied(rec.errorCode)));
       list.append(...events.map(({ e, rec }) => eventItem(e, rec)));
       count += events.length;
       clear(status, `${count} events${next ? ' (more available)' : ''}`);
@@ -81,7 +85,7 @@ function parse(s) {
 function eventItem(e, rec) {
   const denied = isDenied(rec.errorCode);
   const resources = (e.Resources || []).map((r) => r.ResourceName).join(', ');
-  return h('li', { class: `event${denied ? ' denied' : rec.errorCode ? ' failed' : ''}`, 'data-event-name': e.EventName },
+  return h('li', { class: `event${denied ? ' denied' : rec.errorCode ? ' failed' : ''}`, 'data-event-name': e.EventName, 'data-read-only': e.ReadOnly },
     h('div', { class: 'event-line' },
       h('time', { datetime: new Date(e.EventTime * 1000).toISOString() }, fmtTime(e.EventTime)),
       h('strong', {}, e.EventName),
