@@ -546,6 +546,10 @@ func TestBrowserKeyPage(t *testing.T) {
 		fmt.Sprint(grants.Grants[0].Operations) != "[Encrypt Decrypt]" || *grants.Grants[0].Name != "app-data" {
 		t.Fatalf("the console's grant: %v %+v", err, grants)
 	}
+	b.waitFor("the grant in plain words", `document.getElementById('who-may').innerText.includes('Role app may Encrypt and Decrypt (grant app-data).')`)
+	if who := eval[string](b, `document.getElementById('who-may').innerText`); !strings.Contains(who, "This account (the users and roles its IAM policies allow) may do anything with the key.") {
+		t.Errorf("who may use it: %q", who)
+	}
 	b.screenshot("grants")
 	b.do(chromedp.Click(`#grants-list tr[data-grant-id] button`))
 	b.waitFor("the revoke confirmation", `document.querySelector('dialog.confirm')?.open`)
@@ -579,13 +583,20 @@ func TestBrowserKeyPage(t *testing.T) {
 	}
 
 	// A valid one saves.
-	b.set(`#policy-text`, policy("Allow", "ConsoleEdited"))
+	withApp := strings.TrimSuffix(policy("Allow", "ConsoleEdited"), "]}") + fmt.Sprintf(`,{"Sid":"App","Effect":"Allow","Principal":{"AWS":%q},`+
+		`"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:customer":"acme"}}},`+
+		`{"Sid":"NoDelete","Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"}]}`, *app.Role.Arn)
+	b.set(`#policy-text`, withApp)
 	b.do(chromedp.Click(`#policy-review`))
 	b.waitFor("the second diff", `!document.getElementById('policy-diff').hidden && document.getElementById('policy-diff').innerText.includes('ConsoleEdited')`)
 	eval[chromedp.Void](b, `document.getElementById('policy-review').scrollIntoView({block: 'start'})`)
 	b.screenshot("policy")
 	b.do(chromedp.Click(`#policy-save`))
 	b.waitFor("the saved policy", `document.getElementById('policy-message').innerText === 'Policy saved.'`)
+	b.waitFor("the new policy in plain words", `document.getElementById('who-may').innerText.includes('Role app may Encrypt and Decrypt when the encryption context has customer = acme.')`)
+	if who := eval[string](b, `document.getElementById('who-may').innerText`); !strings.Contains(who, "Anyone may not ScheduleKeyDeletion.") {
+		t.Errorf("who may use it: %q", who)
+	}
 	got, err := client.GetKeyPolicy(ctx, &awskms.GetKeyPolicyInput{KeyId: aws.String(keyID)})
 	if err != nil || !strings.Contains(*got.Policy, "ConsoleEdited") {
 		t.Fatalf("the stored policy: %v %v", err, got)

@@ -19,7 +19,7 @@ function constraints(c) {
   return c.EncryptionContextEquals ? `context equals ${pairs}` : `context includes ${pairs}`;
 }
 
-export async function grantsSection(client, md) {
+export async function grantsSection(client, md, onChange = () => {}) {
   const section = h('section', { 'aria-labelledby': 'grants-title' }, h('h2', { id: 'grants-title' }, 'Grants'));
   const message = h('div', { role: 'status' });
   const list = h('div', { id: 'grants-list' });
@@ -49,6 +49,7 @@ export async function grantsSection(client, md) {
       await client.kms('RevokeGrant', { KeyId: md.KeyId, GrantId: g.GrantId });
       clear(message);
       await load();
+      onChange();
     } catch (e) {
       clear(message, h('p', { class: 'error', role: 'alert' }, String(e)));
     }
@@ -77,6 +78,7 @@ export async function grantsSection(client, md) {
       grantee.value = '';
       name.value = '';
       await load();
+      onChange();
     } catch (e) {
       clear(message, h('p', { class: 'error', role: 'alert' }, String(e)));
     }

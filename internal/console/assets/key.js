@@ -5,6 +5,7 @@ import { OPERATIONS, errorBox, stateBadge } from './keys.js';
 import { policySection } from './policy.js';
 import { rotationSection } from './rotation.js';
 import { grantsSection } from './grants.js';
+import { whoSection } from './who.js';
 
 function row(term, value) {
   if (value == null || value === '' || (Array.isArray(value) && !value.length)) return null;
@@ -81,6 +82,7 @@ export async function keyView(view, client, keyId) {
     }
   }
 
+  const who = whoSection(client, md);
   clear(view,
     h('p', {}, h('a', { href: '#/keys' }, '← Keys')),
     h('div', { class: 'titlebar left' }, h('h1', { class: 'mono' }, md.KeyId), stateBadge(md)),
@@ -95,9 +97,10 @@ export async function keyView(view, client, keyId) {
       row('Account', md.AWSAccountId)),
     ...(await Promise.all([
       detailsSection(client, md),
+      who.refresh().then(() => who.section),
       rotationSection(client, md, () => keyView(view, client, keyId)),
-      grantsSection(client, md),
-      policySection(client, md.KeyId),
+      grantsSection(client, md, who.refresh),
+      policySection(client, md.KeyId, who.refresh),
     ])));
 }
 

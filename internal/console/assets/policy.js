@@ -35,7 +35,7 @@ export function lineDiff(a, b) {
 // pretty re-indents JSON so that diffs compare structure, not spacing.
 const pretty = (text) => JSON.stringify(JSON.parse(text), null, 2);
 
-export async function policySection(client, keyId) {
+export async function policySection(client, keyId, onChange = () => {}) {
   const section = h('section', { class: 'policy', 'aria-labelledby': 'policy-title' }, h('h2', { id: 'policy-title' }, 'Key policy'));
   let saved;
   try {
@@ -90,6 +90,7 @@ export async function policySection(client, keyId) {
       editor.value = saved;
       diff.hidden = true;
       clear(message, h('p', { class: 'ok' }, 'Policy saved.'));
+      onChange();
     } catch (e) {
       // The server's own words, e.g. MalformedPolicyDocumentException.
       clear(message, h('p', { class: 'error', role: 'alert' }, String(e)));
