@@ -182,6 +182,20 @@ const notKeyboard = `[...document.querySelectorAll('[onclick], [role=button], [t
 	.filter(el => !['BUTTON', 'A', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY'].includes(el.tagName))
 	.map(el => el.outerHTML)`
 
+// missingValue finds text nodes (outside a record's JSON and the policy
+// editor, where null is data) that show a missing value.
+const missingValue = `(() => {
+	const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+	for (let n; (n = w.nextNode());) {
+		if (n.parentElement.closest('pre, textarea')) continue;
+		const m = n.data.match(/\b(null|undefined|NaN)\b|\[object Object\]/);
+		if (m) return m[0];
+	}
+	return '';
+})()`
+
+// checkAccessible checks a view's controls, and that it renders no
+// missing value.
 func (b *browser) checkAccessible(view string) {
 	b.t.Helper()
 	if bad := eval[[]string](b, unlabelled); len(bad) > 0 {
@@ -189,6 +203,10 @@ func (b *browser) checkAccessible(view string) {
 	}
 	if bad := eval[[]string](b, notKeyboard); len(bad) > 0 {
 		b.t.Errorf("%s: clickable elements that are not controls: %v", view, bad)
+	}
+	// A missing field rendered as text is a bug of the view.
+	if bad := eval[string](b, missingValue); bad != "" {
+		b.t.Errorf("%s: the page shows %q", view, bad)
 	}
 }
 
@@ -520,6 +538,17 @@ func TestBrowserKeyPage(t *testing.T) {
 	if rot := eval[string](b, `document.getElementById('rotation-status').innerText`); !strings.HasPrefix(rot, "Automatic rotation every 90 days, next on ") {
 		t.Errorf("rotation: %q", rot)
 	}
+	today := time.Now().UTC().Format("2006-01-02")
+	if n := eval[string](b, `(() => { const t = document.getElementById('usage-table');
+		const col = [...t.tHead.rows[0].cells].findIndex(c => c.textContent === '`+today+`');
+		return t.querySelector('tr[data-op=Encrypt]').cells[col].textContent; })()`); n != "1" {
+		t.Errorf("today's Encrypt count in the usage chart: %q, want 1", n)
+	}
+	if n := eval[int](b, `document.querySelectorAll('svg.usage-chart rect').length`); n == 0 {
+		t.Error("the usage chart has no bars")
+	}
+	eval[chromedp.Void](b, `document.getElementById('details-title').scrollIntoView({block: 'start'})`)
+	b.screenshot("usage")
 	b.do(chromedp.Click(`details:has(#grant-form) > summary`))
 	b.checkAccessible("key page")
 

@@ -6,6 +6,7 @@ import { policySection } from './policy.js';
 import { rotationSection } from './rotation.js';
 import { grantsSection } from './grants.js';
 import { whoSection } from './who.js';
+import { usageSection } from './usage.js';
 
 function row(term, value) {
   if (value == null || value === '' || (Array.isArray(value) && !value.length)) return null;
@@ -98,6 +99,7 @@ export async function keyView(view, client, keyId) {
     ...(await Promise.all([
       detailsSection(client, md),
       who.refresh().then(() => who.section),
+      usageSection(client, md),
       rotationSection(client, md, () => keyView(view, client, keyId)),
       grantsSection(client, md, who.refresh),
       policySection(client, md.KeyId, who.refresh),
