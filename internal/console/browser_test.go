@@ -309,8 +309,19 @@ func TestBrowserConsole(t *testing.T) {
 	// Create a key with an alias.
 	b.do(chromedp.Click(`#create-key`), chromedp.WaitVisible(`dialog select[name=KeySpec]`))
 	b.checkAccessible("create key")
+	// A policy the server refuses: its message in the dialog, no key made.
+	b.set(`dialog textarea[name=Policy]`, `{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"}]}`)
+	b.do(chromedp.Click(`#create-key-submit`))
+	b.waitFor("the refused policy", `document.querySelector('dialog .error')?.innerText.startsWith('MalformedPolicyDocumentException: ')`)
+	if keys, err := client.ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
+		t.Fatal(err)
+	} else if len(keys.Keys) != 3 {
+		t.Fatalf("a refused CreateKey made a key: %d keys", len(keys.Keys))
+	}
+	b.set(`dialog textarea[name=Policy]`, "")
 	b.set(`dialog input[name=Description]`, "Orders database")
 	b.set(`dialog input[name=AliasName]`, "orders-db")
+	b.set(`dialog textarea[name=Tags]`, "team=orders\ncost-center = 42")
 	b.do(chromedp.Click(`#create-key-submit`))
 	b.waitFor("the new key", `[...document.querySelectorAll('table.keys tbody tr')].some(tr => tr.innerText.includes('alias/orders-db'))`)
 	keyID := eval[string](b, `[...document.querySelectorAll('table.keys tbody tr')].find(tr => tr.innerText.includes('alias/orders-db')).dataset.keyId`)
@@ -326,6 +337,14 @@ func TestBrowserConsole(t *testing.T) {
 	b.set(`input[name=text]`, "orders")
 	b.waitFor("the text filter", `document.querySelectorAll('table.keys tbody tr').length === 1`)
 	b.set(`input[name=text]`, "")
+	b.set(`input[name=tag]`, "cost-center=42")
+	b.waitFor("the tag filter", `document.querySelectorAll('table.keys tbody tr').length === 1`)
+	if tags := eval[string](b, `document.querySelector('table.keys tbody tr td:last-child').innerText`); tags != "team=orders, cost-center=42" && tags != "cost-center=42, team=orders" {
+		t.Errorf("tags in the table: %q", tags)
+	}
+	b.set(`input[name=tag]`, "team=other")
+	b.waitFor("the tag filter", `document.querySelectorAll('table.keys tbody tr').length === 0`)
+	b.set(`input[name=tag]`, "")
 	b.waitFor("no filter", `document.querySelectorAll('table.keys tbody tr').length === 4`)
 	b.screenshot("keys")
 

@@ -66,50 +66,57 @@ export async function keysView(view, client) {
   const fSpec = select('spec', [['', 'Any spec'], ...SPECS], '');
   const fUsage = select('usage', [['', 'Any usage'], ...USAGES], '');
   const fText = h('input', { name: 'text', type: 'search', placeholder: 'alias, id or description' });
+  const fTag = h('input', { name: 'tag', type: 'search', placeholder: 'key or key=value', spellcheck: 'false' });
   const tbody = h('tbody');
   const createBtn = h('button', { type: 'button', id: 'create-key' }, 'Create key');
   clear(view,
     h('div', { class: 'titlebar' }, h('h1', {}, 'Keys'), createBtn),
     h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter keys' },
-      field('State', fState), field('Key spec', fSpec), field('Key usage', fUsage), field('Alias or text', fText)),
+      field('State', fState), field('Key spec', fSpec), field('Key usage', fUsage), field('Alias or text', fText), field('Tag', fTag)),
     status,
     h('table', { class: 'keys' },
-      h('thead', {}, h('tr', {}, ['Key ID', 'Aliases', 'State', 'Spec', 'Usage', 'Description'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, ['Key ID', 'Aliases', 'State', 'Spec', 'Usage', 'Description', 'Tags'].map((t) => h('th', { scope: 'col' }, t)))),
       tbody));
 
   let rows = [];
   const draw = () => {
     const text = fText.value.trim().toLowerCase();
-    const shown = rows.filter(({ md, aliases }) =>
+    const [tagKey, tagValue] = fTag.value.trim().split(/=(.*)/s);
+    const shown = rows.filter(({ md, aliases, tags }) =>
+      (!tagKey || tags.some((t) => t.TagKey === tagKey && (tagValue === undefined || t.TagValue === tagValue))) &&
       (!fState.value || md.KeyState === fState.value) &&
       (!fSpec.value || md.KeySpec === fSpec.value) &&
       (!fUsage.value || md.KeyUsage === fUsage.value) &&
       (!text || [md.KeyId, md.Description || '', ...aliases].some((s) => s.toLowerCase().includes(text))));
-    clear(tbody, shown.map(({ md, aliases }) => h('tr', { 'data-key-id': md.KeyId },
+    clear(tbody, shown.map(({ md, aliases, tags }) => h('tr', { 'data-key-id': md.KeyId },
       h('td', {}, h('a', { href: `#/keys/${encodeURIComponent(md.KeyId)}`, class: 'mono' }, md.KeyId)),
       h('td', {}, aliases.join(', ')),
       h('td', {}, stateBadge(md)),
       h('td', {}, md.KeySpec),
       h('td', {}, md.KeyUsage),
-      h('td', {}, md.Description || ''))));
+      h('td', {}, md.Description || ''),
+      h('td', { class: 'small' }, tags.map((t) => `${t.TagKey}=${t.TagValue}`).join(', ')))));
     clear(status, `${shown.length} of ${rows.length} keys`);
   };
   for (const c of [fState, fSpec, fUsage]) c.addEventListener('change', draw);
   fText.addEventListener('input', draw);
+  fTag.addEventListener('input', draw);
 
   const load = async () => {
     try {
       const [keys, aliases] = await Promise.all([client.listAll('ListKeys', 'Keys'), client.listAll('ListAliases', 'Aliases')]);
       const byKey = aliasesByKey(aliases);
-      const mds = await mapLimit(keys, 6, async (k) => {
-        try {
-          return (await client.kms('DescribeKey', { KeyId: k.KeyId })).KeyMetadata;
-        } catch (e) {
-          return { KeyId: k.KeyId, KeyState: 'Unknown', Description: String(e) };
-        }
+      // One DescribeKey and one ListResourceTags per key: the list calls
+      // give neither state nor tags. A denied one leaves the others.
+      rows = await mapLimit(keys, 6, async (k) => {
+        const [md, tags] = await Promise.all([
+          client.kms('DescribeKey', { KeyId: k.KeyId }).then((o) => o.KeyMetadata,
+            (e) => ({ KeyId: k.KeyId, KeyState: 'Unknown', Description: String(e) })),
+          client.listAll('ListResourceTags', 'Tags', { KeyId: k.KeyId }).catch(() => []),
+        ]);
+        return { md, tags, aliases: byKey.get(k.KeyId) || [] };
       });
-      rows = mds.map((md) => ({ md, aliases: byKey.get(md.KeyId) || [] }))
-        .sort((a, b) => (b.md.CreationDate || 0) - (a.md.CreationDate || 0));
+      rows.sort((a, b) => (b.md.CreationDate || 0) - (a.md.CreationDate || 0));
       draw();
     } catch (e) {
       clear(status, errorBox(e));
@@ -119,12 +126,24 @@ export async function keysView(view, client) {
   await load();
 }
 
+// parseTags reads "key=value" lines; a line without "=" is a tag with an
+// empty value, as AWS allows.
+function parseTags(text) {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const i = l.indexOf('=');
+    return i < 0 ? { TagKey: l, TagValue: '' } : { TagKey: l.slice(0, i).trim(), TagValue: l.slice(i + 1).trim() };
+  });
+}
+
 function createKeyDialog(client, done) {
   const spec = select('KeySpec', SPECS, 'SYMMETRIC_DEFAULT');
   const usage = select('KeyUsage', usagesFor('SYMMETRIC_DEFAULT'), 'ENCRYPT_DECRYPT');
   spec.addEventListener('change', () => clear(usage, usagesFor(spec.value).map((u) => h('option', { value: u }, u))));
   const desc = h('input', { name: 'Description', maxlength: '8192' });
   const alias = h('input', { name: 'AliasName', placeholder: 'alias/my-app', spellcheck: 'false' });
+  const tags = h('textarea', { name: 'Tags', rows: '2', placeholder: 'team=payments', spellcheck: 'false' });
+  const policy = h('textarea', { name: 'Policy', rows: '4', placeholder: 'The default policy (the account decides through IAM) if empty', spellcheck: 'false' });
+  const multi = h('input', { type: 'checkbox', name: 'MultiRegion', id: 'create-multi-region' });
   const error = h('div', { class: 'dialog-error' });
   const ok = h('button', { type: 'submit', id: 'create-key-submit' }, 'Create');
   const dlg = h('dialog', { 'aria-labelledby': 'create-title' },
@@ -132,6 +151,9 @@ function createKeyDialog(client, done) {
       h('h3', { id: 'create-title' }, 'Create a key'),
       field('Key spec', spec), field('Key usage', usage), field('Description', desc),
       field('Alias (optional)', alias, 'An alias name starts with alias/; it is added if missing.'),
+      field('Tags (optional)', tags, 'One key=value a line.'),
+      field('Key policy (optional, JSON)', policy),
+      h('div', { class: 'field check' }, multi, h('label', { for: multi.id }, 'Multi-Region primary key')),
       error,
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Cancel'), ok)));
   dlg.addEventListener('close', () => dlg.remove());
@@ -142,6 +164,10 @@ function createKeyDialog(client, done) {
     try {
       const input = { KeySpec: spec.value, KeyUsage: usage.value };
       if (desc.value) input.Description = desc.value;
+      if (multi.checked) input.MultiRegion = true;
+      if (policy.value.trim()) input.Policy = policy.value.trim(); // the server validates it
+      const tagList = parseTags(tags.value);
+      if (tagList.length) input.Tags = tagList;
       const md = (await client.kms('CreateKey', input)).KeyMetadata;
       let name = alias.value.trim();
       if (name) {
