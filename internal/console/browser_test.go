@@ -467,8 +467,19 @@ func TestBrowserConsole(t *testing.T) {
 	if msg := eval[string](b, `document.querySelector('#view .error:not(#signin-error)').innerText`); !strings.Contains(msg, "AccessDeniedException") || !strings.Contains(msg, "user/mallory is not authorized to perform: kms:ListKeys") {
 		t.Errorf("mallory's keys view: %q", msg)
 	}
-	b.do(chromedp.Click(`#signout`))
-	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
+
+	// Once mallory's access key is deleted, the next call ends the session.
+	if _, err := iamc.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("mallory"), AccessKeyId: ak.AccessKey.AccessKeyId}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Click(`#nav a[href="#/audit"]`))
+	b.waitFor("the end of mallory's session", `document.querySelector('form.signin') && !document.getElementById('signin-error').hidden`)
+	if msg := eval[string](b, `document.getElementById('signin-error').innerText`); !strings.Contains(msg, "Signed out: the server no longer accepts these credentials (UnrecognizedClientException: ") {
+		t.Errorf("after the key's deletion: %q", msg)
+	}
+	if n := eval[int](b, `sessionStorage.length`); n != 0 {
+		t.Errorf("the ended session left %d items in sessionStorage", n)
+	}
 
 	// Temporary credentials from AssumeRole, with their session token.
 	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, srv.AccountID)

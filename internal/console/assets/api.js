@@ -16,10 +16,22 @@ export class ApiError extends Error {
   }
 }
 
+// The codes that mean the credentials themselves no longer work (a
+// deleted access key, an expired session), whatever the call.
+const CREDENTIALS_GONE = new Set(['UnrecognizedClientException', 'InvalidClientTokenId', 'ExpiredTokenException', 'ExpiredToken']);
+
 export class Client {
-  constructor(creds, region) {
+  // onCredentialsGone, if given, is called (before the error is thrown)
+  // when the server no longer accepts the credentials.
+  constructor(creds, region, onCredentialsGone) {
     this.creds = creds;
     this.region = region;
+    this.onCredentialsGone = onCredentialsGone;
+  }
+
+  fail(err) {
+    if (this.onCredentialsGone && CREDENTIALS_GONE.has(err.code)) this.onCredentialsGone(err);
+    return err;
   }
 
   async send(service, headers, body) {
@@ -45,7 +57,7 @@ export class Client {
     }
     if (!res.ok) {
       const code = String(out.__type || res.headers.get('x-amzn-ErrorType') || `HTTP${res.status}`).split('#').pop();
-      throw new ApiError(code, out.message || out.Message || '', res.status);
+      throw this.fail(new ApiError(code, out.message || out.Message || '', res.status));
     }
     return out;
   }
@@ -66,7 +78,7 @@ export class Client {
     const doc = new DOMParser().parseFromString(await res.text(), 'application/xml');
     const text = (name) => doc.getElementsByTagName(name)[0]?.textContent || '';
     if (!res.ok) {
-      throw new ApiError(text('Code') || `HTTP${res.status}`, text('Message'), res.status);
+      throw this.fail(new ApiError(text('Code') || `HTTP${res.status}`, text('Message'), res.status));
     }
     return { doc, text };
   }

@@ -25,9 +25,20 @@ function go(hash) {
   else location.hash = hash;
 }
 
+// notice is shown once by the next sign-in form.
+let notice = '';
+
 function signOut() {
   sessionStorage.removeItem(STORE);
   go('#/signin');
+}
+
+// credentialsGone ends the session when the server stops accepting its
+// credentials (deleted key, expired session token).
+function credentialsGone(e) {
+  if (!session()) return;
+  notice = `Signed out: the server no longer accepts these credentials (${e.code}: ${e.message})`;
+  signOut();
 }
 
 function signInView() {
@@ -37,7 +48,8 @@ function signInView() {
   const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'off', required: true });
   const token = h('input', { name: 'sessionToken', type: 'password', autocomplete: 'off' });
   const region = h('input', { name: 'region', value: defaultRegion, required: true, spellcheck: 'false' });
-  const error = h('p', { id: 'signin-error', class: 'error', role: 'alert', hidden: true });
+  const error = h('p', { id: 'signin-error', class: 'error', role: 'alert', hidden: !notice }, notice);
+  notice = '';
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in'),
@@ -75,7 +87,7 @@ function render() {
     signInView();
     return;
   }
-  const client = new Client(s.creds, s.region);
+  const client = new Client(s.creds, s.region, credentialsGone);
   const [path, query] = (location.hash.slice(1) || '/keys').split('?');
   const params = new URLSearchParams(query || '');
   const parts = path.split('/').filter(Boolean);
