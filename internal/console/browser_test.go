@@ -371,6 +371,10 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("after disabling: %v %v", err, md)
 	}
 
+	// The same page by its alias, as a link would open it.
+	eval[chromedp.Void](b, `location.hash = '#/keys/alias%2Forders-db'`)
+	b.waitFor("the key page by alias", fmt.Sprintf(`document.querySelector('dl.meta')?.innerText.includes(%q) && document.querySelector('dl.meta').innerText.includes('alias/orders-db') && document.getElementById('enable-key')`, keyID))
+
 	// Schedule its deletion (the confirmation names the consequence), then
 	// cancel it: the key is Disabled again.
 	b.do(chromedp.Click(`#schedule-deletion`))

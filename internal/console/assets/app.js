@@ -94,9 +94,13 @@ function render() {
   for (const a of document.querySelectorAll('#nav a')) {
     a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0]}`);
   }
-  if (parts[0] === 'keys' && parts[1]) keyView(view, client, decodeURIComponent(parts[1]));
-  else if (parts[0] === 'audit') auditView(view, client, params);
-  else keysView(view, client);
+  // Each view gets a fresh container: a view still loading when the user
+  // moves on writes into a detached element, not over the next view.
+  const el = h('div');
+  clear(view, el);
+  if (parts[0] === 'keys' && parts[1]) keyView(el, client, decodeURIComponent(parts[1]));
+  else if (parts[0] === 'audit') auditView(el, client, params);
+  else keysView(el, client);
 }
 
 async function start() {

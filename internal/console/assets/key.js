@@ -17,10 +17,9 @@ export async function keyView(view, client, keyId) {
   clear(view, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
   let md, aliases;
   try {
-    [md, aliases] = await Promise.all([
-      client.kms('DescribeKey', { KeyId: keyId }).then((o) => o.KeyMetadata),
-      client.listAll('ListAliases', 'Aliases', { KeyId: keyId }).catch(() => []),
-    ]);
+    md = (await client.kms('DescribeKey', { KeyId: keyId })).KeyMetadata;
+    // By key id: keyId may be an alias, which ListAliases does not take.
+    aliases = await client.listAll('ListAliases', 'Aliases', { KeyId: md.KeyId }).catch(() => []);
   } catch (e) {
     clear(view, h('p', {}, h('a', { href: '#/keys' }, '← Keys')), errorBox(e));
     return;
@@ -125,7 +124,7 @@ async function detailsSection(client, md) {
     lastUse = h('span', {}, `${u.Operation} on ${fmtTime(u.Timestamp)} `,
       u.CloudTrailEventId ? h('a', { href: `#/audit?resource=${encodeURIComponent(md.Arn)}&event=${encodeURIComponent(u.Operation)}` }, '(in the audit trail)') : null);
   } else {
-    lastUse = h('span', { class: 'muted' }, `Not used since ${fmtTime(last.TrackingStartDate)}`);
+    lastUse = h('span', { class: 'muted' }, last.TrackingStartDate ? `Not used since ${fmtTime(last.TrackingStartDate)}` : 'Never used');
   }
   return h('section', { 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Tags and use'),
     h('dl', { class: 'meta' }, h('dt', {}, 'Tags'), h('dd', { id: 'key-tags' }, tagList),
