@@ -400,7 +400,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	// The key's own audit events.
 	b.do(chromedp.Click(`#key-audit`))
-	b.waitFor("the key's events", `document.querySelector('li.event[data-event-name=DisableKey]')`)
+	b.waitFor("the key's events", `document.querySelector('li.event[data-event-name=CancelKeyDeletion]')`)
 	if n := eval[int](b, fmt.Sprintf(`[...document.querySelectorAll('li.event')].filter(li => !li.innerText.includes(%q)).length`, keyID)); n != 0 {
 		t.Errorf("the key's audit view shows %d events of other resources", n)
 	}
@@ -423,7 +423,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	// The audit view: the DisableKey event, and mallory's denial highlighted.
 	b.do(chromedp.Click(`#nav a[href="#/audit"]`))
-	b.waitFor("the audit events", `document.querySelector('li.event[data-event-name=DisableKey]') && document.querySelector('li.event.denied')`)
+	b.waitFor("the audit events", `document.querySelector('li.event.denied')`)
 	denied := eval[[]string](b, `[...document.querySelectorAll('li.event.denied')].map(li => li.innerText)`)
 	if len(denied) != 1 || !strings.Contains(denied[0], "DescribeKey") || !strings.Contains(denied[0], "mallory") || !strings.Contains(denied[0], "AccessDenied") {
 		t.Errorf("denied events: %q", denied)
@@ -432,12 +432,26 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("%d events badged denied but not highlighted", n)
 	}
 	// A record's JSON opens in place.
-	b.do(chromedp.Click(`li.event[data-event-name=DisableKey] summary`))
-	if rec := eval[string](b, `document.querySelector('li.event[data-event-name=DisableKey] pre').innerText`); !strings.Contains(rec, `"eventName": "DisableKey"`) || !strings.Contains(rec, keyID) {
-		t.Errorf("DisableKey record: %s", rec)
+	b.do(chromedp.Click(`li.event.denied summary`))
+	if rec := eval[string](b, `document.querySelector('li.event.denied pre').innerText`); !strings.Contains(rec, `"eventName": "DescribeKey"`) ||
+		!strings.Contains(rec, `"errorCode": "AccessDeniedException"`) || !strings.Contains(rec, keyID) {
+		t.Errorf("the denied record: %s", rec)
 	}
 	b.checkAccessible("audit")
 	b.screenshot("audit")
+
+	// More than a page: "Load more" continues the same search, even after
+	// the form was edited.
+	if n := eval[int](b, `document.querySelectorAll('li.event').length`); n != 50 {
+		t.Errorf("the first page has %d events, want 50", n)
+	}
+	b.set(`input[name=event]`, "Encrypt")
+	b.do(chromedp.Click(`#audit-more`))
+	b.waitFor("the second page", `document.querySelectorAll('li.event').length > 50 && !document.querySelector('[role=status]').innerText.startsWith('Searching') || document.querySelector('[role=status] .error')`)
+	if errText := eval[string](b, `document.querySelector('[role=status] .error')?.innerText || ''`); errText != "" {
+		t.Errorf("Load more: %s", errText)
+	}
+	b.set(`input[name=event]`, "")
 
 	// Filters: by user (the lookup attribute) and by key and event name.
 	b.set(`input[name=user]`, "mallory")
@@ -448,6 +462,10 @@ func TestBrowserConsole(t *testing.T) {
 	b.set(`input[name=event]`, "DisableKey")
 	b.do(chromedp.Click(`form.filters button[type=submit]`))
 	b.waitFor("the key's DisableKey events", `(() => { const l = [...document.querySelectorAll('li.event')]; return l.length === 1 && l[0].dataset.eventName === 'DisableKey'; })()`)
+	b.do(chromedp.Click(`li.event[data-event-name=DisableKey] summary`))
+	if rec := eval[string](b, `document.querySelector('li.event[data-event-name=DisableKey] pre').innerText`); !strings.Contains(rec, `"eventName": "DisableKey"`) || !strings.Contains(rec, keyID) {
+		t.Errorf("DisableKey record: %s", rec)
+	}
 
 	// Writes only: no read-only event is left.
 	b.set(`input[name=resource]`, "")

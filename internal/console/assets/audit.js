@@ -26,7 +26,7 @@ export async function auditView(view, client, params) {
   const deniedOnly = h('input', { name: 'denied', type: 'checkbox', checked: params.get('denied') === '1' });
   const status = h('p', { class: 'muted', role: 'status' });
   const list = h('ol', { class: 'events' });
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const more = h('button', { type: 'button', class: 'secondary', id: 'audit-more', hidden: true }, 'Load more');
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter events' },
     field('From (local time)', inputs.start), field('To (local time)', inputs.end), field('Key or resource', inputs.resource),
     field('User', inputs.user), field('Event name', inputs.event), field('Kind', readOnly),
@@ -34,32 +34,48 @@ export async function auditView(view, client, params) {
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')));
   clear(view, h('h1', {}, 'Audit'), form, status, list, more);
 
-  let next;
+  // The last search's request and filters: "Load more" continues it even
+  // if the form was edited since (a NextToken fits its own query only).
+  let query;
   let count = 0;
+  const PAGES = 10; // pages read per click when filtering on the page
+
   const search = async (append) => {
-    const v = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
-    const input = { MaxResults: 50 };
-    if (v.start) input.StartTime = toSecs(v.start);
-    if (v.end) input.EndTime = toSecs(v.end);
-    const [lookup] = ATTRS.filter(([k]) => v[k]);
-    if (lookup) input.LookupAttributes = [{ AttributeKey: lookup[1], AttributeValue: v[lookup[0]] }];
-    else if (readOnly.value) input.LookupAttributes = [{ AttributeKey: 'ReadOnly', AttributeValue: readOnly.value }];
-    if (append && next) input.NextToken = next;
     if (!append) {
+      const v = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+      const input = { MaxResults: 50 };
+      if (v.start) input.StartTime = toSecs(v.start);
+      if (v.end) input.EndTime = toSecs(v.end);
+      const used = ATTRS.filter(([k]) => v[k]);
+      if (used.length) input.LookupAttributes = [{ AttributeKey: used[0][1], AttributeValue: v[used[0][0]] }];
+      else if (readOnly.value) input.LookupAttributes = [{ AttributeKey: 'ReadOnly', AttributeValue: readOnly.value }];
+      // Filters the server did not apply are applied here, page by page.
+      const onPage = used.length > 1 || (used.length && readOnly.value) || deniedOnly.checked;
+      query = { input, v, readOnly: readOnly.value, denied: deniedOnly.checked, onPage };
       clear(list);
       count = 0;
     }
+    const { v, onPage } = query;
+    const keep = ({ e, rec }) =>
+      (!v.user || e.Username === v.user) && (!v.event || e.EventName === v.event) &&
+      (!v.resource || (e.Resources || []).some((r) => r.ResourceName === v.resource || r.ResourceName.endsWith(`/${v.resource}`))) &&
+      (!query.readOnly || e.ReadOnly === query.readOnly) && (!query.denied || isDenied(rec.errorCode));
     clear(status, 'Searching…');
     more.hidden = true;
     try {
-      const out = await client.lookupEvents(input);
-      next = out.NextToken;
-      const events = (out.Events || []).map((e) => ({ e, rec: parse(e.CloudTrailEvent) })).filter(({ e, rec }) =>
-        (!v.user || e.Username === v.user) && (!v.event || e.EventName === v.event) &&
-        (!v.resource || (e.Resources || []).some((r) => r.ResourceName === v.resource || r.ResourceName.endsWith(`/${v.resource}`))) &&
-        (!readOnly.value || e.ReadOnly === readOnly.value) && (!deniedOnly.checked || isDenied(rec.errorCode)));
-      list.append(...events.map(({ e, rec }) => eventItem(e, rec)));
-      count += events.length;
+      // With filters on the page, read on (up to PAGES pages) until a
+      // page's worth of matches is found, so that a rare event shows.
+      let found = 0;
+      for (let page = 0; page < (onPage ? PAGES : 1); page++) {
+        const out = await client.lookupEvents(query.input);
+        query.input = { ...query.input, NextToken: out.NextToken };
+        const events = (out.Events || []).map((e) => ({ e, rec: parse(e.CloudTrailEvent) })).filter(keep);
+        list.append(...events.map(({ e, rec }) => eventItem(e, rec)));
+        found += events.length;
+        if (!out.NextToken || found >= 50) break;
+      }
+      count += found;
+      const next = query.input.NextToken;
       clear(status, `${count} events${next ? ' (more available)' : ''}`);
       more.hidden = !next;
     } catch (e) {
