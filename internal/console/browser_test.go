@@ -581,8 +581,27 @@ func TestBrowserKeyPage(t *testing.T) {
 	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
 	b.signIn(srv.AccessKeyID, srv.SecretAccessKey, "")
 	b.waitFor("the key page", `document.getElementById('policy-text')`)
-	if tags := eval[string](b, `document.getElementById('key-tags').innerText`); tags != "team = payments" {
+	tagText := `[...document.querySelectorAll('#key-tags .badge')].map(b => b.innerText).join(', ')`
+	if tags := eval[string](b, tagText); tags != "team = payments" {
 		t.Errorf("tags: %q", tags)
+	}
+	// Tags: add one, remove the other (confirmed).
+	b.set(`#tag-form input[name=TagKey]`, "env")
+	b.set(`#tag-form input[name=TagValue]`, "prod")
+	b.do(chromedp.Click(`#tag-form button[type=submit]`))
+	b.waitFor("the new tag", `document.querySelector('#key-tags li[data-tag-key=env]')`)
+	b.do(chromedp.Click(`#key-tags li[data-tag-key=team] button`))
+	b.waitFor("the untag confirmation", `document.querySelector('dialog.confirm')?.open`)
+	if confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`); !strings.Contains(confirm, "aws:ResourceTag/team") {
+		t.Errorf("the untag confirmation: %q", confirm)
+	}
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the tags after removal", `document.getElementById('tag-form') && !document.querySelector('#key-tags li[data-tag-key=team]')`)
+	if tags := eval[string](b, tagText); tags != "env = prod" {
+		t.Errorf("tags after the changes: %q", tags)
+	}
+	if out, err := client.ListResourceTags(ctx, &awskms.ListResourceTagsInput{KeyId: aws.String(keyID)}); err != nil || len(out.Tags) != 1 || *out.Tags[0].TagKey != "env" {
+		t.Fatalf("stored tags: %v %+v", err, out)
 	}
 	if last := eval[string](b, `document.getElementById('key-last-use').innerText`); !strings.HasPrefix(last, "Encrypt on ") {
 		t.Errorf("last use: %q", last)

@@ -96,7 +96,7 @@ export async function keyView(view, client, keyId) {
       row('MAC algorithms', md.MacAlgorithms), row('Key agreement algorithms', md.KeyAgreementAlgorithms),
       row('Account', md.AWSAccountId)),
     ...(await Promise.all([
-      detailsSection(client, md),
+      detailsSection(client, md, () => keyView(view, client, keyId)),
       who.refresh().then(() => who.section),
       usageSection(client, md),
       rotationSection(client, md, () => keyView(view, client, keyId)),
@@ -105,18 +105,47 @@ export async function keyView(view, client, keyId) {
     ])));
 }
 
+// tagEditor lists the tags with a remove button each, and a form to add
+// one (TagResource replaces the value of an existing key).
+function tagEditor(client, md, tags, reload) {
+  const message = h('div', { role: 'status' });
+  const call = async (op, input) => {
+    try {
+      await client.kms(op, { KeyId: md.KeyId, ...input });
+      reload();
+    } catch (e) {
+      clear(message, errorBox(e));
+    }
+  };
+  const remove = async (t) => {
+    const body = h('p', {}, `Key policies, IAM policies and grants that test aws:ResourceTag/${t.TagKey} stop matching ${md.KeyId}.`);
+    if (await confirmDialog(`Remove the tag ${t.TagKey} = ${t.TagValue}?`, body, 'Remove tag')) call('UntagResource', { TagKeys: [t.TagKey] });
+  };
+  const key = h('input', { name: 'TagKey', spellcheck: 'false', required: true });
+  const value = h('input', { name: 'TagValue', spellcheck: 'false' });
+  const form = h('form', { class: 'filters', id: 'tag-form', 'aria-label': 'Add a tag' },
+    field('Tag key', key), field('Tag value', value), h('div', { class: 'field' }, h('button', { type: 'submit', class: 'secondary' }, 'Add tag')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    call('TagResource', { Tags: [{ TagKey: key.value.trim(), TagValue: value.value.trim() }] });
+  });
+  return h('div', {},
+    tags.length
+      ? h('ul', { class: 'tags' }, tags.map((t) => h('li', { 'data-tag-key': t.TagKey }, h('span', { class: 'badge' }, `${t.TagKey} = ${t.TagValue}`),
+        h('button', { type: 'button', class: 'link', 'aria-label': `Remove the tag ${t.TagKey}`, onclick: () => remove(t) }, '×'))))
+      : h('span', { class: 'muted' }, 'No tags'),
+    form, message);
+}
+
 // detailsSection shows the key's tags and last use, each read on its own
 // so that a denied one leaves the other.
-async function detailsSection(client, md) {
+async function detailsSection(client, md, reload) {
   const [tags, last] = await Promise.all([
     client.listAll('ListResourceTags', 'Tags', { KeyId: md.KeyId }).catch((e) => e),
     client.kms('GetKeyLastUsage', { KeyId: md.KeyId }).catch((e) => e),
   ]);
   const failed = (e) => h('span', { class: 'error small' }, String(e));
-  let tagList;
-  if (tags instanceof Error) tagList = failed(tags);
-  else if (!tags.length) tagList = h('span', { class: 'muted' }, 'No tags');
-  else tagList = h('ul', { class: 'tags' }, tags.map((t) => h('li', {}, h('span', { class: 'badge' }, `${t.TagKey} = ${t.TagValue}`))));
+  const tagList = tags instanceof Error ? failed(tags) : tagEditor(client, md, tags, reload);
   let lastUse;
   if (last instanceof Error) lastUse = failed(last);
   else if (last.KeyLastUsage?.Operation) {
