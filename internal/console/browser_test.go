@@ -711,3 +711,46 @@ func TestBrowserKeyPage(t *testing.T) {
 	tab.do(chromedp.Click(fmt.Sprintf(`tr[data-key-id=%q] a`, keyID)))
 	tab.waitFor("the policy in the second tab", `document.getElementById('policy-text')?.value.includes('"Sid": "ConsoleEdited"')`)
 }
+
+// The pure functions of the front end, run in the browser: the policy
+// diff and the plain-words reading of policies and grants.
+func TestBrowserFunctions(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL+"/console/"), chromedp.WaitVisible(`input[name=accessKeyId]`))
+
+	diff := eval[[][]string](b, `import('./policy.js').then(m => m.lineDiff('a\nb\nc\nd', 'a\nc\nx\nd'))`)
+	if got := fmt.Sprint(diff); got != "[[  a] [- b] [  c] [+ x] [  d]]" {
+		t.Errorf("lineDiff: %s", got)
+	}
+	if got := fmt.Sprint(eval[[][]string](b, `import('./policy.js').then(m => m.lineDiff('same', 'same'))`)); got != "[[  same]]" {
+		t.Errorf("lineDiff of equal texts: %s", got)
+	}
+
+	policy := `{"Statement": [
+		{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:user/ops/alice", "444455556666"]}, "Action": "kms:Decrypt",
+		 "Condition": {"StringEquals": {"kms:ViaService": ["s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"]}}},
+		{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": ["kms:Encrypt*", "kms:GenerateDataKey*"],
+		 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*"}, "Bool": {"kms:GrantIsForAWSResource": "true"}}},
+		{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:role/admin"}, "NotAction": ["kms:Describe*", "kms:List*"],
+		 "Condition": {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": "tenant*"}, "IpAddressIfExists": {"aws:SourceIp": "10.0.0.0/8"}}},
+		{"Effect": "Allow", "Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/app/worker-1"}, "Action": "*", "Resource": "*"}]}`
+	grants := `[{"GrantId": "0123456789abcdef0123", "GranteePrincipal": "arn:aws:iam::111122223333:role/app", "Operations": ["Decrypt"],
+		"Constraints": {"EncryptionContextEquals": {"customer": "acme", "env": "prod"}}}]`
+	got := eval[[][]string](b, fmt.Sprintf(`import('./who.js').then(m => m.sentences(%s, %s, '111122223333'))`, policy, grants))
+	want := [][]string{
+		{"allow", "user alice and account 444455556666 (as its IAM policies allow) may Decrypt when the call comes through one of s3.us-east-1.amazonaws.com, sqs.us-east-1.amazonaws.com."},
+		{"allow", "service logs.amazonaws.com may Encrypt* and GenerateDataKey* when the encryption context's aws:logs:arn matches arn:aws:logs:* and the grant is for an AWS resource."},
+		{"deny", "anyone but role admin may not do anything but Describe* and List* when the encryption context's keys include tenant* and aws:SourceIp is in 10.0.0.0/8."},
+		{"allow", "session worker-1 of role app may do anything with the key."},
+		{"grant", "role app may Decrypt (grant 0123456789ab) when the encryption context is exactly customer = acme and env = prod."},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sentences: %q", got)
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("sentence %d:\ngot  %q\nwant %q", i, got[i], want[i])
+		}
+	}
+}
