@@ -351,8 +351,25 @@ func TestBrowserConsole(t *testing.T) {
 	// The key's page; disable it, confirming what stops working.
 	b.do(chromedp.Click(fmt.Sprintf(`tr[data-key-id=%q] a`, keyID)))
 	b.waitFor("the key page", `document.getElementById('disable-key')`)
-	if meta := eval[string](b, `document.querySelector('dl.meta').innerText`); !strings.Contains(meta, *md.KeyMetadata.Arn) || !strings.Contains(meta, "alias/orders-db") {
+	if meta := eval[string](b, `document.querySelector('dl.meta').innerText`); !strings.Contains(meta, *md.KeyMetadata.Arn) {
 		t.Errorf("key page: %s", meta)
+	}
+	if aliases := eval[string](b, `document.getElementById('key-aliases').innerText`); !strings.Contains(aliases, "alias/orders-db") {
+		t.Errorf("key page aliases: %q", aliases)
+	}
+	// A second alias, added then deleted (confirmed).
+	b.set(`#alias-form input[name=NewAlias]`, "orders-db-old")
+	b.do(chromedp.Click(`#alias-form button[type=submit]`))
+	b.waitFor("the second alias", `document.querySelector('#key-aliases li[data-alias="alias/orders-db-old"]')`)
+	b.do(chromedp.Click(`#key-aliases li[data-alias="alias/orders-db-old"] button`))
+	b.waitFor("the alias deletion confirmation", `document.querySelector('dialog.confirm')?.open`)
+	if confirm := eval[string](b, `document.querySelector('dialog.confirm').innerText`); !strings.Contains(confirm, "alias/orders-db-old fail with NotFoundException") {
+		t.Errorf("the alias deletion confirmation: %q", confirm)
+	}
+	b.do(chromedp.Click(`#confirm-ok`))
+	b.waitFor("the alias deleted", `document.getElementById('alias-form') && !document.querySelector('#key-aliases li[data-alias="alias/orders-db-old"]')`)
+	if _, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/orders-db-old")}); err == nil {
+		t.Error("the deleted alias still names the key")
 	}
 	b.checkAccessible("key page")
 	b.screenshot("key")
@@ -373,7 +390,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	// The same page by its alias, as a link would open it.
 	eval[chromedp.Void](b, `location.hash = '#/keys/alias%2Forders-db'`)
-	b.waitFor("the key page by alias", fmt.Sprintf(`document.querySelector('dl.meta')?.innerText.includes(%q) && document.querySelector('dl.meta').innerText.includes('alias/orders-db') && document.getElementById('enable-key')`, keyID))
+	b.waitFor("the key page by alias", fmt.Sprintf(`document.querySelector('dl.meta')?.innerText.includes(%q) && document.getElementById('key-aliases').innerText.includes('alias/orders-db') && document.getElementById('enable-key')`, keyID))
 
 	// Schedule its deletion (the confirmation names the consequence), then
 	// cancel it: the key is Disabled again.

@@ -88,7 +88,7 @@ export async function keyView(view, client, keyId) {
     h('div', { class: 'titlebar left' }, h('h1', { class: 'mono' }, md.KeyId), stateBadge(md)),
     actions, message,
     h('dl', { class: 'meta' },
-      row('ARN', md.Arn), row('Aliases', names), row('Description', md.Description), row('State', md.KeyState),
+      row('ARN', md.Arn), row('Description', md.Description), row('State', md.KeyState),
       row('Deletion date', md.DeletionDate && fmtTime(md.DeletionDate)),
       row('Created', fmtTime(md.CreationDate)), row('Key spec', md.KeySpec), row('Key usage', md.KeyUsage),
       row('Origin', md.Origin), row('Key manager', md.KeyManager), row('Multi-Region', md.MultiRegion ? 'yes' : 'no'),
@@ -96,7 +96,7 @@ export async function keyView(view, client, keyId) {
       row('MAC algorithms', md.MacAlgorithms), row('Key agreement algorithms', md.KeyAgreementAlgorithms),
       row('Account', md.AWSAccountId)),
     ...(await Promise.all([
-      detailsSection(client, md, () => keyView(view, client, keyId)),
+      detailsSection(client, md, names, () => keyView(view, client, keyId)),
       who.refresh().then(() => who.section),
       usageSection(client, md),
       rotationSection(client, md, () => keyView(view, client, keyId)),
@@ -137,9 +137,41 @@ function tagEditor(client, md, tags, reload) {
     form, message);
 }
 
-// detailsSection shows the key's tags and last use, each read on its own
-// so that a denied one leaves the other.
-async function detailsSection(client, md, reload) {
+// aliasEditor lists the key's aliases with a remove button each, and a
+// form to add one.
+function aliasEditor(client, md, names, reload) {
+  const message = h('div', { role: 'status' });
+  const call = async (op, input) => {
+    try {
+      await client.kms(op, input);
+      reload();
+    } catch (e) {
+      clear(message, errorBox(e));
+    }
+  };
+  const remove = async (name) => {
+    const body = h('p', {}, `Requests that name ${name} fail with NotFoundException; the key itself and requests by its id or ARN are not affected.`);
+    if (await confirmDialog(`Delete the alias ${name}?`, body, 'Delete alias')) call('DeleteAlias', { AliasName: name });
+  };
+  const input = h('input', { name: 'NewAlias', placeholder: 'alias/my-app', spellcheck: 'false', required: true });
+  const form = h('form', { class: 'filters', id: 'alias-form', 'aria-label': 'Add an alias' },
+    field('New alias', input), h('div', { class: 'field' }, h('button', { type: 'submit', class: 'secondary' }, 'Add alias')));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const name = input.value.trim();
+    call('CreateAlias', { AliasName: name.startsWith('alias/') ? name : `alias/${name}`, TargetKeyId: md.KeyId });
+  });
+  return h('div', {},
+    names.length
+      ? h('ul', { class: 'tags', id: 'key-aliases' }, names.map((n) => h('li', { 'data-alias': n }, h('span', { class: 'mono' }, n),
+        h('button', { type: 'button', class: 'link', 'aria-label': `Delete the alias ${n}`, onclick: () => remove(n) }, '×'))))
+      : h('span', { class: 'muted', id: 'key-aliases' }, 'No aliases'),
+    form, message);
+}
+
+// detailsSection shows the key's aliases, tags and last use, each read on
+// its own so that a denied one leaves the others.
+async function detailsSection(client, md, names, reload) {
   const [tags, last] = await Promise.all([
     client.listAll('ListResourceTags', 'Tags', { KeyId: md.KeyId }).catch((e) => e),
     client.kms('GetKeyLastUsage', { KeyId: md.KeyId }).catch((e) => e),
@@ -155,7 +187,8 @@ async function detailsSection(client, md, reload) {
   } else {
     lastUse = h('span', { class: 'muted' }, last.TrackingStartDate ? `Not used since ${fmtTime(last.TrackingStartDate)}` : 'Never used');
   }
-  return h('section', { 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Tags and use'),
-    h('dl', { class: 'meta' }, h('dt', {}, 'Tags'), h('dd', { id: 'key-tags' }, tagList),
+  return h('section', { 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Aliases, tags and use'),
+    h('dl', { class: 'meta' }, h('dt', {}, 'Aliases'), h('dd', {}, aliasEditor(client, md, names, reload)),
+      h('dt', {}, 'Tags'), h('dd', { id: 'key-tags' }, tagList),
       h('dt', {}, 'Last used'), h('dd', { id: 'key-last-use' }, lastUse)));
 }
