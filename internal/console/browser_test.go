@@ -31,6 +31,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/openkms/kms/kmstest"
 )
@@ -770,4 +771,55 @@ func TestBrowserFunctions(t *testing.T) {
 			t.Errorf("sentence %d:\ngot  %q\nwant %q", i, got[i], want[i])
 		}
 	}
+}
+
+// tabTo presses Tab until the focused element matches sel, and fails if
+// max presses do not get there: the control is reachable by keyboard.
+func (b *browser) tabTo(sel string, max int) {
+	b.t.Helper()
+	for range max {
+		if eval[bool](b, fmt.Sprintf(`!!document.activeElement?.matches(%q)`, sel)) {
+			return
+		}
+		b.do(chromedp.KeyEvent(kb.Tab))
+	}
+	b.t.Fatalf("%s is not reached by %d presses of Tab; focus is on %s", sel, max, eval[string](b, `document.activeElement?.outerHTML || ''`))
+}
+
+// The console by keyboard alone: sign in, open and close the create
+// dialog, open a key's page and its disable confirmation.
+func TestBrowserKeyboard(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	out, err := srv.Client().CreateKey(t.Context(), &awskms.CreateKeyInput{Description: aws.String("by keyboard")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL + "/console/"))
+	b.waitFor("the sign-in form", `document.activeElement?.name === 'accessKeyId'`)
+	b.do(chromedp.KeyEvent(srv.AccessKeyID))
+	b.tabTo(`input[name=secretAccessKey]`, 3)
+	b.do(chromedp.KeyEvent(srv.SecretAccessKey + kb.Enter))
+	b.waitFor("the keys table", `document.querySelector('table.keys tbody tr')`)
+
+	b.tabTo(`#create-key`, 10)
+	b.do(chromedp.KeyEvent(kb.Enter))
+	b.waitFor("the create dialog", `document.querySelector('dialog[open] select[name=KeySpec]')`)
+	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitFor("the dialog closed", `!document.querySelector('dialog')`)
+
+	b.tabTo(fmt.Sprintf(`tr[data-key-id=%q] a`, *out.KeyMetadata.KeyId), 20)
+	b.do(chromedp.KeyEvent(kb.Enter))
+	b.waitFor("the key page", `document.getElementById('disable-key')`)
+	b.tabTo(`#disable-key`, 10)
+	b.do(chromedp.KeyEvent(kb.Enter))
+	b.waitFor("the confirmation", `document.querySelector('dialog.confirm')?.open`)
+	b.do(chromedp.KeyEvent(kb.Escape)) // cancels: the key stays enabled
+	b.waitFor("the dialog closed", `!document.querySelector('dialog')`)
+	if md, err := srv.Client().DescribeKey(t.Context(), &awskms.DescribeKeyInput{KeyId: out.KeyMetadata.KeyId}); err != nil || md.KeyMetadata.KeyState != types.KeyStateEnabled {
+		t.Fatalf("after a cancelled confirmation: %v %v", err, md)
+	}
+	b.tabTo(`#signout`, 80)
+	b.do(chromedp.KeyEvent(kb.Enter))
+	b.waitFor("signed out", `document.querySelector('form.signin') && sessionStorage.length === 0`)
 }
