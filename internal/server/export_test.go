@@ -9,11 +9,7 @@ import (
 // for the benchmark that compares the real audit store with a discarding
 // one; the server itself has no way to turn auditing off.
 func (s *Server) SetAuditor(a api.Auditor) {
-	h, ok := s.handler.(*api.Handler)
-	if !ok {
-		panic("server: the handler is not an *api.Handler")
-	}
-	h.Audit = a
+	s.apiH.Audit = a
 }
 
 // Store returns the server's store, for tests that compare what is stored.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/openkms/kms/internal/api"
 	"github.com/openkms/kms/internal/audit"
+	"github.com/openkms/kms/internal/console"
 	"github.com/openkms/kms/internal/identity"
 	"github.com/openkms/kms/internal/seal"
 	"github.com/openkms/kms/internal/seed"
@@ -127,6 +128,7 @@ type Server struct {
 	identity *identity.Identity
 	Service  *service.Service
 	handler  http.Handler
+	apiH     *api.Handler // the API alone, inside handler
 	// Audit is the audit trail.
 	Audit AuditTrail
 	lock  *dirLock                                                   // held until Close
@@ -432,7 +434,14 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 	if cfg.Quotas != nil {
 		h.Quotas = api.NewQuotas(cfg.Quotas, s.now)
 	}
-	s.handler = h
+	// The web console shares the API's listener: it is a client of the
+	// API, served from the same origin so its signed calls need no CORS.
+	consoleRegion := "us-east-1" // a server of any region: the usual default
+	if len(cfg.Regions) > 0 {
+		consoleRegion = cfg.Regions[0]
+	}
+	s.apiH = h
+	s.handler = console.Mount(h, console.New(consoleRegion))
 	if cfg.Store != "" {
 		s.handler = withDeadline(s.handler)
 	}
