@@ -74,7 +74,8 @@ func (s *Server) listenControl() (net.Listener, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false) // serveControl removes path
-	if err := os.Chmod(made, 0o600); err == nil {
+	err = os.Chmod(made, 0o600)
+	if err == nil {
 		err = os.Rename(made, path)
 	}
 	if err != nil {
