@@ -36,5 +36,6 @@ const (
 	envAdminListen       = "KMS_ADMIN_LISTEN"           // --admin-listen (metrics, health; empty: off)
 	envAdminInsecure     = "KMS_ADMIN_INSECURE_HTTP"    // --admin-insecure-http ("true")
 	envAdminPprof        = "KMS_ADMIN_PPROF"            // --admin-pprof ("true"; loopback only)
+	envNoConsole         = "KMS_NO_CONSOLE"             // --no-console ("true")
 	envLogFormat         = "KMS_LOG_FORMAT"             // --log-format (text or json)
 )

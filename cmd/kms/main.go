@@ -169,6 +169,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		"serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:7901; default: off); off loopback it needs TLS or --admin-insecure-http")
 	fs.BoolVar(&cfg.AdminInsecureHTTP, "admin-insecure-http", env(envAdminInsecure, "") == "true", "allow plain HTTP on a non-loopback --admin-listen")
 	fs.BoolVar(&cfg.AdminPprof, "admin-pprof", env(envAdminPprof, "") == "true", "serve Go's profiler at /debug/pprof/ on --admin-listen (loopback only)")
+	fs.BoolVar(&cfg.NoConsole, "no-console", env(envNoConsole, "") == "true", "do not serve the web console at /console/")
 	// LocalStack drop-in: pinned root credentials and its custom key tags.
 	// The credentials' defaults stay empty so that -h never prints a
 	// secret from the environment; the variables are read below.

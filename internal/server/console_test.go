@@ -42,3 +42,16 @@ func TestConsoleOnMainListener(t *testing.T) {
 		t.Errorf("GET /: %d %q", res.StatusCode, res.Header.Get("x-amzn-ErrorType"))
 	}
 }
+
+// TestNoConsole: with NoConsole, /console/ is an unknown path of the API.
+func TestNoConsole(t *testing.T) {
+	ts := startServer(t, server.Config{NoConsole: true})
+	res, err := http.Get(ts.URL + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK || res.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("GET /console/ without the console: %d", res.StatusCode)
+	}
+}

@@ -110,6 +110,9 @@ type Config struct {
 	AdminListen       string
 	AdminInsecureHTTP bool
 	AdminPprof        bool
+	// NoConsole leaves the web console out: /console/ is then the API's
+	// (which answers it as any unknown path).
+	NoConsole bool
 }
 
 // QuotaConfig adjusts the request-rate quotas, per account or for all.
@@ -441,7 +444,10 @@ func open(cfg Config, lock *dirLock) (*Server, error) {
 		consoleRegion = cfg.Regions[0]
 	}
 	s.apiH = h
-	s.handler = console.Mount(h, console.New(consoleRegion))
+	s.handler = h
+	if !cfg.NoConsole {
+		s.handler = console.Mount(h, console.New(consoleRegion))
+	}
 	if cfg.Store != "" {
 		s.handler = withDeadline(s.handler)
 	}
