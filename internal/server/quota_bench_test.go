@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -29,7 +30,8 @@ import (
 //
 //	go test ./internal/server -run '^$' -bench QuotaNoisyNeighbour -benchtime 1x
 //
-// KMS_QUOTA_FLOOD sets A's flood rate (default 1000 a second);
+// KMS_QUOTA_FLOOD sets A's flood rate (default 1000 a second) and
+// KMS_QUOTA_WINDOW the length of each of B's windows (default 5s);
 // KMS_QUOTA_FLOOD_OP=sign makes A's requests RSA_2048 Sign (RSA quota)
 // instead of Encrypt (symmetric quota); KMS_QUOTA_OFF=1 runs the same
 // loads on a server without quotas.
@@ -38,15 +40,24 @@ import (
 // SDK (loadgen). A's is, by default, a pre-signed request replayed over raw
 // keep-alive connections (rawflood_test.go), which costs a few microseconds
 // a request like a client on another machine would cost this one nothing
-// much; KMS_QUOTA_FLOODER=sdk makes it loadgen's SDK client too (each
-// request signed and parsed by aws-sdk-go-v2, in this process).
+// much; KMS_QUOTA_FLOODER=process runs that flooder in a process of its
+// own (this test binary again), under taskset -c $KMS_QUOTA_FLOOD_CPUS if
+// set; KMS_QUOTA_FLOODER=sdk makes it loadgen's SDK client (each request
+// signed and parsed by aws-sdk-go-v2, in this process).
 func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 	const (
 		victimRate = 500 // requests a second
 		quota      = 100 // A's symmetric and RSA quotas
-		window     = 5 * time.Second
 		warmup     = time.Second
 	)
+	// Each of B's measured windows: KMS_QUOTA_WINDOW, default 5s.
+	window := 5 * time.Second
+	if v := os.Getenv("KMS_QUOTA_WINDOW"); v != "" {
+		var err error
+		if window, err = time.ParseDuration(v); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// A's rate, many times its quota: KMS_QUOTA_FLOOD, default 1000.
 	floodRate := 1000.0
 	if v := os.Getenv("KMS_QUOTA_FLOOD"); v != "" {
@@ -55,6 +66,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 		}
 	}
 	sdkFlooder := os.Getenv("KMS_QUOTA_FLOODER") == "sdk"
+	floodProc := os.Getenv("KMS_QUOTA_FLOODER") == "process"
 	cfg, err := server.ParseQuotaConfig(fmt.Appendf(nil, `{"accounts": {"%s": {"Symmetric": %d, "RSA": %d}}}`, testAccount, quota, quota))
 	if err != nil {
 		b.Fatal(err)
@@ -116,7 +128,13 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 			req := presign(b, ts.URL, testRegion, aws.Credentials{AccessKeyID: testAccessKeyID, SecretAccessKey: testSecret},
 				rawTarget(floodOp), rawBody(floodOp, floodLoad.Keys()[0]))
 			wg.Go(func() {
-				r := rawFlood(ctx, strings.TrimPrefix(ts.URL, "http://"), req, rate, floodFor, 64)
+				addr := strings.TrimPrefix(ts.URL, "http://")
+				var r floodResult
+				if floodProc {
+					r = rawFloodProcess(b, addr, req, rate, floodFor, os.Getenv("KMS_QUOTA_FLOOD_CPUS"))
+				} else {
+					r = rawFlood(ctx, addr, req, rate, floodFor, 64)
+				}
 				sent, throttled, p99, ferr = r.Sent, r.Throttled, float64(r.P99)/1e6, r.Err
 				if ferr == nil && (r.Other > 0 || r.Dropped > 0) {
 					ferr = fmt.Errorf("the flooder got %d errors other than throttling and dropped %d requests", r.Other, r.Dropped)
@@ -151,7 +169,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 		b.Logf("victim alone: p50 %.2f p99 %.2f ms; A at its quota (%d/s, %d of %d throttled): p50 %.2f p99 %.2f ms; "+
 			"A flooding at %.0f/s: p50 %.2f p99 %.2f ms, %d of %d throttled, A's p99 %.2f ms (flooder: %s)",
 			alone.LatencyMs.P50, alone.LatencyMs.P99, quota, qThrottled, qSent, atQuota.LatencyMs.P50, atQuota.LatencyMs.P99,
-			floodRate, crowded.LatencyMs.P50, crowded.LatencyMs.P99, throttled, sent, floodP99, map[bool]string{true: "sdk", false: "raw"}[sdkFlooder])
+			floodRate, crowded.LatencyMs.P50, crowded.LatencyMs.P99, throttled, sent, floodP99, cmp.Or(os.Getenv("KMS_QUOTA_FLOODER"), "raw"))
 	}
 }
 

@@ -6,9 +6,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -155,4 +159,67 @@ func rawFlood(ctx context.Context, addr string, req []byte, rate float64, d time
 		res.P50, res.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
 	return res
+}
+
+// Environment of a flooder process (rawFloodProcess).
+const (
+	envFloodAddr = "KMS_RAWFLOOD_ADDR" // host:port
+	envFloodReq  = "KMS_RAWFLOOD_REQ"  // file holding the pre-signed request
+	envFloodRate = "KMS_RAWFLOOD_RATE" // requests a second
+	envFloodFor  = "KMS_RAWFLOOD_FOR"  // duration
+)
+
+// TestRawFloodProcess is the flooder run in a process of its own by
+// rawFloodProcess; without its environment it does nothing.
+func TestRawFloodProcess(t *testing.T) {
+	addr := os.Getenv(envFloodAddr)
+	if addr == "" {
+		t.Skip("run by rawFloodProcess")
+	}
+	req, err := os.ReadFile(os.Getenv(envFloodReq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rate float64
+	var d time.Duration
+	if _, err := fmt.Sscan(os.Getenv(envFloodRate), &rate); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = time.ParseDuration(os.Getenv(envFloodFor)); err != nil {
+		t.Fatal(err)
+	}
+	r := rawFlood(context.Background(), addr, req, rate, d, 64)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	fmt.Printf("rawflood %d %d %d %d %d %d\n", r.Sent, r.OK, r.Throttled, r.Other, r.Dropped, r.P99)
+}
+
+// rawFloodProcess runs rawFlood in another process: this test binary
+// again, under taskset -c cpus if cpus is not "".
+func rawFloodProcess(tb testing.TB, addr string, req []byte, rate float64, d time.Duration, cpus string) floodResult {
+	f := filepath.Join(tb.TempDir(), "request")
+	if err := os.WriteFile(f, req, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{os.Args[0], "-test.run", "^TestRawFloodProcess$", "-test.count", "1"}
+	if cpus != "" {
+		args = append([]string{"taskset", "-c", cpus}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), envFloodAddr+"="+addr, envFloodReq+"="+f,
+		fmt.Sprintf("%s=%v", envFloodRate, rate), envFloodFor+"="+d.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return floodResult{Err: fmt.Errorf("flooder process: %v: %s", err, out)}
+	}
+	var r floodResult
+	i := bytes.Index(out, []byte("rawflood "))
+	if i < 0 {
+		return floodResult{Err: fmt.Errorf("flooder process: no result in %q", out)}
+	}
+	if _, err := fmt.Sscan(string(out[i+len("rawflood "):]), &r.Sent, &r.OK, &r.Throttled, &r.Other, &r.Dropped, &r.P99); err != nil {
+		return floodResult{Err: fmt.Errorf("flooder process: %v in %q", err, out)}
+	}
+	return r
 }
