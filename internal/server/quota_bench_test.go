@@ -30,7 +30,8 @@ import (
 //
 //	go test ./internal/server -run '^$' -bench QuotaNoisyNeighbour -benchtime 1x
 //
-// KMS_QUOTA_FLOOD sets A's flood rate (default 1000 a second) and
+// KMS_QUOTA_FLOOD sets A's flood rate (default 1000 a second; 0 floods
+// nothing, for the spread of B's p99 between two windows alone) and
 // KMS_QUOTA_WINDOW the length of each of B's windows (default 5s);
 // KMS_QUOTA_FLOOD_OP=sign makes A's requests RSA_2048 Sign (RSA quota)
 // instead of Encrypt (symmetric quota); KMS_QUOTA_OFF=1 runs the same
@@ -102,7 +103,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 		return lb
 	}
 	victimLoad := load(victim, loadgen.OpEncrypt, "", victimRate, window)
-	floodLoad := load(flooder, floodOp, floodSpec, floodRate, floodFor-warmup)
+	floodLoad := load(flooder, floodOp, floodSpec, max(floodRate, 1), floodFor-warmup)
 	atQuotaLoad := load(flooder, floodOp, floodSpec, quota, floodFor-warmup)
 
 	// flood sends A's load at rate while B runs, and returns B's result
@@ -110,7 +111,11 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 	flood := func(rate float64) (crowded *loadgen.Result, sent, throttled int, p99 float64) {
 		var wg sync.WaitGroup
 		var ferr error
-		if sdkFlooder {
+		switch {
+		case rate == 0:
+			// KMS_QUOTA_FLOOD=0: no flood, a second window of B alone,
+			// which shows how much B's p99 moves by chance.
+		case sdkFlooder:
 			lb := floodLoad
 			if rate == quota {
 				lb = atQuotaLoad
@@ -124,7 +129,7 @@ func BenchmarkQuotaNoisyNeighbour(b *testing.B) {
 					}
 				}
 			})
-		} else {
+		default:
 			req := presign(b, ts.URL, testRegion, aws.Credentials{AccessKeyID: testAccessKeyID, SecretAccessKey: testSecret},
 				rawTarget(floodOp), rawBody(floodOp, floodLoad.Keys()[0]))
 			wg.Go(func() {
