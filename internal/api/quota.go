@@ -199,6 +199,9 @@ type Quotas struct {
 	cfg     QuotaConfig
 	now     func() time.Time
 	buckets sync.Map // bucketKey -> *bucket
+	// nodes is how many cluster nodes share the quotas (SetNodes): each
+	// holds its account's requests to 1/nodes of the rate. 0 means 1.
+	nodes atomic.Int64
 }
 
 type bucketKey struct{ account, region, quota string }
@@ -227,6 +230,18 @@ func (q *Quotas) Rate(account, quota string) float64 {
 	return DefaultQuotas[quota]
 }
 
+// SetNodes tells the quotas that n nodes of a cluster serve the accounts,
+// each enforcing its own buckets: each then allows 1/n of every rate, so
+// that the cluster as a whole allows the quota when its load balancer
+// spreads requests evenly (a node that gets more than its share throttles
+// earlier than AWS would). A change of n starts every bucket afresh.
+func (q *Quotas) SetNodes(n int) {
+	n = max(n, 1)
+	if q.nodes.Swap(int64(n)) != int64(n) {
+		q.buckets.Clear()
+	}
+}
+
 var errRateExceeded = kms.Errorf(kms.ErrThrottling, "Rate exceeded")
 
 // Take charges one request to a quota, or returns ThrottlingException.
@@ -234,7 +249,7 @@ func (q *Quotas) Take(account, region, quota string) error {
 	k := bucketKey{account, region, quota}
 	v, ok := q.buckets.Load(k)
 	if !ok {
-		v, _ = q.buckets.LoadOrStore(k, newBucket(q.Rate(account, quota)))
+		v, _ = q.buckets.LoadOrStore(k, newBucket(q.Rate(account, quota)/float64(max(1, q.nodes.Load()))))
 	}
 	if !v.(*bucket).take(q.now().UnixNano()) {
 		return errRateExceeded

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/openkms/kms/internal/pgtest"
 	"github.com/openkms/kms/internal/server"
 )
 
@@ -214,5 +216,48 @@ func TestQuotaConfigRefused(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "quota file") {
 			t.Errorf("quota file %q: error %q does not say where", bad, err)
 		}
+	}
+}
+
+// TestQuotaClusterShare: the nodes of a cluster share each quota, each
+// allowing its share; when a node leaves, the others take its share.
+func TestQuotaClusterShare(t *testing.T) {
+	cfg, err := server.ParseQuotaConfig([]byte("default:\n  CreateKey: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgtest.DSN(t)
+	clock := newFrozenClock()
+	a := startServer(t, server.Config{Store: dsn, Quotas: cfg, Now: clock.now})
+	b := startServer(t, server.Config{Store: dsn, Quotas: cfg, Now: clock.now, SealKeyFile: filepath.Join(a.DataDir(), "root.key")})
+	// allowed counts the CreateKeys a node allows before it throttles.
+	allowed := func(ts *testServer) int {
+		t.Helper()
+		c := ts.client(testRegion)
+		for n := 0; n <= 20; n++ {
+			_, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
+			if err != nil {
+				wantMessage(t, err, "ThrottlingException", "Rate exceeded")
+				return n
+			}
+		}
+		t.Fatal("no throttling")
+		return 0
+	}
+	for _, ts := range []*testServer{a, b} {
+		if err := ts.RefreshQuotaShare(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if na, nb := allowed(a), allowed(b); na != 5 || nb != 5 {
+		t.Fatalf("two nodes allowed %d and %d of a quota of 10", na, nb)
+	}
+	b.stop()
+	clock.advance(time.Second)
+	if err := a.RefreshQuotaShare(); err != nil {
+		t.Fatal(err)
+	}
+	if n := allowed(a); n != 10 {
+		t.Fatalf("the node left alone allowed %d of 10", n)
 	}
 }

@@ -84,11 +84,7 @@ func (s *Server) RotateSealLive(next Config) (int, error) {
 	if s.cfg.Store != "" {
 		return 0, errors.New("seal rotation of a cluster's database (--store) is not supported on a running node")
 	}
-	st := s.store
-	if t, ok := st.(*timedStore); ok {
-		st = t.s
-	}
-	rs, ok := st.(store.Resealer)
+	rs, ok := s.rawStore().(store.Resealer)
 	if !ok {
 		return 0, errors.New("this store cannot re-seal its secrets")
 	}

@@ -741,6 +741,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		s.sweep(sweepCtx)
 	}()
+	if s.apiH.Quotas != nil && s.feed != nil {
+		wg.Go(func() { s.shareQuotas(sweepCtx) })
+	}
 	defer func() {
 		stopSweep()
 		wg.Wait()

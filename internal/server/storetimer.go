@@ -46,6 +46,15 @@ func newTimedStore(s store.Store, reg prometheus.Registerer) *timedStore {
 	return t
 }
 
+// rawStore is the server's store without its timing decorator, for the
+// optional interfaces the decorator does not pass on.
+func (s *Server) rawStore() store.Store {
+	if t, ok := s.store.(*timedStore); ok {
+		return t.s
+	}
+	return s.store
+}
+
 func (t *timedStore) observe(call int, start time.Time) {
 	t.h[call].Observe(time.Since(start).Seconds())
 }

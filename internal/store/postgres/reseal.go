@@ -259,3 +259,19 @@ func (s *Store) leave() {
 		s.join.stop, s.join.done = nil, nil
 	}
 }
+
+// Nodes returns how many nodes have joined the cluster (JoinCluster) on
+// this database: the sessions holding clusterLock shared. An advisory
+// lock on a bigint key shows in pg_locks as classid (its high 32 bits),
+// objid (its low 32 bits) and objsubid 1.
+func (s *Store) Nodes(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND classid = 0 AND objid = $1 AND objsubid = 1`, int64(clusterLock)).Scan(&n)
+	if err != nil {
+		return 0, wrap("nodes", err)
+	}
+	return n, nil
+}

@@ -90,6 +90,18 @@ func TestExclusive(t *testing.T) {
 	}
 	defer node.Close()
 	tool := open(t, dsn)
+	nodes := func(want int) {
+		t.Helper()
+		if n, err := tool.Nodes(ctx); err != nil || n != want {
+			t.Fatalf("Nodes = %d, %v; want %d", n, err, want)
+		}
+	}
+	// A node of another database is not counted.
+	other := open(t, pgtest.DSN(t))
+	if err := other.JoinCluster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes(0)
 
 	// Before any node joined, Exclusive works and can be taken again.
 	release, err := tool.Exclusive(ctx)
@@ -109,6 +121,7 @@ func TestExclusive(t *testing.T) {
 	if err := node.JoinCluster(ctx); err != nil {
 		t.Fatalf("JoinCluster again = %v", err)
 	}
+	nodes(2)
 	if _, err := tool.Exclusive(ctx); !errors.Is(err, ErrNodeRunning) ||
 		!strings.Contains(err.Error(), "a node is running on this database: stop every node first") {
 		t.Fatalf("Exclusive while a node runs = %v", err)
@@ -125,6 +138,7 @@ func TestExclusive(t *testing.T) {
 	if _, err := tool.Exclusive(ctx); !errors.Is(err, ErrNodeRunning) {
 		t.Fatalf("Exclusive while the second node runs = %v", err)
 	}
+	nodes(1)
 }
 
 // TestExclusiveAfterClose: once every node has closed its store,
