@@ -17,6 +17,6 @@ func (s *Server) SetAuditor(a api.Auditor) {
 // Store returns the server's store, for tests that compare what is stored.
 func (s *Server) Store() store.Store { return s.store }
 
-// RefreshQuotaShare counts the cluster's nodes now, as a node does every
+// RefreshNodes counts the cluster's nodes now, as a node does every
 // few seconds, and sets its share of the quotas.
-func (s *Server) RefreshQuotaShare() error { return s.refreshQuotaShare(context.Background()) }
+func (s *Server) RefreshNodes() error { return s.refreshNodes(context.Background()) }

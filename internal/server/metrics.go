@@ -30,6 +30,7 @@ type metrics struct {
 	// when the last one came (UnixNano; the feed's start before any).
 	invalidations    *prometheus.CounterVec
 	lastInvalidation atomic.Int64
+	clusterNodes     atomic.Int64 // nodes joined to the database, last counted (quotashare.go)
 }
 
 type opMetrics struct {
@@ -126,6 +127,10 @@ func (s *Server) registerState() {
 			Name: "kms_cluster_last_invalidation_age_seconds",
 			Help: "Seconds since the last invalidation from the change feed (since the feed started, before the first).",
 		}, func() float64 { return time.Since(time.Unix(0, m.lastInvalidation.Load())).Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kms_cluster_nodes",
+			Help: "Nodes running on the cluster's database, as this node last counted them (every 5 s).",
+		}, func() float64 { return float64(m.clusterNodes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kms_cluster_feed_trusted",
 			Help: "1 while the change feed is trusted (the node uses its caches), else 0.",

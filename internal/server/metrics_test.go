@@ -245,7 +245,7 @@ func TestMetricsRequests(t *testing.T) {
 		t.Errorf("kms_audit_queue_length = %v, want a value", got)
 	}
 	if onPostgres {
-		if mfs["kms_cluster_invalidations_total"] == nil || mfs["kms_cluster_feed_trusted"] == nil {
+		if mfs["kms_cluster_invalidations_total"] == nil || mfs["kms_cluster_feed_trusted"] == nil || mfs["kms_cluster_nodes"] == nil {
 			t.Error("a cluster node has no kms_cluster_* metrics")
 		}
 	} else if mfs["kms_cluster_invalidations_total"] != nil {

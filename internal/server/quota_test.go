@@ -245,7 +245,7 @@ func TestQuotaClusterShare(t *testing.T) {
 		return 0
 	}
 	for _, ts := range []*testServer{a, b} {
-		if err := ts.RefreshQuotaShare(); err != nil {
+		if err := ts.RefreshNodes(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -254,7 +254,7 @@ func TestQuotaClusterShare(t *testing.T) {
 	}
 	b.stop()
 	clock.advance(time.Second)
-	if err := a.RefreshQuotaShare(); err != nil {
+	if err := a.RefreshNodes(); err != nil {
 		t.Fatal(err)
 	}
 	if n := allowed(a); n != 10 {

@@ -741,8 +741,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		s.sweep(sweepCtx)
 	}()
-	if s.apiH.Quotas != nil && s.feed != nil {
-		wg.Go(func() { s.shareQuotas(sweepCtx) })
+	if s.feed != nil {
+		wg.Go(func() { s.countNodes(sweepCtx) })
 	}
 	defer func() {
 		stopSweep()
