@@ -200,7 +200,7 @@ type Quotas struct {
 	now     func() time.Time
 	buckets sync.Map // bucketKey -> *bucket
 	// nodes is how many cluster nodes share the quotas (SetNodes): each
-	// holds its account's requests to 1/nodes of the rate. 0 means 1.
+	// holds its account's requests to 1/nodes of the rate.
 	nodes atomic.Int64
 }
 
@@ -210,6 +210,7 @@ type bucketKey struct{ account, region, quota string }
 // on clock now (nil: time.Now).
 func NewQuotas(cfg *QuotaConfig, now func() time.Time) *Quotas {
 	q := &Quotas{now: now}
+	q.nodes.Store(1)
 	if cfg != nil {
 		q.cfg = *cfg
 	}
@@ -249,7 +250,7 @@ func (q *Quotas) Take(account, region, quota string) error {
 	k := bucketKey{account, region, quota}
 	v, ok := q.buckets.Load(k)
 	if !ok {
-		v, _ = q.buckets.LoadOrStore(k, newBucket(q.Rate(account, quota)/float64(max(1, q.nodes.Load()))))
+		v, _ = q.buckets.LoadOrStore(k, newBucket(q.Rate(account, quota)/float64(q.nodes.Load())))
 	}
 	if !v.(*bucket).take(q.now().UnixNano()) {
 		return errRateExceeded

@@ -84,3 +84,36 @@ func BenchmarkQuotaTake(b *testing.B) {
 		}
 	})
 }
+
+// TestQuotasSetNodes: a node of N allows 1/N of a rate; telling it the
+// same N again keeps its buckets, a new N starts them afresh.
+func TestQuotasSetNodes(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	q := NewQuotas(&QuotaConfig{Default: map[string]float64{QuotaSymmetric: 10}}, func() time.Time { return now })
+	// burst takes from the bucket until it refuses (the clock is still).
+	burst := func() int {
+		n := 0
+		for q.Take("111122223333", "us-east-1", QuotaSymmetric) == nil {
+			n++
+		}
+		return n
+	}
+	steps := []struct {
+		nodes, want int // SetNodes(nodes) (none if 0), then a burst
+	}{
+		{0, 10}, // alone from the start
+		{1, 0},  // the same count: the same, empty, bucket
+		{2, 5},
+		{2, 0},
+		{-1, 10}, // fewer than one node is one
+		{4, 2},   // 2.5 a second: a burst of 2
+	}
+	for i, st := range steps {
+		if st.nodes != 0 {
+			q.SetNodes(st.nodes)
+		}
+		if got := burst(); got != st.want {
+			t.Errorf("step %d, SetNodes(%d): burst %d, want %d", i, st.nodes, got, st.want)
+		}
+	}
+}
