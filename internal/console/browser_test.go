@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -822,4 +825,129 @@ func TestBrowserKeyboard(t *testing.T) {
 	b.tabTo(`#signout`, 80)
 	b.do(chromedp.KeyEvent(kb.Enter))
 	b.waitFor("signed out", `document.querySelector('form.signin') && sessionStorage.length === 0`)
+}
+
+// The keys view lists one page of ListKeys at a time: with more than a
+// page of keys it describes and tags the first page's keys only (counted
+// by a proxy in front of the server), and Load more keys, reached by
+// keyboard, appends the next page.
+func TestBrowserKeysPaged(t *testing.T) {
+	srv := kmstest.NewServer(t)
+	ctx := t.Context()
+	client := srv.Client()
+	const n = 105
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				if _, err := client.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String(fmt.Sprintf("bulk %d", i))}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// A key of the second page, as the SDK pages.
+	first, err := client.ListKeys(ctx, &awskms.ListKeysInput{Limit: aws.Int32(100)})
+	if err != nil || !first.Truncated {
+		t.Fatalf("ListKeys: %v %+v", err, first)
+	}
+	second, err := client.ListKeys(ctx, &awskms.ListKeysInput{Limit: aws.Int32(100), Marker: first.NextMarker})
+	if err != nil || len(second.Keys) != n-100 {
+		t.Fatalf("ListKeys' second page: %v %+v", err, second)
+	}
+	late := *second.Keys[0].KeyId
+
+	// The browser talks to a proxy that counts the KMS operations. The
+	// Host header passes unchanged, so the signatures still verify.
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	proxy.Transport = tr
+	var mu sync.Mutex
+	calls := map[string]int{}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "TrentService."); ok {
+			mu.Lock()
+			calls[op]++
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	counted := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("ListKeys %d, DescribeKey %d, ListResourceTags %d", calls["ListKeys"], calls["DescribeKey"], calls["ListResourceTags"])
+	}
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(front.URL + "/console/"))
+	b.waitFor("the sign-in form", `document.querySelector('form.signin')`)
+	b.signIn(srv.AccessKeyID, srv.SecretAccessKey, "")
+	b.waitFor("the first page", `document.querySelectorAll('table.keys tr[data-key-id]').length === 100 && document.getElementById('keys-more')?.checkVisibility()`)
+	if got := eval[string](b, `document.getElementById('keys-status').innerText`); got != "100 of 100 loaded keys; more keys not loaded yet" {
+		t.Errorf("status: %q", got)
+	}
+	if got, want := counted(), "ListKeys 1, DescribeKey 100, ListResourceTags 100"; got != want {
+		t.Errorf("the first page asked %s, want %s", got, want)
+	}
+	if eval[bool](b, fmt.Sprintf(`!!document.querySelector('tr[data-key-id=%q]')`, late)) {
+		t.Errorf("the second page's key %s shows before Load more keys", late)
+	}
+	b.checkAccessible("keys, first page")
+
+	// A filter that matches only a key not loaded yet: nothing, and the
+	// view says that more keys may match.
+	b.set(`input[name=text]`, late)
+	b.waitFor("the filter", `document.querySelectorAll('table.keys tr[data-key-id]').length === 0`)
+	if got := eval[string](b, `document.getElementById('keys-status').innerText`); got != "0 of 100 loaded keys match; more keys not loaded yet" {
+		t.Errorf("status with no match: %q", got)
+	}
+	if hint := eval[string](b, `document.querySelector('table.keys tbody').innerText`); !strings.Contains(hint, "Load more keys may find some") {
+		t.Errorf("the table with no match: %q", hint)
+	}
+
+	// Load more keys by keyboard, from the filter.
+	eval[chromedp.Void](b, `document.querySelector('input[name=text]').focus()`)
+	b.tabTo(`#keys-more`, 5)
+	b.do(chromedp.KeyEvent(kb.Enter))
+	b.waitFor("the key of the second page", fmt.Sprintf(`document.querySelectorAll('table.keys tr[data-key-id]').length === 1 && document.querySelector('tr[data-key-id=%q]')`, late))
+	if got := eval[string](b, `document.getElementById('keys-status').innerText`); got != "1 of 105 keys match" {
+		t.Errorf("status after Load more keys: %q", got)
+	}
+	if eval[bool](b, `document.getElementById('keys-more').checkVisibility()`) {
+		t.Error("Load more keys shows with every key loaded")
+	}
+	if got, want := counted(), "ListKeys 2, DescribeKey 105, ListResourceTags 105"; got != want {
+		t.Errorf("both pages asked %s, want %s", got, want)
+	}
+	b.set(`input[name=text]`, "")
+	b.waitFor("every key", `document.querySelectorAll('table.keys tr[data-key-id]').length === 105`)
+	if got := eval[string](b, `document.getElementById('keys-status').innerText`); got != "105 of 105 keys" {
+		t.Errorf("status with every key: %q", got)
+	}
+
+	// A key created in the console reloads the first page, and shows even
+	// if ListKeys puts it on another page.
+	b.do(chromedp.Click(`#create-key`), chromedp.WaitVisible(`dialog select[name=KeySpec]`))
+	b.set(`dialog input[name=AliasName]`, "paged-new")
+	b.do(chromedp.Click(`#create-key-submit`))
+	b.waitFor("the created key", `[...document.querySelectorAll('table.keys tr[data-key-id]')].some(tr => tr.innerText.includes('alias/paged-new'))`)
+	if rows := eval[int](b, `document.querySelectorAll('table.keys tr[data-key-id]').length`); rows != 100 && rows != 101 {
+		t.Errorf("after creating a key, %d rows, want the first page and the new key", rows)
+	}
+	if !eval[bool](b, `document.getElementById('keys-more').checkVisibility()`) {
+		t.Error("after creating a key, no Load more keys")
+	}
 }

@@ -60,8 +60,13 @@ async function mapLimit(items, n, fn) {
   return out;
 }
 
+// PAGE is how many keys the view lists, describes and tags at a time: an
+// account with thousands of keys costs a page's requests per view, not
+// thousands.
+const PAGE = 100;
+
 export async function keysView(view, client) {
-  const status = h('p', { class: 'muted', role: 'status' }, 'Loading keys…');
+  const status = h('p', { class: 'muted', role: 'status', id: 'keys-status' }, 'Loading keys…');
   const fState = select('state', [['', 'Any state'], ...STATES], '');
   const fSpec = select('spec', [['', 'Any spec'], ...SPECS], '');
   const fUsage = select('usage', [['', 'Any usage'], ...USAGES], '');
@@ -69,6 +74,7 @@ export async function keysView(view, client) {
   const fTag = h('input', { name: 'tag', type: 'search', placeholder: 'key or key=value', spellcheck: 'false' });
   const tbody = h('tbody');
   const createBtn = h('button', { type: 'button', id: 'create-key' }, 'Create key');
+  const moreBtn = h('button', { type: 'button', id: 'keys-more', class: 'secondary', hidden: true, 'aria-describedby': 'keys-status' }, 'Load more keys');
   clear(view,
     h('div', { class: 'titlebar' }, h('h1', {}, 'Keys'), createBtn),
     h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter keys' },
@@ -76,9 +82,13 @@ export async function keysView(view, client) {
     status,
     h('table', { class: 'keys' },
       h('thead', {}, h('tr', {}, ['Key ID', 'Aliases', 'State', 'Spec', 'Usage', 'Description', 'Tags'].map((t) => h('th', { scope: 'col' }, t)))),
-      tbody));
+      tbody),
+    h('p', {}, moreBtn));
 
-  let rows = [];
+  // rows are the keys loaded so far, newest first; marker is ListKeys'
+  // NextMarker while more keys remain; gen drops the answers of a load
+  // that a newer one replaced.
+  let rows = [], marker, byKey = new Map(), gen = 0;
   const draw = () => {
     const text = fText.value.trim().toLowerCase();
     const [tagKey, tagValue] = fTag.value.trim().split(/=(.*)/s);
@@ -88,6 +98,7 @@ export async function keysView(view, client) {
       (!fSpec.value || md.KeySpec === fSpec.value) &&
       (!fUsage.value || md.KeyUsage === fUsage.value) &&
       (!text || [md.KeyId, md.Description || '', ...aliases].some((s) => s.toLowerCase().includes(text))));
+    const filtered = text || tagKey || fState.value || fSpec.value || fUsage.value;
     clear(tbody, shown.map(({ md, aliases, tags }) => h('tr', { 'data-key-id': md.KeyId },
       h('td', {}, h('a', { href: `#/keys/${encodeURIComponent(md.KeyId)}`, class: 'mono' }, md.KeyId)),
       h('td', {}, aliases.join(', ')),
@@ -95,33 +106,76 @@ export async function keysView(view, client) {
       h('td', {}, md.KeySpec),
       h('td', {}, md.KeyUsage),
       h('td', {}, md.Description || ''),
-      h('td', { class: 'small' }, tags.map((t) => `${t.TagKey}=${t.TagValue}`).join(', ')))));
-    clear(status, `${shown.length} of ${rows.length} keys`);
+      h('td', { class: 'small' }, tags.map((t) => `${t.TagKey}=${t.TagValue}`).join(', ')))),
+    // Nothing matches yet, but the keys not loaded may.
+    filtered && !shown.length && marker && h('tr', { class: 'hint' },
+      h('td', { colspan: '7' }, 'No loaded key matches. More keys are not loaded yet: Load more keys may find some.')));
+    clear(status, `${shown.length} of ${rows.length} ${marker ? 'loaded ' : ''}keys${filtered ? ' match' : ''}${marker ? '; more keys not loaded yet' : ''}`);
+    moreBtn.hidden = !marker;
   };
   for (const c of [fState, fSpec, fUsage]) c.addEventListener('change', draw);
   fText.addEventListener('input', draw);
   fTag.addEventListener('input', draw);
 
-  const load = async () => {
+  // One DescribeKey and one ListResourceTags per key (the list calls give
+  // neither state nor tags), for the keys of the loaded pages only. A
+  // denied one leaves the others.
+  const describe = async (keyId) => {
+    const [md, tags] = await Promise.all([
+      client.kms('DescribeKey', { KeyId: keyId }).then((o) => o.KeyMetadata,
+        (e) => ({ KeyId: keyId, KeyState: 'Unknown', Description: String(e) })),
+      client.listAll('ListResourceTags', 'Tags', { KeyId: keyId }).catch(() => []),
+    ]);
+    return { md, tags, aliases: byKey.get(keyId) || [] };
+  };
+  // add puts described keys among the rows (a key already there, such as
+  // one just created, is not added twice), newest first.
+  const add = (more) => {
+    const have = new Set(rows.map((r) => r.md.KeyId));
+    rows.push(...more.filter((r) => !have.has(r.md.KeyId)));
+    rows.sort((a, b) => (b.md.CreationDate || 0) - (a.md.CreationDate || 0));
+  };
+  const listPage = (after) => client.kms('ListKeys', { Limit: PAGE, ...(after ? { Marker: after } : {}) });
+  // addPage describes and tags the keys of a ListKeys answer and adds them
+  // (to no rows, if fresh), unless a newer load started meanwhile.
+  const addPage = async (out, g, fresh) => {
+    const page = await mapLimit(out.Keys || [], 6, (k) => describe(k.KeyId));
+    if (g !== gen) return;
+    if (fresh) rows = [];
+    marker = out.Truncated ? out.NextMarker : undefined;
+    add(page);
+  };
+  // load starts again from the first page; created, a key just made, is
+  // shown even when its page is not loaded.
+  const load = async (created) => {
+    const g = ++gen;
     try {
-      const [keys, aliases] = await Promise.all([client.listAll('ListKeys', 'Keys'), client.listAll('ListAliases', 'Aliases')]);
-      const byKey = aliasesByKey(aliases);
-      // One DescribeKey and one ListResourceTags per key: the list calls
-      // give neither state nor tags. A denied one leaves the others.
-      rows = await mapLimit(keys, 6, async (k) => {
-        const [md, tags] = await Promise.all([
-          client.kms('DescribeKey', { KeyId: k.KeyId }).then((o) => o.KeyMetadata,
-            (e) => ({ KeyId: k.KeyId, KeyState: 'Unknown', Description: String(e) })),
-          client.listAll('ListResourceTags', 'Tags', { KeyId: k.KeyId }).catch(() => []),
-        ]);
-        return { md, tags, aliases: byKey.get(k.KeyId) || [] };
-      });
-      rows.sort((a, b) => (b.md.CreationDate || 0) - (a.md.CreationDate || 0));
-      draw();
+      const [aliases, out] = await Promise.all([client.listAll('ListAliases', 'Aliases'), listPage()]);
+      if (g !== gen) return;
+      byKey = aliasesByKey(aliases);
+      await addPage(out, g, true);
+      if (created && g === gen && !rows.some((r) => r.md.KeyId === created)) add([await describe(created)]);
+      if (g === gen) draw();
     } catch (e) {
-      clear(status, errorBox(e));
+      if (g === gen) clear(status, errorBox(e));
     }
   };
+  // Load more keys: the next page, appended. aria-disabled rather than
+  // disabled while it loads, so the button keeps the keyboard focus.
+  moreBtn.addEventListener('click', async () => {
+    if (moreBtn.getAttribute('aria-disabled')) return;
+    const g = gen;
+    moreBtn.setAttribute('aria-disabled', 'true');
+    clear(status, 'Loading more keys…');
+    try {
+      await addPage(await listPage(marker), g, false);
+      if (g === gen) draw();
+    } catch (e) {
+      if (g === gen) clear(status, errorBox(e));
+    } finally {
+      moreBtn.removeAttribute('aria-disabled');
+    }
+  });
   createBtn.addEventListener('click', () => createKeyDialog(client, load));
   await load();
 }
@@ -176,12 +230,12 @@ function createKeyDialog(client, done) {
           await client.kms('CreateAlias', { AliasName: name, TargetKeyId: md.KeyId });
         } catch (e) {
           clear(error, errorBox(`The key ${md.KeyId} was created, but not its alias: ${e}`));
-          done();
+          done(md.KeyId);
           return;
         }
       }
       dlg.close();
-      done();
+      done(md.KeyId);
     } catch (e) {
       clear(error, errorBox(e));
     } finally {
