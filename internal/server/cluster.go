@@ -138,6 +138,10 @@ func createClusterAccount(cfg Config, id string) (identity.RootCredentials, erro
 		return identity.RootCredentials{}, err
 	}
 	defer st.Close()
+	// No seal rotation may run while the secret is sealed and stored.
+	if err := st.JoinAsTool(ctx); err != nil {
+		return identity.RootCredentials{}, err
+	}
 	// The seal must exist: an account's secret is sealed under it.
 	sc := cfg.sealConfig(cfg.DataDir)
 	sc.State = st

@@ -126,6 +126,11 @@ func reseal(ctx context.Context, tx pgx.Tx, fn func(store.SealedValue) ([]byte, 
 // from migrationLock and dutiesLock.
 const clusterLock = 0x7365616c
 
+// nodeLock is held shared, beside clusterLock, by nodes only (not by tools
+// that join to write, such as `kms account --store`): Nodes counts its
+// holders. Nothing takes it exclusively.
+const nodeLock = 0x6e6f6465 // "node"
+
 // ErrNodeRunning is Exclusive's error while a node has joined the cluster.
 var ErrNodeRunning = errors.New("a node is running on this database: stop every node first")
 
@@ -137,6 +142,7 @@ var ErrExclusive = errors.New("a seal rotation (kms seal rotate) is running on t
 // is lost (the database restarted, the connection broke).
 type joined struct {
 	mu   sync.Mutex
+	node bool          // a node's session: it holds nodeLock too
 	stop chan struct{} // closed by leave
 	done chan struct{} // closed when the goroutine has closed its connection
 }
@@ -158,12 +164,20 @@ var rejoinEvery = time.Second
 // only the node's lock connection broke) an offline tool could take
 // Exclusive: stopping every node before `kms seal rotate` remains the
 // operator's duty, the lock only the guard against forgetting it.
-func (s *Store) JoinCluster(ctx context.Context) error {
+func (s *Store) JoinCluster(ctx context.Context) error { return s.join1(ctx, true) }
+
+// JoinAsTool is JoinCluster for a tool that writes sealed values (an
+// account's secret) while nodes may run: a seal rotation refuses while it
+// runs, but Nodes does not count it.
+func (s *Store) JoinAsTool(ctx context.Context) error { return s.join1(ctx, false) }
+
+func (s *Store) join1(ctx context.Context, node bool) error {
 	s.join.mu.Lock()
 	defer s.join.mu.Unlock()
 	if s.join.stop != nil {
 		return nil
 	}
+	s.join.node = node
 	conn, err := s.joinSession(ctx)
 	if err != nil {
 		return err
@@ -188,6 +202,12 @@ func (s *Store) joinSession(ctx context.Context) (*pgx.Conn, error) {
 		}
 		return nil, wrap("join cluster", err)
 	}
+	if s.join.node {
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, int64(nodeLock)); err != nil {
+			conn.Close(context.Background())
+			return nil, wrap("join cluster", err)
+		}
+	}
 	return conn, nil
 }
 
@@ -203,7 +223,7 @@ func (s *Store) keepJoined(conn *pgx.Conn, stop, done chan struct{}) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				// Unlocked first: the session's end would release the lock
 				// too, but only once the server notices, after Close returned.
-				conn.Exec(ctx, `SELECT pg_advisory_unlock_shared($1)`, int64(clusterLock))
+				conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`) // clusterLock, nodeLock
 				conn.Close(ctx)
 				cancel()
 			}
@@ -261,7 +281,7 @@ func (s *Store) leave() {
 }
 
 // Nodes returns how many nodes have joined the cluster (JoinCluster) on
-// this database: the sessions holding clusterLock shared. An advisory
+// this database: the sessions holding nodeLock. An advisory
 // lock on a bigint key shows in pg_locks as classid (its high 32 bits),
 // objid (its low 32 bits) and objsubid 1.
 func (s *Store) Nodes(ctx context.Context) (int, error) {
@@ -269,7 +289,7 @@ func (s *Store) Nodes(ctx context.Context) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
 		WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
 		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND classid = 0 AND objid = $1 AND objsubid = 1`, int64(clusterLock)).Scan(&n)
+		  AND classid = 0 AND objid = $1 AND objsubid = 1`, int64(nodeLock)).Scan(&n)
 	if err != nil {
 		return 0, wrap("nodes", err)
 	}

@@ -102,6 +102,16 @@ func TestExclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes(0)
+	// A tool that joined keeps rotations off but is no node.
+	tool2 := open(t, dsn)
+	if err := tool2.JoinAsTool(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes(0)
+	if _, err := tool.Exclusive(ctx); !errors.Is(err, ErrNodeRunning) {
+		t.Fatalf("Exclusive while a tool has joined = %v", err)
+	}
+	tool2.Close()
 
 	// Before any node joined, Exclusive works and can be taken again.
 	release, err := tool.Exclusive(ctx)
