@@ -114,7 +114,7 @@ func writeControl(w http.ResponseWriter, code int, a controlAnswer) {
 	json.NewEncoder(w).Encode(a)
 }
 
-// serveControl serves ln until ctx ends.
+// serveControl serves ln until the func it returns is called.
 func (s *Server) serveControl(ln net.Listener) func() {
 	cs := &http.Server{
 		Handler:           s.controlHandler(),
