@@ -47,7 +47,8 @@ type controlAnswer struct {
 
 // listenControl opens the control socket of the embedded store's data
 // dir; nil, nil on a cluster node or where the path is too long for a
-// socket (the server then runs without it, and says so).
+// socket (the server then runs without it, and says so). Serve runs
+// without it on an error too.
 func (s *Server) listenControl() (net.Listener, error) {
 	if s.cfg.Store != "" {
 		return nil, nil

@@ -751,7 +751,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	ctl, err := s.listenControl()
 	if err != nil {
-		return err
+		// Some file systems (network mounts, some container bind mounts)
+		// hold no sockets: the server runs, `kms seal rotate` then needs
+		// it stopped.
+		s.log.Warn("no control socket; `kms seal rotate` needs the server stopped", "err", err)
 	}
 	if ctl != nil {
 		defer s.serveControl(ctl)()
