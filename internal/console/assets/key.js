@@ -1,5 +1,5 @@
 // A key's page: metadata, state changes, tags, rotation, last use, imported
-// key material, grants and the key policy.
+// key material, multi-Region replicas, grants and the key policy.
 import { h, clear, field, fmtTime, confirmDialog } from './dom.js';
 import { OPERATIONS, errorBox, stateBadge } from './keys.js';
 import { policySection } from './policy.js';
@@ -8,6 +8,7 @@ import { grantsSection } from './grants.js';
 import { whoSection } from './who.js';
 import { usageSection } from './usage.js';
 import { importSection } from './import.js';
+import { replicasSection } from './replicas.js';
 
 function row(term, value) {
   if (value == null || value === '' || (Array.isArray(value) && !value.length)) return null;
@@ -101,6 +102,7 @@ export async function keyView(view, client, keyId) {
       who.refresh().then(() => who.section),
       usageSection(client, md),
       importSection(client, md, () => keyView(view, client, keyId)),
+      replicasSection(client, md, () => keyView(view, client, keyId)),
       rotationSection(client, md, () => keyView(view, client, keyId)),
       grantsSection(client, md, who.refresh),
       policySection(client, md.KeyId, who.refresh),
