@@ -60,6 +60,8 @@ func TestBrowserImportKeyMaterial(t *testing.T) {
 	b.signIn(srv.AccessKeyID, srv.SecretAccessKey, "")
 	b.waitFor("the import form", `document.getElementById('import-form')`)
 	b.checkAccessible("import form")
+	eval[chromedp.Void](b, `document.getElementById('import-title').scrollIntoView({block: 'start'})`)
+	b.screenshot("import")
 	if s := eval[string](b, `document.getElementById('import-status').innerText`); !strings.Contains(s, "no key material yet") {
 		t.Errorf("import status: %q", s)
 	}

@@ -43,6 +43,8 @@ func TestBrowserReplicas(t *testing.T) {
 	b.set(`#replicate-form input[name=ReplicaRegion]`, "eu-west-1")
 	b.do(chromedp.Click(`#replicate-submit`))
 	b.waitFor("the replica", `document.querySelector('#replicas-list tr[data-region=eu-west-1]')`)
+	eval[chromedp.Void](b, `document.getElementById('replicas-title').scrollIntoView({block: 'start'})`)
+	b.screenshot("replicas")
 	if role := eval[string](b, `document.querySelector('#replicas-list tr[data-region=eu-west-1] td:nth-child(2)').innerText`); role != "Replica" {
 		t.Errorf("the replica's role: %q", role)
 	}

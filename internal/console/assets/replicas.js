@@ -21,7 +21,7 @@ export function replicasSection(client, md, reload) {
 
   const taken = new Set(keys.map((k) => k.Region));
   const list = h('datalist', { id: 'replica-regions' }, REGIONS.filter((r) => !taken.has(r)).map((r) => h('option', { value: r })));
-  const region = h('input', { name: 'ReplicaRegion', list: 'replica-regions', spellcheck: 'false', required: true, placeholder: 'eu-west-1' });
+  const region = h('input', { name: 'ReplicaRegion', list: 'replica-regions', spellcheck: 'false', required: true });
   const message = h('div', { role: 'status', id: 'replicate-message' });
   const form = h('form', { class: 'filters', id: 'replicate-form', 'aria-label': 'Replicate to a region' },
     field('Replica region', region), list, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'secondary', id: 'replicate-submit' }, 'Replicate to region')));
