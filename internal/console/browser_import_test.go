@@ -23,9 +23,10 @@ import (
 
 // Importing key material from a key's page: the server's refusal of a
 // wrong-length file in place, then 32 random bytes that the SDK then
-// encrypts and decrypts under; deleting the material (confirmed); and
-// PKCS#8 key pairs, ECC under RSAES_OAEP_SHA_256 and RSA (too large for
-// OAEP) under RSA_AES_KEY_WRAP_SHA_256, whose public keys match.
+// encrypts and decrypts under; deleting the material (confirmed); an
+// ECC PKCS#8 key pair, whose public key matches; and an RSA private key,
+// too large for RSAES_OAEP_SHA_256, refused with a pointer to the CLI (the
+// browser has no AES key wrap with padding, and we write no crypto).
 func TestBrowserImportKeyMaterial(t *testing.T) {
 	srv := kmstest.NewServer(t)
 	ctx := t.Context()
@@ -127,7 +128,6 @@ func TestBrowserImportKeyMaterial(t *testing.T) {
 		pub  any
 	}{
 		{types.KeySpecEccNistP256, ec, &ec.PublicKey},
-		{types.KeySpecRsa2048, rk, &rk.PublicKey},
 	} {
 		der, err := x509.MarshalPKCS8PrivateKey(c.priv)
 		if err != nil {
@@ -151,5 +151,23 @@ func TestBrowserImportKeyMaterial(t *testing.T) {
 		if err != nil || !bytes.Equal(pub.PublicKey, want) {
 			t.Errorf("%s: GetPublicKey after the import: %v, matches the file's: %v", c.spec, err, err == nil && bytes.Equal(pub.PublicKey, want))
 		}
+	}
+
+	// An RSA private key: refused in the browser, pointing at the CLI.
+	der, err := x509.MarshalPKCS8PrivateKey(rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := external(types.KeySpecRsa2048, types.KeyUsageTypeSignVerify)
+	b.do(chromedp.Navigate(srv.URL + "/console/#/keys/" + id))
+	b.waitFor("the import form of the RSA key", `document.querySelector('h1.mono')?.innerText === '`+id+`' && document.getElementById('import-form')`)
+	b.do(chromedp.SetUploadFiles(`#import-form input[type=file]`, []string{file("rsa.der", der)}))
+	b.do(chromedp.Click(`#import-submit`))
+	b.waitFor("the RSA refusal", `document.querySelector('#import-message .error')`)
+	if msg := eval[string](b, `document.getElementById('import-message').innerText`); !strings.Contains(msg, "AWS CLI and openssl") {
+		t.Errorf("RSA import: %q", msg)
+	}
+	if st := state(id); st != types.KeyStatePendingImport {
+		t.Errorf("the RSA key after a refused import: %s", st)
 	}
 }

@@ -10,68 +10,14 @@ const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 // The largest material RSAES_OAEP_SHA_256 carries under RSA_4096.
 const OAEP_MAX = 512 - 2 * 32 - 2;
 
-// kwp wraps data under an AES-256 key with AES Key Wrap with Padding (RFC
-// 5649), which the server's unwrap expects. WebCrypto's AES-KW is RFC 3394
-// only (a fixed initial value, no padding), so the wrap runs here on single
-// AES blocks: AES-CBC with a zero IV over one block is that block's AES.
-async function kwp(rawKey, data) {
-  const key = await crypto.subtle.importKey('raw', rawKey, 'AES-CBC', false, ['encrypt']);
-  const zero = new Uint8Array(16);
-  const aes = async (block) => new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv: zero }, key, block)).slice(0, 16);
-  const n = Math.ceil(data.length / 8);
-  const r = new Uint8Array(n * 8);
-  r.set(data);
-  const a = new Uint8Array([0xa6, 0x59, 0x59, 0xa6, 0, 0, 0, 0]);
-  new DataView(a.buffer).setUint32(4, data.length);
-  const block = new Uint8Array(16);
-  try {
-    if (n === 1) {
-      block.set(a);
-      block.set(r, 8);
-      return await aes(block);
-    }
-    for (let j = 0; j < 6; j++) {
-      for (let i = 0; i < n; i++) {
-        block.set(a);
-        block.set(r.subarray(i * 8, i * 8 + 8), 8);
-        const b = await aes(block);
-        a.set(b.subarray(0, 8));
-        const t = n * j + i + 1;
-        for (let k = 0; k < 4; k++) a[7 - k] ^= (t >>> (8 * k)) & 0xff;
-        r.set(b.subarray(8), i * 8);
-        b.fill(0);
-      }
-    }
-    const out = new Uint8Array(8 + r.length);
-    out.set(a);
-    out.set(r, 8);
-    return out;
-  } finally {
-    r.fill(0);
-    block.fill(0);
-  }
-}
-
-// wrapMaterial encrypts the material for ImportKeyMaterial under the
-// parameters of GetParametersForImport with the given algorithm.
-async function wrapMaterial(publicKey, algorithm, material) {
+// wrapMaterial encrypts the material for ImportKeyMaterial with
+// RSAES_OAEP_SHA_256 under the wrapping key of GetParametersForImport.
+// RSA private keys are too large for it and need RSA_AES_KEY_WRAP, whose
+// AES key wrap with padding (RFC 5649) WebCrypto does not offer: no crypto
+// of our own in the browser, so those are imported with the CLI.
+async function wrapMaterial(publicKey, material) {
   const rsa = await crypto.subtle.importKey('spki', unb64(publicKey), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
-  if (algorithm === 'RSAES_OAEP_SHA_256') {
-    return new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, rsa, material));
-  }
-  // RSA_AES_KEY_WRAP_SHA_256: a fresh AES-256 key under RSA-OAEP, then the
-  // material under that key.
-  const aesKey = crypto.getRandomValues(new Uint8Array(32));
-  try {
-    const head = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, rsa, aesKey));
-    const tail = await kwp(aesKey, material);
-    const out = new Uint8Array(head.length + tail.length);
-    out.set(head);
-    out.set(tail, head.length);
-    return out;
-  } finally {
-    aesKey.fill(0);
-  }
+  return new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, rsa, material));
 }
 
 export function importSection(client, md, reload) {
@@ -105,9 +51,12 @@ export function importSection(client, md, reload) {
     let material = new Uint8Array(await file.files[0].arrayBuffer());
     file.value = '';
     try {
-      const algorithm = material.length <= OAEP_MAX ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
-      const params = await client.kms('GetParametersForImport', { KeyId: md.KeyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_4096' });
-      const wrapped = await wrapMaterial(params.PublicKey, algorithm, material);
+      if (material.length > OAEP_MAX) {
+        throw new Error(`${material.length} bytes is more than RSAES_OAEP_SHA_256 wraps (${OAEP_MAX}). ` +
+          'RSA private keys need RSA_AES_KEY_WRAP_SHA_256, which browsers cannot do: import them with the AWS CLI and openssl (see the README, "Bring your own key material").');
+      }
+      const params = await client.kms('GetParametersForImport', { KeyId: md.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' });
+      const wrapped = await wrapMaterial(params.PublicKey, material);
       const input = { KeyId: md.KeyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: b64(wrapped), ExpirationModel: expires.value };
       if (!validTo.disabled) input.ValidTo = Date.parse(`${validTo.value}T00:00:00Z`) / 1000;
       if (desc && desc.value.trim()) input.KeyMaterialDescription = desc.value.trim();
