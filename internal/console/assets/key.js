@@ -1,5 +1,5 @@
-// A key's page: metadata, state changes, tags, rotation, last use, grants
-// and the key policy.
+// A key's page: metadata, state changes, tags, rotation, last use, imported
+// key material, multi-Region replicas, grants and the key policy.
 import { h, clear, field, fmtTime, confirmDialog } from './dom.js';
 import { OPERATIONS, errorBox, stateBadge } from './keys.js';
 import { policySection } from './policy.js';
@@ -7,6 +7,8 @@ import { rotationSection } from './rotation.js';
 import { grantsSection } from './grants.js';
 import { whoSection } from './who.js';
 import { usageSection } from './usage.js';
+import { importSection } from './import.js';
+import { replicasSection } from './replicas.js';
 
 function row(term, value) {
   if (value == null || value === '' || (Array.isArray(value) && !value.length)) return null;
@@ -99,6 +101,8 @@ export async function keyView(view, client, keyId) {
       detailsSection(client, md, names, () => keyView(view, client, keyId)),
       who.refresh().then(() => who.section),
       usageSection(client, md),
+      importSection(client, md, () => keyView(view, client, keyId)),
+      replicasSection(client, md, () => keyView(view, client, keyId)),
       rotationSection(client, md, () => keyView(view, client, keyId)),
       grantsSection(client, md, who.refresh),
       policySection(client, md.KeyId, who.refresh),
