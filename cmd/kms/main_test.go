@@ -146,6 +146,21 @@ func startKMSArgs(t testing.TB, args []string, env ...string) *proc {
 	return nil
 }
 
+// startFails runs `kms server` with args, which must fail to start, and
+// returns its output.
+func startFails(t *testing.T, args []string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kmsBinary, append([]string{"server"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("kms server %v started:\n%s", args, out)
+	}
+	return string(out)
+}
+
 func (p *proc) client() *awskms.Client {
 	return awskms.New(awskms.Options{
 		Region:           testRegion,

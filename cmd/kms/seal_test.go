@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -48,10 +47,8 @@ func TestSealPKCS11Server(t *testing.T) {
 	if err := os.Rename(tokens, away); err != nil {
 		t.Fatal(err)
 	}
-	gone := exec.Command(kmsBinary, append([]string{"server"}, hsmArgs(t.TempDir())...)...)
-	gone.Env = append(os.Environ(), pin)
-	if out, err := gone.CombinedOutput(); err == nil || !strings.Contains(string(out), "PKCS#11") {
-		t.Fatalf("a start with the token away: %v\n%q", err, out)
+	if out := startFails(t, hsmArgs(t.TempDir()), pin); !strings.Contains(out, "PKCS#11") {
+		t.Fatalf("a start with the token away:\n%q", out)
 	}
 	key, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
@@ -87,20 +84,13 @@ func TestSealPKCS11Server(t *testing.T) {
 		"wrong PIN": {"KMS_PKCS11_PIN=wrong-pin-x7q"},
 		"no PIN":    nil,
 	} {
-		cmd := exec.Command(kmsBinary, append([]string{"server"}, hsmArgs(dir)...)...)
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		if err == nil {
-			t.Fatalf("%s: the server started", name)
-		}
-		if strings.Contains(string(out), "wrong-pin-x7q") {
+		if out := startFails(t, hsmArgs(dir), env...); strings.Contains(out, "wrong-pin-x7q") {
 			t.Errorf("%s: output quotes the PIN:\n%s", name, out)
 		}
 	}
 	// Without --seal pkcs11 the data dir is refused, not re-sealed.
-	cmd := exec.Command(kmsBinary, "server", "--data-dir", dir, "--listen", "127.0.0.1:0")
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "PKCS#11") {
-		t.Fatalf("key-file start of a PKCS#11 data dir: %v\n%s", err, out)
+	if out := startFails(t, []string{"--data-dir", dir, "--listen", "127.0.0.1:0"}); !strings.Contains(out, "PKCS#11") {
+		t.Fatalf("key-file start of a PKCS#11 data dir:\n%s", out)
 	}
 }
 
@@ -166,11 +156,8 @@ func TestSealRotate(t *testing.T) {
 	}
 	refused := func(what string, sealArgs []string, env ...string) {
 		t.Helper()
-		cmd := exec.Command(kmsBinary, append(append([]string{"server", "--listen", "127.0.0.1:0"}, plain...), sealArgs...)...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err == nil {
-			t.Fatalf("%s: the server started:\n%s", what, out)
-		}
+		t.Log("refused:", what)
+		startFails(t, append(append([]string{"--listen", "127.0.0.1:0"}, plain...), sealArgs...), env...)
 	}
 	rotate := func(sealArgs []string, env ...string) string {
 		t.Helper()

@@ -212,21 +212,6 @@ func TestSealRotateUnderLoad(t *testing.T) {
 	}
 }
 
-// startFails runs `kms server` with args, which must fail to start, and
-// returns its output.
-func startFails(t *testing.T, args []string, env ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, kmsBinary, append([]string{"server"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("kms server %v started:\n%s", args, out)
-	}
-	return string(out)
-}
-
 // BenchmarkSealRotateLive: `kms seal rotate` beside a running server that
 // holds 10,000 keys, to a new key file each time (no Argon2id), while one
 // client encrypts and another creates keys without pause. It reports the

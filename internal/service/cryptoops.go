@@ -289,12 +289,7 @@ func (s *Service) blobKey(ctx context.Context, c *Caller, keyARN string) (*keyEn
 	if err != nil {
 		return nil, err
 	}
-	c.noteKey(e.key.ARN())
-	if err := c.chargeQuota(string(e.key.Spec)); err != nil {
-		s.cache.release(e)
-		return nil, err
-	}
-	return e, nil
+	return s.charged(c, e)
 }
 
 // Decrypt decrypts a ciphertext blob made by Encrypt or GenerateDataKey*.

@@ -177,6 +177,12 @@ func (s *Service) lookup(ctx context.Context, c *Caller, id string, allowAlias b
 	if err != nil {
 		return nil, err
 	}
+	return s.charged(c, e)
+}
+
+// charged names an acquired key in the caller's audit record and charges
+// the request to its key family's quota; a throttled request releases it.
+func (s *Service) charged(c *Caller, e *keyEntry) (*keyEntry, error) {
 	c.noteKey(e.key.ARN())
 	if err := c.chargeQuota(string(e.key.Spec)); err != nil {
 		s.cache.release(e)

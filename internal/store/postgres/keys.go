@@ -682,17 +682,9 @@ func (s *Store) CountAliases(ctx context.Context, keyID string) (int, error) {
 // CountKeys implements [store.KeyCounter].
 func (s *Store) CountKeys(ctx context.Context) ([]store.KeyCount, error) {
 	rows, err := s.pool.Query(ctx, `SELECT state, key_spec, count(*) FROM keys GROUP BY state, key_spec`)
-	if err != nil {
-		return nil, wrap("count keys", err)
-	}
-	defer rows.Close()
-	var counts []store.KeyCount
-	for rows.Next() {
-		var c store.KeyCount
-		if err := rows.Scan(&c.State, &c.Spec, &c.N); err != nil {
-			return nil, wrap("count keys", err)
-		}
-		counts = append(counts, c)
-	}
-	return counts, wrap("count keys", rows.Err())
+	counts, err := collect(rows, err, func(row pgx.Row) (c store.KeyCount, err error) {
+		err = row.Scan(&c.State, &c.Spec, &c.N)
+		return c, err
+	})
+	return counts, wrap("count keys", err)
 }

@@ -70,19 +70,8 @@ func (s *Store) ListManagedPolicies(ctx context.Context, account, after string, 
 	q, args := byName(`SELECT `+managedColumns+` FROM managed_policies m WHERE account = ?`,
 		[]any{account}, after, limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrap("list managed policies", err)
-	}
-	defer rows.Close()
-	var ps []store.ManagedPolicy
-	for rows.Next() {
-		p, err := scanManaged(rows)
-		if err != nil {
-			return nil, wrap("list managed policies", err)
-		}
-		ps = append(ps, p)
-	}
-	return ps, wrap("list managed policies", rows.Err())
+	ps, err := collect(rows, err, scanManaged)
+	return ps, wrap("list managed policies", err)
 }
 
 // DeleteManagedPolicy implements [store.Store].
@@ -170,19 +159,8 @@ func (s *Store) GetPolicyVersion(ctx context.Context, account, name string, numb
 func (s *Store) ListPolicyVersions(ctx context.Context, account, name string) ([]store.PolicyVersion, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT number, document, created FROM policy_versions
 		WHERE account = ? AND policy_key = ? ORDER BY number DESC`, account, store.NameKey(name))
-	if err != nil {
-		return nil, wrap("list policy versions", err)
-	}
-	defer rows.Close()
-	var vs []store.PolicyVersion
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, wrap("list policy versions", err)
-		}
-		vs = append(vs, v)
-	}
-	return vs, wrap("list policy versions", rows.Err())
+	vs, err := collect(rows, err, scanVersion)
+	return vs, wrap("list policy versions", err)
 }
 
 // SetDefaultPolicyVersion implements [store.Store].
@@ -272,23 +250,16 @@ func (s *Store) ListAttachedPolicies(ctx context.Context, account string, kind s
 			AND v.number = m.default_version
 		WHERE t.account = ? AND t.owner_kind = ? AND t.owner_key = ?
 		ORDER BY m.name_key`, account, string(kind), store.NameKey(owner))
-	if err != nil {
-		return nil, wrap("list attached policies", err)
-	}
-	defer rows.Close()
-	var out []store.AttachedPolicy
-	for rows.Next() {
+	out, err := collect(rows, err, func(row scanner) (store.AttachedPolicy, error) {
 		var a store.AttachedPolicy
 		var created, updated sql.NullInt64
 		p := &a.Policy
-		if err := rows.Scan(&p.Account, &p.Name, &p.ID, &p.Path, &p.Description, &p.DefaultVersion,
-			&p.LatestVersion, &created, &updated, &p.AttachmentCount, &a.Document); err != nil {
-			return nil, wrap("list attached policies", err)
-		}
+		err := row.Scan(&p.Account, &p.Name, &p.ID, &p.Path, &p.Description, &p.DefaultVersion,
+			&p.LatestVersion, &created, &updated, &p.AttachmentCount, &a.Document)
 		p.Created, p.Updated = fromMillis(created), fromMillis(updated)
-		out = append(out, a)
-	}
-	return out, wrap("list attached policies", rows.Err())
+		return a, err
+	})
+	return out, wrap("list attached policies", err)
 }
 
 // ListPolicyAttachments implements [store.Store].
@@ -296,19 +267,12 @@ func (s *Store) ListPolicyAttachments(ctx context.Context, account, policy strin
 	rows, err := s.r.QueryContext(ctx, `SELECT owner_kind, owner FROM policy_attachments
 		WHERE account = ? AND policy_key = ?
 		ORDER BY CASE owner_kind WHEN 'user' THEN 0 ELSE 1 END, owner_key`, account, store.NameKey(policy))
-	if err != nil {
-		return nil, wrap("list policy attachments", err)
-	}
-	defer rows.Close()
-	var out []store.PolicyAttachment
-	for rows.Next() {
+	out, err := collect(rows, err, func(row scanner) (store.PolicyAttachment, error) {
 		var a store.PolicyAttachment
 		var kind string
-		if err := rows.Scan(&kind, &a.Owner); err != nil {
-			return nil, wrap("list policy attachments", err)
-		}
+		err := row.Scan(&kind, &a.Owner)
 		a.OwnerKind = store.OwnerKind(kind)
-		out = append(out, a)
-	}
-	return out, wrap("list policy attachments", rows.Err())
+		return a, err
+	})
+	return out, wrap("list policy attachments", err)
 }

@@ -355,6 +355,24 @@ const accessKeyColumns = `id, account, principal_arn, sealed_secret, active, cre
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// collect scans every row of a query with scan, closing rows (as the
+// PostgreSQL backend's collect does).
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func scanAccessKey(row scanner) (store.AccessKey, error) {
 	var k store.AccessKey
 	var active int
@@ -1086,17 +1104,9 @@ func (s *Store) CountAliases(ctx context.Context, keyID string) (int, error) {
 // CountKeys implements [store.KeyCounter].
 func (s *Store) CountKeys(ctx context.Context) ([]store.KeyCount, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT state, key_spec, count(*) FROM keys GROUP BY state, key_spec`)
-	if err != nil {
-		return nil, wrap("count keys", err)
-	}
-	defer rows.Close()
-	var counts []store.KeyCount
-	for rows.Next() {
-		var c store.KeyCount
-		if err := rows.Scan(&c.State, &c.Spec, &c.N); err != nil {
-			return nil, wrap("count keys", err)
-		}
-		counts = append(counts, c)
-	}
-	return counts, wrap("count keys", rows.Err())
+	counts, err := collect(rows, err, func(row scanner) (c store.KeyCount, err error) {
+		err = row.Scan(&c.State, &c.Spec, &c.N)
+		return c, err
+	})
+	return counts, wrap("count keys", err)
 }
